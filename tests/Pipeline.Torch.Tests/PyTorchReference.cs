@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Pipeline.Torch.Serialization;
+
+namespace Pipeline.Torch.Tests;
+
+/// <summary>
+/// Runs a reference script under Debian's PyTorch (<c>/usr/bin/python3</c>) and loads the safetensors it
+/// writes. Results are cached per script content, so the whole suite pays for Python once.
+/// </summary>
+public static class PyTorchReference
+{
+    public const string Python = "/usr/bin/python3";
+    private static readonly Lock Gate = new();
+    private static readonly Dictionary<string, (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata)> Cache = [];
+
+    public static string ReferenceDir => Path.Combine(AppContext.BaseDirectory, "Reference");
+
+    /// <summary>Runs <c>Reference/{script}</c> with the output path (then <paramref name="args"/>) and returns what it wrote.</summary>
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Run(string script, params string[] args)
+    {
+        var scriptPath = Path.Combine(ReferenceDir, script);
+        var key = script + "|" + string.Join("|", args);
+        lock (Gate)
+        {
+            if (Cache.TryGetValue(key, out var cached)) return cached;
+            var hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(scriptPath)))[..16];
+            var output = Path.Combine(Path.GetTempPath(), $"pipeline-ref-{Path.GetFileNameWithoutExtension(script)}-{hash}-{Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..8]}.safetensors");
+            if (!File.Exists(output)) Execute(scriptPath, [output + ".tmp", .. args], output);
+            var tensors = SafeTensors.Load(output, out var meta);
+            // The cache owns these for the whole test run, whatever scope the first caller is in.
+            foreach (var t in tensors.Values) t.DetachFromDisposeScope();
+            Cache[key] = (tensors, meta);
+            return Cache[key];
+        }
+    }
+
+    private static void Execute(string scriptPath, string[] args, string output)
+    {
+        if (!File.Exists(Python))
+            throw new InvalidOperationException($"{Python} is missing: run `bash infra/provision.sh` (installs python3-torch)");
+        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ReferenceDir };
+        psi.ArgumentList.Add(scriptPath);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["OMP_NUM_THREADS"] = "1";
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {Python}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{scriptPath} did not finish within 5 minutes");
+        }
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{scriptPath} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
+        File.Move(args[0], output, overwrite: true);
+    }
+}
