@@ -1,53 +1,30 @@
-using static Pipeline.Torch.torch;
+using System.Reflection;
 
 namespace Pipeline.Torch.Tests;
 
 /// <summary>
 /// Our side of Reference/parity.py: one entry per case name, computing the same outputs from the same
-/// inputs with our engine. <see cref="ParityTests"/> compares outputs and input gradients.
+/// inputs with our engine. Each area keeps its cases in a class marked <see cref="ParityCaseSetAttribute"/>
+/// (ParityCases.*.cs, mirroring Reference/cases_*.py); <see cref="ParityTests"/> compares outputs and gradients.
 /// </summary>
 public static class ParityCases
 {
     public delegate Dictionary<string, Tensor> Case(Func<string, Tensor> input);
 
-    public static readonly Dictionary<string, Case> All = new()
+    public static readonly IReadOnlyDictionary<string, Case> All = Collect();
+
+    private static Dictionary<string, Case> Collect()
     {
-        ["add_broadcast"] = i => new() { ["out"] = i("a") + i("b") },
-        ["sub_mul_div_scalar"] = i =>
+        var all = new Dictionary<string, Case>(StringComparer.Ordinal);
+        foreach (var type in typeof(ParityCases).Assembly.GetTypes().Where(t => t.GetCustomAttribute<ParityCaseSetAttribute>() is not null))
         {
-            var (a, b) = (i("a"), i("b"));
-            return new() { ["out"] = (a - b) * 3.0 / b + 2.0 - 1.5 / b };
-        },
-        ["matmul"] = i => new() { ["out"] = i("a").matmul(i("b")) },
-        ["unary_math"] = i =>
-        {
-            var a = i("a");
-            return new()
-            {
-                ["exp"] = a.exp(), ["log"] = a.log(), ["sqrt"] = a.sqrt(), ["rsqrt"] = a.rsqrt(), ["sigmoid"] = a.sigmoid(),
-                ["tanh"] = a.tanh(), ["abs"] = (a - 0.5).abs(), ["neg"] = -a, ["pow"] = a.pow(2.5), ["relu"] = (a - 0.6).relu(),
-                ["clamp"] = a.clamp(0.3, 0.9),
-            };
-        },
-        ["reductions"] = i =>
-        {
-            var a = i("a");
-            return new() { ["sum"] = a.sum(), ["sum_dims"] = a.sum([0, 2]), ["mean"] = a.mean(), ["mean_keep"] = a.mean(1, keepdim: true) };
-        },
-        ["shape_ops"] = i =>
-        {
-            var (a, b) = (i("a"), i("b"));
-            return new()
-            {
-                ["reshape"] = a.reshape(6, 4) * 2, ["permute"] = a.permute(2, 0, 1) * 3, ["transpose"] = a.transpose(0, 2).contiguous(),
-                ["flatten"] = a.flatten(1), ["cat"] = cat([a, b], 1), ["stack"] = stack([a, b], 0),
-                ["unsqueeze"] = a.unsqueeze(1) * b.unsqueeze(1), ["squeeze"] = a.unsqueeze(0).squeeze(0) + 1,
-            };
-        },
-        ["comparisons"] = i =>
-        {
-            var (a, b) = (i("a"), i("b"));
-            return new() { ["lt"] = a < b, ["ge_scalar"] = a >= 0.1, ["eq"] = a.eq(a), ["and"] = (a > 0) & (b > 0), ["max"] = a.maximum(b) };
-        },
-    };
+            var cases = (Dictionary<string, Case>)type.GetProperty("Cases", BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+            foreach (var (name, c) in cases) all.Add(name, c);
+        }
+        return all;
+    }
 }
+
+/// <summary>Marks a class whose static <c>Cases</c> property holds parity cases.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class ParityCaseSetAttribute : Attribute;

@@ -24,7 +24,8 @@ public static class PyTorchReference
         lock (Gate)
         {
             if (Cache.TryGetValue(key, out var cached)) return cached;
-            var hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(scriptPath)))[..16];
+            // Keyed by every reference file's content: editing any case file re-runs Python.
+            var hash = Convert.ToHexString(SHA256.HashData(Directory.GetFiles(ReferenceDir, "*.py").Order(StringComparer.Ordinal).SelectMany(File.ReadAllBytes).ToArray()))[..16];
             var output = Path.Combine(Path.GetTempPath(), $"pipeline-ref-{Path.GetFileNameWithoutExtension(script)}-{hash}-{Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..8]}.safetensors");
             if (!File.Exists(output)) Execute(scriptPath, [output + ".tmp", .. args], output);
             var tensors = SafeTensors.Load(output, out var meta);
