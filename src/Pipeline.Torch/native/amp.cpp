@@ -66,8 +66,8 @@ PT_API int32_t pt_autocast_enter(int32_t device_type, int32_t enabled, int32_t d
   auto d = autocast_device(device_type);
   auto t = static_cast<at::ScalarType>(dtype);
   if (d == at::kCPU) {
-#if TORCH_VERSION_MAJOR < 2
-    // 1.13's CPU autocast has kernels for bfloat16 only (Python warns and disables for others).
+#if !PT_AUTOCAST_DEVICE_GENERIC
+    // Older CPU autocast has kernels for bfloat16 only (Python warns and disables for others).
     TORCH_CHECK(t == at::kBFloat16, "CPU autocast in libtorch ", TORCH_VERSION, " supports only bfloat16, not ", t);
 #else
     TORCH_CHECK(t == at::kBFloat16 || t == at::kHalf, "CPU autocast supports bfloat16 and float16, not ", t);

@@ -280,7 +280,7 @@ public static partial class torch
                 return t.Handle.DangerousGetHandle();
             }
 
-            /// <summary>A state tensor of one parameter (e.g. <c>exp_avg</c>), or null before its first step.</summary>
+            /// <summary>A new handle (dispose it) to one parameter's state tensor (e.g. <c>exp_avg</c>), or null before its first step.</summary>
             public Tensor? state_tensor(Parameter parameter, string name)
             {
                 ArgumentNullException.ThrowIfNull(parameter);
