@@ -192,5 +192,19 @@ public static class NNParityCases
                 }),
             };
         },
+        ["nn_default_init"] = _ =>
+        {
+            manual_seed(2024);
+            using var lin = new Linear(20, 7);
+            using var conv = new Conv2d(4, 6, (3, 2), groups: 2);
+            using var convNoBias = new Conv2d(3, 5, 3, bias: false);
+            using var lin2 = new Linear(3, 2);
+            return new()
+            {
+                ["linear.weight"] = lin.weight.detach(), ["linear.bias"] = lin.bias!.detach(), ["conv.weight"] = conv.weight.detach(),
+                ["conv.bias"] = conv.bias!.detach(), ["conv_nobias.weight"] = convNoBias.weight.detach(),
+                ["linear2.weight"] = lin2.weight.detach(), ["linear2.bias"] = lin2.bias!.detach(),
+            };
+        },
     };
 }

@@ -1,4 +1,5 @@
-"""Parity cases: torch.nn.functional ops and losses (forward and input gradients), torch.nn.init (bit for bit: atol = rtol = 0)."""
+"""Parity cases: torch.nn.functional ops and losses (forward and input gradients), torch.nn.init and the
+default initialisation of nn.Linear / nn.Conv2d (bit for bit: atol = rtol = 0)."""
 import math
 
 import torch
@@ -211,3 +212,14 @@ def _(c):
                                 dtype=torch.float64)
     return out
 
+
+@case("nn_default_init", atol=0.0, rtol=0.0)
+def _(c):
+    torch.manual_seed(2024)
+    lin = nn.Linear(20, 7)
+    conv = nn.Conv2d(4, 6, (3, 2), groups=2)
+    conv_nobias = nn.Conv2d(3, 5, 3, bias=False)
+    lin2 = nn.Linear(3, 2)
+    return {"linear.weight": lin.weight.detach(), "linear.bias": lin.bias.detach(), "conv.weight": conv.weight.detach(),
+            "conv.bias": conv.bias.detach(), "conv_nobias.weight": conv_nobias.weight.detach(),
+            "linear2.weight": lin2.weight.detach(), "linear2.bias": lin2.bias.detach()}
