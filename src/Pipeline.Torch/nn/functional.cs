@@ -56,6 +56,10 @@ public static partial class torch
 
             public static Tensor group_norm(Tensor input, long num_groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
             {
+                ArgumentNullException.ThrowIfNull(input);
+                var shape = input.shape;
+                if (shape.Length < 2) throw new ArgumentException($"Expected at least 2 dimensions for input tensor but received {shape.Length}", nameof(input));
+                if (num_groups > 0) VerifyBatchSize([shape[0] * shape[1] / num_groups, num_groups, .. shape[2..]]);
                 using var w = new OptionalHandle(weight);
                 using var b = new OptionalHandle(bias);
                 return new(pt_group_norm(Arg(input), num_groups, w.Pointer, b.Pointer, eps));
