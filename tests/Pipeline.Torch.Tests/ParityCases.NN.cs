@@ -206,5 +206,18 @@ public static class NNParityCases
                 ["linear2.weight"] = lin2.weight.detach(), ["linear2.bias"] = lin2.bias!.detach(),
             };
         },
+        ["nn_modules"] = i =>
+        {
+            var x = i("x");
+            manual_seed(5);
+            using var model = new Sequential(
+                new Conv2d(3, 4, 3, padding: 1), new GroupNorm(2, 4), new SiLU(), new AvgPool2d(2),
+                new Conv2d(4, 6, (3, 1), groups: 2, bias: false), new BatchNorm2d(6), new LeakyReLU(0.1), new MaxPool2d(2, ceil_mode: true),
+                new AdaptiveAvgPool2d((2, 2)), new Flatten(), new LayerNorm(24), new GELU(), new Identity(), new Dropout(0.0),
+                new Linear(24, 5), new ReLU());
+            var train = model.call(x);
+            model.eval();
+            return new() { ["train"] = train, ["eval"] = model.call(x) };
+        },
     };
 }

@@ -223,3 +223,18 @@ def _(c):
     return {"linear.weight": lin.weight.detach(), "linear.bias": lin.bias.detach(), "conv.weight": conv.weight.detach(),
             "conv.bias": conv.bias.detach(), "conv_nobias.weight": conv_nobias.weight.detach(),
             "linear2.weight": lin2.weight.detach(), "linear2.bias": lin2.bias.detach()}
+
+
+@case("nn_modules")
+def _(c):
+    # Every layer module in one model: default initialisation, forward in train then eval mode.
+    x = c.add("x", randn(2, 3, 10, 10), grad=True)
+    torch.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.SiLU(), nn.AvgPool2d(2),
+        nn.Conv2d(4, 6, (3, 1), groups=2, bias=False), nn.BatchNorm2d(6), nn.LeakyReLU(0.1), nn.MaxPool2d(2, ceil_mode=True),
+        nn.AdaptiveAvgPool2d((2, 2)), nn.Flatten(), nn.LayerNorm(24), nn.GELU(), nn.Identity(), nn.Dropout(0.0),
+        nn.Linear(24, 5), nn.ReLU())
+    train = model(x)
+    model.eval()
+    return {"train": train, "eval": model(x)}
