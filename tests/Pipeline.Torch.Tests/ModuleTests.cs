@@ -187,6 +187,24 @@ public class ModuleTests
     }
 
     [Fact]
+    public void Apply_visits_children_before_parents_and_requires_grad_freezes()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new Nested();
+        var visited = new List<string>();
+        model.apply(m => visited.Add(m.GetType().Name));
+        Assert.Equal("Linear,LayerNorm,Sequential,Linear,ModuleList,Conv2d,GroupNorm,BatchNorm2d,Sequential,Nested", string.Join(",", visited));
+
+        model.apply(m => { if (m is Linear linear) init.zeros_(linear.weight); });
+        Assert.All(model.modules().OfType<Linear>(), l => Assert.Equal(0.0, l.weight.abs().sum().item<double>()));
+
+        model.requires_grad_(false);
+        Assert.All(model.parameters(), p => Assert.False(p.requires_grad));
+        model.requires_grad_();
+        Assert.All(model.parameters(), p => Assert.True(p.requires_grad));
+    }
+
+    [Fact]
     public void Registration_rejects_bad_and_clashing_names()
     {
         using var scope = NewDisposeScope();

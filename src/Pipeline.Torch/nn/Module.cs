@@ -142,6 +142,23 @@ public static partial class torch
 
             public Module eval() => train(false);
 
+            /// <summary>Calls <paramref name="fn"/> on every child (recursively) and then on this module, as PyTorch's
+            /// <c>apply</c> (typically for custom initialisation).</summary>
+            public Module apply(Action<Module> fn)
+            {
+                ArgumentNullException.ThrowIfNull(fn);
+                foreach (var child in children()) child.apply(fn);
+                fn(this);
+                return this;
+            }
+
+            /// <summary>Sets requires_grad on every parameter (false freezes the module).</summary>
+            public Module requires_grad_(bool requires_grad = true)
+            {
+                foreach (var p in parameters()) p.requires_grad = requires_grad;
+                return this;
+            }
+
             // ---- conversion (in place: the same Parameter objects keep their identity) ----
 
             /// <summary>Moves every parameter, gradient and buffer to <paramref name="device"/>, in place.</summary>
