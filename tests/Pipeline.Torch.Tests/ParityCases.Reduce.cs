@@ -39,6 +39,7 @@ public static class ReduceParityCases
                 ["std_keep"] = a.std(1, keepdim: true), ["var"] = a.var(), ["var_dims"] = var(a, [0, 1]),
                 ["var_keep"] = a.var(2, unbiased: false, keepdim: true), ["norm"] = a.norm(), ["norm1"] = a.norm(1, 1),
                 ["norm_inf"] = a.norm(double.PositiveInfinity, [0, 2]), ["norm_keep"] = a.norm(2, 1, keepdim: true), ["norm3"] = a.norm(3),
+                ["norm_all_keep"] = norm(a, 1.5, keepdim: true),
             };
         },
         ["logsumexp_cumsum"] = i =>

@@ -50,9 +50,15 @@ PT_API PtTensor pt_var(PtTensor a, const int64_t* dims, int32_t ndims, int32_t u
 }
 PT_API PtTensor pt_norm(PtTensor a, double p, const int64_t* dims, int32_t ndims, int32_t keepdim) {
   PT_TRY
-  return pt::wrap(ndims == 0 && !keepdim ? at::norm(*a, at::Scalar(p))
-                                         : at::norm(*a, c10::optional<at::Scalar>(at::Scalar(p)),
-                                                    ndims == 0 ? at::IntArrayRef() : pt::ints(dims, ndims), keepdim != 0));
+  if (ndims == 0 && !keepdim) return pt::wrap(at::norm(*a, at::Scalar(p)));
+  // Every dimension named explicitly: what an empty dim list means has changed across libtorch versions.
+  std::vector<int64_t> all;
+  if (ndims == 0) {
+    for (int64_t d = 0; d < a->dim(); ++d) all.push_back(d);
+  } else {
+    all.assign(dims, dims + ndims);
+  }
+  return pt::wrap(at::norm(*a, c10::optional<at::Scalar>(at::Scalar(p)), all, keepdim != 0));
   PT_CATCH(nullptr)
 }
 PT_API PtTensor pt_logsumexp(PtTensor a, const int64_t* dims, int32_t ndims, int32_t keepdim) {

@@ -33,7 +33,8 @@ def _(c):
     return {"std": a.std(), "std_biased": a.std(unbiased=False), "std_dims": a.std((0, 2), unbiased=False),
             "std_keep": a.std(1, keepdim=True), "var": a.var(), "var_dims": torch.var(a, (0, 1)), "var_keep": a.var(2, unbiased=False, keepdim=True),
             "norm": a.norm(), "norm1": a.norm(1, dim=1), "norm_inf": a.norm(float("inf"), dim=(0, 2)),
-            "norm_keep": a.norm(2, dim=1, keepdim=True), "norm3": a.norm(3)}
+            "norm_keep": a.norm(2, dim=1, keepdim=True), "norm3": a.norm(3),
+            "norm_all_keep": torch.norm(a, 1.5, dim=(0, 1, 2), keepdim=True)}
 
 
 @case("logsumexp_cumsum")
