@@ -21,9 +21,12 @@ std::vector<at::indexing::TensorIndex> indices(const PtIndex* items, int32_t n) 
     switch (it.kind) {
       case 0: out.emplace_back(it.start); break;
       case 1: {
-        c10::optional<int64_t> start = (it.flags & 1) ? c10::optional<int64_t>(it.start) : c10::nullopt;
-        c10::optional<int64_t> stop = (it.flags & 2) ? c10::optional<int64_t>(it.stop) : c10::nullopt;
-        out.emplace_back(Slice(start, stop, c10::optional<int64_t>(it.step)));
+        // Plain integers (open bounds as Python's defaults for a positive step): Slice takes optional<int64_t>
+        // in libtorch 1.x but optional<SymInt> in 2.x, and only a plain integer converts to both.
+        TORCH_CHECK(it.step > 0, "slice step must be positive, got ", it.step);
+        int64_t start = (it.flags & 1) ? it.start : 0;
+        int64_t stop = (it.flags & 2) ? it.stop : std::numeric_limits<int64_t>::max();
+        out.emplace_back(Slice(start, stop, it.step));
         break;
       }
       case 2: out.emplace_back(Ellipsis); break;
