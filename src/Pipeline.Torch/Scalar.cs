@@ -31,6 +31,7 @@ public readonly struct Scalar : IEquatable<Scalar>
     public static implicit operator Scalar(bool value) => FromBoolean(value);
 
     public bool IsFloatingPoint => kind == 0;
+    public bool IsBoolean => kind == 2;
     public double ToDouble() => kind == 0 ? floating : integral;
     public long ToInt64() => kind == 0 ? (long)floating : integral;
 

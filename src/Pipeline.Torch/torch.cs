@@ -98,7 +98,7 @@ public static partial class torch
     {
         ArgumentNullException.ThrowIfNull(shape);
         var d = device ?? Device.CPU;
-        var t = dtype ?? (value.IsFloatingPoint ? float32 : int64);
+        var t = dtype ?? DefaultType(value);
         fixed (long* p = shape) return new(pt_full(p, shape.Length, value, (int)t, (int)d.Type, d.Index, requires_grad ? 1 : 0));
     }
 
@@ -156,7 +156,7 @@ public static partial class torch
     public static Tensor scalar_tensor(Scalar value, ScalarType? dtype = null, Device? device = null)
     {
         var d = device ?? Device.CPU;
-        return new(pt_scalar_tensor(value, (int)(dtype ?? (value.IsFloatingPoint ? float32 : int64)), (int)d.Type, d.Index));
+        return new(pt_scalar_tensor(value, (int)(dtype ?? DefaultType(value)), (int)d.Type, d.Index));
     }
 
     /// <summary>A tensor holding a copy of <paramref name="data"/>, shaped as <paramref name="shape"/> (1-D by default).</summary>
@@ -213,6 +213,9 @@ public static partial class torch
         ArgumentNullException.ThrowIfNull(tensors);
         return tensors is Tensor[] array ? array : tensors.ToArray();
     }
+
+    // PyTorch's inference for a Python number: float -> float32, bool -> bool, int -> int64.
+    private static ScalarType DefaultType(Scalar value) => value.IsFloatingPoint ? float32 : value.IsBoolean ? @bool : int64;
 
     internal static TensorHandle Arg(Tensor t)
     {

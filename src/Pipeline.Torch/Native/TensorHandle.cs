@@ -32,12 +32,21 @@ internal ref struct HandleList
         this.tensors = tensors;
         pointers = new IntPtr[tensors.Length];
         added = 0;
-        for (var k = 0; k < tensors.Length; k++)
+        try
         {
-            var ok = false;
-            tensors[k].Handle.DangerousAddRef(ref ok);
-            added++;
-            pointers[k] = tensors[k].Handle.DangerousGetHandle();
+            for (var k = 0; k < tensors.Length; k++)
+            {
+                var ok = false;
+                tensors[k].Handle.DangerousAddRef(ref ok);
+                added++;
+                pointers[k] = tensors[k].Handle.DangerousGetHandle();
+            }
+        }
+        catch
+        {
+            // A disposed (or null) entry: release the references already taken, or those handles never free.
+            Dispose();
+            throw;
         }
     }
 

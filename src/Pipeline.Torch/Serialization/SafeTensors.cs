@@ -113,12 +113,17 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(stream);
         metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         Span<byte> sizeBytes = stackalloc byte[8];
-        stream.ReadExactly(sizeBytes);
+        try { stream.ReadExactly(sizeBytes); }
+        catch (EndOfStreamException) { throw new InvalidDataException($"{source}: truncated: shorter than the 8-byte header size"); }
         var headerSize = BinaryPrimitives.ReadInt64LittleEndian(sizeBytes);
         if (headerSize <= 1 || headerSize > MaxHeaderBytes)
             throw new InvalidDataException($"{source}: not a safetensors file (header size {headerSize})");
+        // Checked before allocating: a corrupt size must not cost up to MaxHeaderBytes of memory.
+        if (stream.CanSeek && headerSize > stream.Length - stream.Position)
+            throw new InvalidDataException($"{source}: header size {headerSize} exceeds the {stream.Length}-byte file");
         var headerBytes = new byte[headerSize];
-        stream.ReadExactly(headerBytes);
+        try { stream.ReadExactly(headerBytes); }
+        catch (EndOfStreamException) { throw new InvalidDataException($"{source}: truncated inside the {headerSize}-byte header"); }
 
         var entries = new List<(string Name, ScalarType Type, long[] Shape, long Begin, long End)>();
         try
