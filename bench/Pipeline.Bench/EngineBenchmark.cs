@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using Pipeline.Torch;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// `engine`: training steps of the same models in our engine and in PyTorch, same shapes, optimizer, thread
+/// count and allocator settings, interleaved round by round so that machine noise hits both alike.
+/// </summary>
+internal static class EngineBenchmark
+{
+    private sealed record Case(string Name, Func<nn.Module<Tensor, Tensor>> Model, long[] InputShape, int Warmup, int Steps);
+
+    public static int Run(string[] args)
+    {
+        var rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3;
+        var threads = get_num_threads();
+        Console.WriteLine($"engine: libtorch {version}, {threads} intra-op threads, {rounds} interleaved rounds, median ms per training step");
+        Case[] cases =
+        [
+            new("small_cnn", () => new BenchSmallCnn(), [128, 1, 28, 28], 5, 30),
+            new("resnet18", () => new BenchResNet18(), [64, 3, 32, 32], 2, 6),
+        ];
+        var lines = new List<string>();
+        foreach (var c in cases)
+        {
+            var ours = new List<double>();
+            var peer = new List<double>();
+            for (var r = 0; r < rounds; r++)
+            {
+                ours.Add(TimeOurs(c));
+                peer.Add(PeerProcess.RunPython("engine_bench.py", "ms_per_step", threads, c.Name,
+                    c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture)));
+                Console.WriteLine($"  {c.Name} round {r + 1}: ours {ours[^1]:F2} ms, pytorch {peer[^1]:F2} ms");
+            }
+            var o = Median(ours);
+            var p = Median(peer);
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Name} ours_ms={o:F2} pytorch_ms={p:F2} ratio={o / p:F3}"));
+        }
+        lines.Add(MemoryStability());
+        foreach (var line in lines) Console.WriteLine(line);
+        return 0;
+    }
+
+    private static double TimeOurs(Case c)
+    {
+        manual_seed(0);
+        using var model = c.Model();
+        model.train();
+        using var x = randn(c.InputShape);
+        using var y = randint(0, 10, [c.InputShape[0]]);
+        using var optimizer = new optim.SGD(model.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
+        for (var k = 0; k < c.Warmup; k++) Step(model, optimizer, x, y);
+        var watch = Stopwatch.StartNew();
+        for (var k = 0; k < c.Steps; k++) Step(model, optimizer, x, y);
+        return watch.Elapsed.TotalMilliseconds / c.Steps;
+    }
+
+    private static void Step(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y)
+    {
+        using var scope = NewDisposeScope();
+        optimizer.zero_grad();
+        var loss = nn.functional.cross_entropy(model.call(x), y);
+        loss.backward();
+        optimizer.step();
+    }
+
+    /// <summary>2,000 small-CNN steps: resident memory after step 200 and after step 2,000 should barely differ.</summary>
+    private static string MemoryStability()
+    {
+        const int total = 2000, early = 200;
+        manual_seed(0);
+        using var model = new BenchSmallCnn();
+        model.train();
+        using var x = randn(128, 1, 28, 28);
+        using var y = randint(0, 10, [128]);
+        using var optimizer = new optim.SGD(model.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
+        double rssEarly = 0;
+        var watch = Stopwatch.StartNew();
+        for (var k = 1; k <= total; k++)
+        {
+            Step(model, optimizer, x, y);
+            if (k == early) rssEarly = PeerProcess.ResidentMemoryMiB();
+            if (k % 500 == 0) Console.WriteLine($"  memory: step {k}, rss {PeerProcess.ResidentMemoryMiB():F1} MiB, {watch.Elapsed.TotalSeconds:F0} s");
+        }
+        var rssLate = PeerProcess.ResidentMemoryMiB();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"memory rss_step200_mib={rssEarly:F1} rss_step2000_mib={rssLate:F1} growth_pct={(rssLate - rssEarly) / rssEarly * 100:F2}");
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Pipeline.Bench;
+
+/// <summary>Runs a peer implementation (PyTorch through /usr/bin/python3) and reads its figures.</summary>
+internal static class PeerProcess
+{
+    public const string Python = "/usr/bin/python3";
+
+    /// <summary>The glibc settings our engine applies at start-up (DESIGN.md), given to the peer too.</summary>
+    public static readonly IReadOnlyDictionary<string, string> AllocatorEnvironment = new Dictionary<string, string>
+    {
+        ["MALLOC_MMAP_THRESHOLD_"] = (1 << 30).ToString(CultureInfo.InvariantCulture),
+        ["MALLOC_TRIM_THRESHOLD_"] = (1 << 30).ToString(CultureInfo.InvariantCulture),
+        ["MALLOC_TOP_PAD_"] = (256 << 20).ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Runs a script under Peers/ and returns the value of <c>key=</c> on its output.</summary>
+    public static double RunPython(string script, string key, int threads, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Peers", script));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in AllocatorEnvironment) psi.Environment[k] = v;
+        psi.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Python}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{script} failed ({process.ExitCode}): {stderr.Result}");
+        foreach (var token in stdout.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
+            if (token.StartsWith(key + "=", StringComparison.Ordinal))
+                return double.Parse(token.AsSpan(key.Length + 1), CultureInfo.InvariantCulture);
+        throw new InvalidOperationException($"{script} printed no {key}=: {stdout}");
+    }
+
+    /// <summary>This process's resident memory in MiB, from /proc/self/status.</summary>
+    public static double ResidentMemoryMiB()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return double.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0;
+        throw new InvalidOperationException("VmRSS not found in /proc/self/status");
+    }
+}

@@ -1,0 +1,14 @@
+using Pipeline.Bench;
+
+// Each benchmark runs our code and its named peer side by side and ends with its figures as key=value lines.
+var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal)
+{
+    ["engine"] = EngineBenchmark.Run,
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project bench/Pipeline.Bench -- <{string.Join("|", benchmarks.Keys)}> [options]");
+    return 2;
+}
+return run(args[1..]);
