@@ -45,7 +45,8 @@ public static class ArtifactNames
         }
 
         // A prefix may end mid-segment or with '/', but must not reach outside the container either.
-        var problem = BlobProblem(prefix.EndsWith('/') ? prefix[..^1] : prefix, allowDotPrefixOfLast: true);
+        var endsWithSlash = prefix.EndsWith('/');
+        var problem = BlobProblem(endsWithSlash ? prefix[..^1] : prefix, allowDotPrefixOfLast: !endsWithSlash);
         if (problem is not null)
         {
             throw new ArgumentException($"Blob prefix '{prefix}' is not allowed: {problem}.", nameof(prefix));

@@ -296,6 +296,26 @@ public abstract class ArtifactStoreContract : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentException>(() => Store.DeleteAsync(Container, name));
     }
 
+    [Theory]
+    [InlineData("../")]
+    [InlineData("a/../")]
+    [InlineData("/abs")]
+    [InlineData("a//")]
+    public async Task Listing_prefixes_that_could_escape_are_refused(string prefix)
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ListAsync(prefix));
+        Assert.Contains($"'{prefix}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Listing_prefixes_may_end_mid_segment_even_with_dots()
+    {
+        await Store.UploadAsync(Container, "a/..data", new MemoryStream([1]));
+
+        Assert.Equal(["a/..data"], (await ListAsync("a/..")).Select(b => b.Name));
+        Assert.Equal(["a/..data"], (await ListAsync("a/.")).Select(b => b.Name));
+    }
+
     [Fact]
     public async Task Bad_metadata_is_refused_before_anything_is_written()
     {
