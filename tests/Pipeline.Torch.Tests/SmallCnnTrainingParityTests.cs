@@ -1,0 +1,117 @@
+using System.Globalization;
+using Xunit.Abstractions;
+using static Pipeline.Torch.torch;
+using static Pipeline.Torch.torch.optim;
+using F = Pipeline.Torch.torch.nn.functional;
+
+namespace Pipeline.Torch.Tests;
+
+/// <summary>
+/// Trains the small CNN for 50 steps with SGD (Nesterov momentum, weight decay) and, separately, with AdamW, from
+/// PyTorch's initial weights on PyTorch's fixed batches (train mode, cross entropy, zero_grad/backward/step), and
+/// compares the result with Reference/small_cnn_train.py.
+/// </summary>
+/// <remarks>
+/// The whole final state (parameters, running_mean/var, num_batches_tracked) is compared in float64. In float32 this
+/// training is not reproducible to 1e-4 even by PyTorch against itself: the same script with 2 threads instead of 1
+/// ends up to 2.9e-3 (SGD) and 1.7e-2 (AdamW, conv biases that feed a BatchNorm) away, and our libtorch run, which
+/// uses the machine's threads, matched that 2-thread PyTorch run bit for bit (all differences 0, checked once by
+/// temporarily running the reference with 2 threads). So in float32 the test compares the 50 per-step losses
+/// (including the final one) and num_batches_tracked, and leaves the state to the float64 run.
+/// </remarks>
+public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
+{
+    // float64, every parameter, buffer and per-step loss: observed max |difference| 0 for both optimizers (bit for bit,
+    // 1-thread PyTorch 1.13 vs this binding on 2 cores). Tolerance atol 1e-9, rtol 1e-7 leaves room for other CPUs'
+    // kernels: SGD amplifies rounding differences ~3e4x over the 50 steps (1e-7 -> 3e-3 in float32).
+    private const double Atol64 = 1e-9, Rtol64 = 1e-7;
+
+    // float32, per-step losses (~2.1): observed max |difference| 2.5e-5 (SGD) and 3.8e-5 (AdamW), final loss 1.0e-5
+    // and 1.4e-5, all from the thread-count difference above. Tolerance atol 1e-4, rtol 1e-4 (bound ~3e-4).
+    private const double Atol32 = 1e-4, Rtol32 = 1e-4;
+
+    private static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Reference => PyTorchReference.Run("small_cnn_train.py");
+
+    // Mirrors CONFIGS in Reference/small_cnn_train.py.
+    private static readonly Dictionary<string, Func<IEnumerable<Parameter>, Optimizer>> Configs = new(StringComparer.Ordinal)
+    {
+        ["sgd"] = p => new SGD(p, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-4),
+        ["adamw"] = p => new AdamW(p, lr: 1e-3, weight_decay: 0.05),
+    };
+
+    public static TheoryData<string, string> Cases()
+    {
+        var cases = new TheoryData<string, string>();
+        foreach (var c in Configs.Keys.Order(StringComparer.Ordinal))
+            foreach (var d in new[] { "float32", "float64" }) cases.Add(c, d);
+        return cases;
+    }
+
+    [Fact]
+    public void Every_reference_config_has_an_implementation_and_vice_versa() =>
+        Assert.Equal(Reference.Metadata["configs"].Split(',').Order(StringComparer.Ordinal), Configs.Keys.Order(StringComparer.Ordinal));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Fifty_training_steps_match_pytorch(string name, string dtypeName)
+    {
+        var (tensors, meta) = Reference;
+        var steps = int.Parse(meta["steps"], CultureInfo.InvariantCulture);
+        var batches = int.Parse(meta["batches"], CultureInfo.InvariantCulture);
+        Assert.Equal(50, steps);
+        var dtype = dtypeName == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+
+        using var scope = NewDisposeScope();
+        using var model = new SmallCnn();
+        model.to(dtype);
+        model.load_state_dict(Prefixed(tensors, "init/"));
+        model.train();
+        using var opt = Configs[name](model.parameters());
+
+        var losses = new double[steps];
+        for (var step = 0; step < steps; step++)
+        {
+            opt.zero_grad();
+            using (NewDisposeScope())
+            {
+                var x = tensors[$"data/x/{step % batches}"].to(dtype);
+                var loss = F.cross_entropy(model.call(x), tensors[$"data/labels/{step % batches}"]);
+                loss.backward();
+                opt.step();
+                losses[step] = loss.to(ScalarType.Float64).item<double>();
+            }
+        }
+
+        var prefix = $"{name}/{dtypeName}/";
+        var expected = Prefixed(tensors, prefix);
+        var expectedLosses = expected["losses"];
+        expected.Remove("losses");
+        var state = model.state_dict();
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), state.Keys.Order(StringComparer.Ordinal));
+        using var actualLosses = tensor(losses);
+        foreach (var (key, value) in state) output.WriteLine($"{prefix}{key} max |diff| {MaxDiff(expected[key], value):G3}");
+        var expectedFinal = expectedLosses.ToArray<double>()[^1];
+        output.WriteLine($"{prefix}losses max |diff| {MaxDiff(expectedLosses, actualLosses):G3}; final loss {losses[^1]}, PyTorch {expectedFinal}, |diff| {Math.Abs(losses[^1] - expectedFinal):G3}");
+
+        var float64 = dtype == ScalarType.Float64;
+        var (atol, rtol) = float64 ? (Atol64, Rtol64) : (Atol32, Rtol32);
+        foreach (var (key, value) in state)
+        {
+            if (value.dtype == ScalarType.Int64) Assert.Equal(expected[key].ToArray<long>(), value.ToArray<long>());
+            else if (float64) TensorAssert.Close(expected[key], value, atol, rtol, $"{prefix}{key} after {steps} steps");
+        }
+        TensorAssert.Close(expectedLosses, actualLosses, atol, rtol, $"{prefix}loss per step");
+        // Training did something: the last pass over the batches has a lower mean loss than the first.
+        Assert.True(losses[^batches..].Average() < losses[..batches].Average(), $"{prefix}: the loss did not go down");
+    }
+
+    private static Dictionary<string, Tensor> Prefixed(Dictionary<string, Tensor> tensors, string prefix) =>
+        tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+
+    private static double MaxDiff(Tensor expected, Tensor actual)
+    {
+        using var e = expected.to(ScalarType.Float64);
+        using var a = actual.detach().to(ScalarType.Float64);
+        return e.ToArray<double>().Zip(a.ToArray<double>(), (x, y) => Math.Abs(x - y)).DefaultIfEmpty().Max();
+    }
+}
