@@ -15,9 +15,15 @@ internal static class EngineBenchmark
 
     public static int Run(string[] args)
     {
-        var rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3;
+        var device = Device.CPU;
+        var rounds = 3;
+        for (var k = 0; k < args.Length; k++)
+        {
+            if (args[k] == "--device" && k + 1 < args.Length) device = Device.Parse(args[++k]);
+            else rounds = int.Parse(args[k], CultureInfo.InvariantCulture);
+        }
         var threads = get_num_threads();
-        Console.WriteLine($"engine: libtorch {version}, {threads} intra-op threads, {rounds} interleaved rounds, median ms per training step");
+        Console.WriteLine($"engine: libtorch {version} on {device}, {threads} intra-op threads, {rounds} interleaved rounds, median ms per training step");
         Case[] cases =
         [
             new("small_cnn", () => new BenchSmallCnn(), [128, 1, 28, 28], 5, 30),
@@ -30,32 +36,40 @@ internal static class EngineBenchmark
             var peer = new List<double>();
             for (var r = 0; r < rounds; r++)
             {
-                ours.Add(TimeOurs(c));
+                ours.Add(TimeOurs(c, device));
                 peer.Add(PeerProcess.RunPython("engine_bench.py", "ms_per_step", threads, c.Name,
-                    c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture)));
+                    c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture), device.ToString()));
                 Console.WriteLine($"  {c.Name} round {r + 1}: ours {ours[^1]:F2} ms, pytorch {peer[^1]:F2} ms");
             }
             var o = Median(ours);
             var p = Median(peer);
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Name} ours_ms={o:F2} pytorch_ms={p:F2} ratio={o / p:F3}"));
         }
-        lines.Add(MemoryStability());
+        if (device == Device.CPU) lines.Add(MemoryStability());
         foreach (var line in lines) Console.WriteLine(line);
         return 0;
     }
 
-    private static double TimeOurs(Case c)
+    private static double TimeOurs(Case c, Device device)
     {
         manual_seed(0);
         using var model = c.Model();
+        model.to(device);
         model.train();
-        using var x = randn(c.InputShape);
-        using var y = randint(0, 10, [c.InputShape[0]]);
+        using var x = randn(c.InputShape, device: device);
+        using var y = randint(0, 10, [c.InputShape[0]], device: device);
         using var optimizer = new optim.SGD(model.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
         for (var k = 0; k < c.Warmup; k++) Step(model, optimizer, x, y);
+        Synchronize(device);
         var watch = Stopwatch.StartNew();
         for (var k = 0; k < c.Steps; k++) Step(model, optimizer, x, y);
+        Synchronize(device);
         return watch.Elapsed.TotalMilliseconds / c.Steps;
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.Type == DeviceType.CUDA) cuda.synchronize(device.Index);
     }
 
     private static void Step(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y)

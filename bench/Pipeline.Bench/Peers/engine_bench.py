@@ -1,7 +1,7 @@
 """PyTorch side of `Pipeline.Bench -- engine`: the same training steps as our engine, same shapes,
 same optimizer, same thread count (the caller sets OMP threads and the glibc malloc variables).
 
-Usage: /usr/bin/python3 engine_bench.py CASE WARMUP STEPS THREADS
+Usage: /usr/bin/python3 engine_bench.py CASE WARMUP STEPS THREADS [DEVICE]
 Prints one line: ms_per_step=<x>
 """
 import sys
@@ -67,6 +67,7 @@ class ResNet18(nn.Module):
 
 def main():
     case, warmup, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    device = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if case == "small_cnn":
@@ -76,6 +77,11 @@ def main():
     else:
         raise SystemExit(f"unknown case {case}")
     y = torch.randint(0, 10, (x.shape[0],))
+    model, x, y = model.to(device), x.to(device), y.to(device)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     model.train()
 
@@ -87,9 +93,11 @@ def main():
 
     for _ in range(warmup):
         step()
+    sync()
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    sync()
     elapsed = time.perf_counter() - start
     print(f"ms_per_step={elapsed * 1000 / steps:.3f}")
 
