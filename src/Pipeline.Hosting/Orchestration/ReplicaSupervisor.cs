@@ -14,6 +14,8 @@ internal sealed class ReplicaSupervisor(
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StartingProbeInterval = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan HealthyProbeInterval = TimeSpan.FromSeconds(5);
+    // A run this long and healthy ends a crash streak: the next restart waits the first back-off again.
+    private static readonly TimeSpan StableUptime = TimeSpan.FromSeconds(10);
 
     private readonly CancellationTokenSource stopping = new();
     private Task? run;
@@ -57,6 +59,7 @@ internal sealed class ReplicaSupervisor(
 
             using (process)
             {
+                var startedAt = DateTime.UtcNow;
                 Update(ResourceState.Running, s => s with { ProcessId = process.Pid });
                 using var monitoring = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
                 var healthy = MonitorHealthAsync(resource.GetHealthCheck(context, replica), monitoring.Token);
@@ -76,7 +79,7 @@ internal sealed class ReplicaSupervisor(
                 await process.KillAsync();
                 log.Add(true, $"[apphost] process {process.Pid} exited with code {exitCode}");
                 Update(ResourceState.Exited, s => s with { ExitCode = exitCode, Message = $"exited with code {exitCode}" });
-                failuresInARow = wasHealthy ? 1 : failuresInARow + 1;
+                failuresInARow = wasHealthy && DateTime.UtcNow - startedAt >= StableUptime ? 1 : failuresInARow + 1;
             }
 
             var backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, FirstBackoff.Ticks << Math.Min(failuresInARow - 1, 10)));

@@ -28,6 +28,7 @@ internal sealed class RunningProcess : IDisposable
         // setsid execs the command (it is not a group leader when .NET forks it), so the pid is the
         // command's own, and it leads a fresh session and process group: Ctrl+C at the terminal does
         // not reach it (the AppHost stops it in order), and kill(-pid) reaches its children.
+        EnsureExecutable(launch);
         var psi = new ProcessStartInfo("setsid")
         {
             WorkingDirectory = launch.WorkingDirectory,
@@ -60,6 +61,24 @@ internal sealed class RunningProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return running;
+    }
+
+    // setsid would start even for a missing command and exit 1 a moment later: check first, so that
+    // a typo shows as FailedToStart instead of an endless restart loop.
+    private static void EnsureExecutable(ProcessLaunch launch)
+    {
+        var candidates = launch.FileName.Contains('/', StringComparison.Ordinal)
+            ? [Path.GetFullPath(launch.FileName, launch.WorkingDirectory)]
+            : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Select(dir => Path.Combine(dir, launch.FileName));
+        if (!candidates.Any(File.Exists))
+        {
+            throw new FileNotFoundException($"Command '{launch.FileName}' not found.");
+        }
+        if (!Directory.Exists(launch.WorkingDirectory))
+        {
+            throw new DirectoryNotFoundException($"Working directory '{launch.WorkingDirectory}' does not exist.");
+        }
     }
 
     /// <summary>SIGTERM to the group, up to <paramref name="grace"/> for it to end, then SIGKILL to

@@ -22,9 +22,11 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
     public string GetConnectionString() => $"amqp://guest:guest@127.0.0.1:{GetEndpoint("tcp").Port()}/";
 
     /// <summary>Stable for a data folder (so --keep-data finds its Mnesia database again), unique across folders.</summary>
-    public static string NodeName(ResourceContext context)
+    public static string NodeName(ResourceContext context) => NodeName(context.DataDirectory);
+
+    public static string NodeName(string dataDirectory)
     {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(context.DataDirectory));
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(dataDirectory));
         return $"pipeline-{Convert.ToHexStringLower(hash)[..10]}@localhost";
     }
 
