@@ -70,6 +70,9 @@ public sealed class DistributedApplication : IAsyncDisposable
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
         await Prerequisites.EnsureAsync(Options, Model, cancellationToken);
+        // Leftovers of an AppHost that was killed outright on this same folder (--keep-data, --data-dir)
+        // would hold its RabbitMQ database and ports: clear them before starting anew.
+        await ProcessTree.KillMarkedAsync($"{ProcessTree.RunDirectoryVariable}={RunDirectory}");
         if (Options.ConsoleOutput)
         {
             console.PrintResources();

@@ -42,6 +42,13 @@ public sealed class AppHostGraphFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await App.DisposeAsync();
+        // Stopping the graph must leave none of its processes (epmd included: it carries the node name).
+        var nodeName = RabbitMQServerResource.NodeName(Path.Combine(App.RunDirectory, "rabbitmq"));
+        var remaining = await ProcessScan.RemainingAsync(App.RunDirectory, nodeName);
+        if (remaining.Count > 0)
+        {
+            throw new InvalidOperationException("Processes left after stop:\n" + string.Join('\n', remaining));
+        }
         foreach (var file in Directory.GetFiles(Path.GetDirectoryName(ProbeOutput)!, Path.GetFileName(ProbeOutput) + ".*"))
         {
             File.Delete(file);
