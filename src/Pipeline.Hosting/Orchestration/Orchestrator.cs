@@ -46,13 +46,13 @@ internal sealed class Orchestrator(DistributedApplicationOptions options, Distri
         var log = logs[resource.InstanceName(0)];
         try
         {
-            // Builds and config files are prepared while dependencies are still coming up.
-            var prepared = PrepareAsync(resource, context, log, cancellationToken);
+            // Every resource runs this concurrently: a build overlaps its dependencies' start-up.
+            await PrepareAsync(resource, context, log, cancellationToken);
             foreach (var dependency in resource.WaitsFor)
             {
+                SetMessage(resource, $"waiting for {dependency.Name}");
                 await registry.WaitForResourceHealthyAsync(dependency.Name, cancellationToken);
             }
-            await prepared;
         }
         catch (OperationCanceledException)
         {
@@ -87,10 +87,7 @@ internal sealed class Orchestrator(DistributedApplicationOptions options, Distri
 
     private async Task PrepareAsync(ProcessResource resource, ResourceContext context, LogRing log, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < resource.Replicas; i++)
-        {
-            registry.Update(resource.InstanceName(i), s => s with { State = ResourceState.Starting, Message = "preparing" });
-        }
+        SetMessage(resource, "preparing");
         Directory.CreateDirectory(context.DataDirectory);
         // Builds one at a time: concurrent builds of projects sharing references collide in obj/.
         var isBuild = resource is ProjectResource;
@@ -108,6 +105,14 @@ internal sealed class Orchestrator(DistributedApplicationOptions options, Distri
             {
                 buildGate.Release();
             }
+        }
+    }
+
+    private void SetMessage(ProcessResource resource, string message)
+    {
+        for (var i = 0; i < resource.Replicas; i++)
+        {
+            registry.Update(resource.InstanceName(i), s => s with { State = ResourceState.Starting, Message = message });
         }
     }
 

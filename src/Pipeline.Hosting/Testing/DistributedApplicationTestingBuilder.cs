@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
 
 namespace Pipeline.Hosting.Testing;
 
@@ -8,9 +9,10 @@ namespace Pipeline.Hosting.Testing;
 public static class DistributedApplicationTestingBuilder
 {
     /// <summary>An empty graph with test defaults: a private run folder under the temp directory, no console output.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // GetCallingAssembly must see the test
     public static IDistributedApplicationTestingBuilder Create(params string[] args)
     {
-        var options = TestOptions(args);
+        var options = TestOptions(args, Assembly.GetCallingAssembly());
         return new TestingBuilder(new DistributedApplicationBuilder(options), null);
     }
 
@@ -22,7 +24,7 @@ public static class DistributedApplicationTestingBuilder
         args ??= [];
         var entryPoint = typeof(TEntryPoint).Assembly.EntryPoint
             ?? throw new InvalidOperationException($"{typeof(TEntryPoint).Assembly.GetName().Name} has no entry point.");
-        var hook = new DistributedApplicationTestingHook(TestOptions(args));
+        var hook = new DistributedApplicationTestingHook(TestOptions(args, typeof(TEntryPoint).Assembly));
         var main = DistributedApplicationTestingHook.RunWith(hook, () => Invoke(entryPoint, args));
         var builder = await Task.WhenAny(hook.Builder, main) == main
             ? throw new InvalidOperationException("The AppHost's entry point ended without building an application.", main.Exception?.InnerException)
@@ -30,10 +32,12 @@ public static class DistributedApplicationTestingBuilder
         return new TestingBuilder(builder, hook) { EntryPoint = main };
     }
 
-    private static DistributedApplicationOptions TestOptions(string[] args)
+    // Projects are built in the configuration of the test (or AppHost) build, not of the test host.
+    private static DistributedApplicationOptions TestOptions(string[] args, Assembly buildOf)
     {
         var options = new DistributedApplicationOptions
         {
+            Configuration = buildOf.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
             ConsoleOutput = false,
             DataDirectory = Path.Combine(Path.GetTempPath(), "pipeline-tests", Guid.NewGuid().ToString("N")[..12]),
         };

@@ -33,6 +33,7 @@ internal sealed class DistributedApplicationTestingHook(DistributedApplicationOp
         o.DataDirectory = hook.TestOptions.DataDirectory;
         o.KeepData = hook.TestOptions.KeepData;
         o.ConsoleOutput = hook.TestOptions.ConsoleOutput;
+        o.Configuration = hook.TestOptions.Configuration;
         hook.builder.TrySetResult(appHostBuilder);
         return hook.app.Task.GetAwaiter().GetResult();
     }
