@@ -163,5 +163,9 @@ public sealed class DistributedApplication : IAsyncDisposable
         await StopAsync();
         Logs.Dispose();
         consoleFollow.Dispose();
+        if (Options.DeleteRunDirectoryOnDispose && Directory.Exists(RunDirectory))
+        {
+            Directory.Delete(RunDirectory, recursive: true);
+        }
     }
 }

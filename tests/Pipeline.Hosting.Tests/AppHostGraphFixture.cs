@@ -53,7 +53,6 @@ public sealed class AppHostGraphFixture : IAsyncLifetime
         {
             File.Delete(file);
         }
-        Directory.Delete(App.RunDirectory, recursive: true);
     }
 
     public Dictionary<string, string> ProbeEnvironment(int replica) =>

@@ -42,7 +42,6 @@ public sealed class SupervisionTests
 
         Assert.Equal(["client", "server"], stopOrder); // reverse dependency order
         Assert.Empty(ProcessScan.Find(app.RunDirectory)); // StopAsync returns only once all are gone
-        Directory.Delete(app.RunDirectory, recursive: true);
     }
 
     [Fact]
@@ -74,7 +73,6 @@ public sealed class SupervisionTests
         Assert.Equal(3, app.Logs["crasher"].Snapshot().Count(l => l.Text == "crashing"));
         await app.StopAsync();
         Assert.Equal(ResourceState.Finished, app.Resources.Get("crasher").State);
-        Directory.Delete(app.RunDirectory, recursive: true);
     }
 
     [Fact]
@@ -91,7 +89,6 @@ public sealed class SupervisionTests
         await app.Resources.WaitForResourceAsync("dependent", s => s[0].State == ResourceState.FailedToStart).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Contains("missing", app.Resources.Get("dependent").Message, StringComparison.Ordinal);
         await app.StopAsync();
-        Directory.Delete(app.RunDirectory, recursive: true);
     }
 
     [Fact]

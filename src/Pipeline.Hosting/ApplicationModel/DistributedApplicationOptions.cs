@@ -31,6 +31,9 @@ public sealed class DistributedApplicationOptions
     /// <summary>Lines of console output kept in memory per process.</summary>
     public int LogCapacity { get; set; } = 5000;
 
+    /// <summary>Set by the testing builder for the temporary run folder it chose.</summary>
+    internal bool DeleteRunDirectoryOnDispose { get; set; }
+
     /// <summary>Resolved at build: the run folder in use.</summary>
     public string RunDirectory { get; internal set; } = "";
 

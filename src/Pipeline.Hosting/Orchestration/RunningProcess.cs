@@ -99,6 +99,16 @@ internal sealed class RunningProcess : IDisposable
         ProcessTree.SignalGroup(Pid, ProcessTree.SIGKILL);
         await ProcessTree.KillMarkedAsync(markers);
         await Exited.WaitAsync(TimeSpan.FromSeconds(10));
+        // With the tree gone the pipes close: wait for the last lines, so that a crash's final
+        // words are logged before the supervisor's "exited" line.
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(2));
+        }
+        catch (TimeoutException)
+        {
+            // A stranger inherited the pipe; its lines will still arrive, just later.
+        }
     }
 
     public void Dispose() => process.Dispose();

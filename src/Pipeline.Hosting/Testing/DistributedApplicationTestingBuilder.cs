@@ -41,7 +41,9 @@ public static class DistributedApplicationTestingBuilder
             ConsoleOutput = false,
             DataDirectory = Path.Combine(Path.GetTempPath(), "pipeline-tests", Guid.NewGuid().ToString("N")[..12]),
         };
+        var temporary = options.DataDirectory;
         options.ApplyArguments(args);
+        options.DeleteRunDirectoryOnDispose = options.DataDirectory == temporary;
         return options;
     }
 

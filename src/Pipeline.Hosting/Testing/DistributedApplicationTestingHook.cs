@@ -32,6 +32,7 @@ internal sealed class DistributedApplicationTestingHook(DistributedApplicationOp
         var o = appHostBuilder.Options;
         o.DataDirectory = hook.TestOptions.DataDirectory;
         o.KeepData = hook.TestOptions.KeepData;
+        o.DeleteRunDirectoryOnDispose = hook.TestOptions.DeleteRunDirectoryOnDispose;
         o.ConsoleOutput = hook.TestOptions.ConsoleOutput;
         o.Configuration = hook.TestOptions.Configuration;
         hook.builder.TrySetResult(appHostBuilder);
