@@ -82,6 +82,8 @@ public sealed class ProjectResource : ProcessResource
             ["HTTP_PORTS"] = port,
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["DOTNET_ENVIRONMENT"] = "Development",
+            // A private folder per replica under the run folder: state that must outlive a restart (e.g. a registry).
+            ["PIPELINE_DATA_DIR"] = Path.Combine(context.DataDirectory, replica.ToString(CultureInfo.InvariantCulture)),
         };
         if (context.Options.OtlpEndpoint is { } otlp)
         {
