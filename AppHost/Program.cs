@@ -17,6 +17,10 @@ builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
+builder.AddProject("preprocess", "src/Pipeline.Preprocess")
+    .WithReference(rabbit).WithReference(blobs)
+    .WaitFor(rabbit).WaitFor(blobs);
+
 builder.AddPrometheus("prometheus");
 
 var app = builder.Build();

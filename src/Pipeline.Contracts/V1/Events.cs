@@ -19,6 +19,9 @@ public sealed record DatasetIngested(
     string RecipeYaml,
     int Trainers) : IJobEvent;
 
+/// <summary>Preprocessing of the job's dataset has begun.</summary>
+public sealed record PreprocessingStarted(Guid JobId, string DatasetId) : IJobEvent;
+
 /// <summary>Training shards are written under <paramref name="PreparedPrefix"/> (one per split).</summary>
 public sealed record DatasetPrepared(
     Guid JobId,
@@ -65,3 +68,6 @@ public sealed record StopTrainingEarly(Guid JobId, int BestEpoch, string Reason)
 
 /// <summary>The job registry's record of a state change, for dashboards and CLIs.</summary>
 public sealed record JobStatusChanged(Guid JobId, JobState State, string? Reason, DateTimeOffset At) : IJobEvent;
+
+/// <summary>A stage other than training could not do its part; the job ends Failed with the reason.</summary>
+public sealed record JobFailed(Guid JobId, string Stage, string Reason) : IJobEvent;

@@ -10,16 +10,20 @@ namespace Pipeline.Ingest.Consumers;
 /// </summary>
 public sealed class JobEventsConsumer(JobRegistry registry) :
     IConsumer<DatasetIngested>,
+    IConsumer<PreprocessingStarted>,
     IConsumer<DatasetPrepared>,
     IConsumer<TrainingStarted>,
     IConsumer<TrainingProgress>,
     IConsumer<CheckpointSaved>,
     IConsumer<TrainingCompleted>,
     IConsumer<TrainingFailed>,
+    IConsumer<JobFailed>,
     IConsumer<EvaluationCompleted>,
     IConsumer<StopTrainingEarly>
 {
     public Task Consume(ConsumeContext<DatasetIngested> context) => Record(context, null);
+
+    public Task Consume(ConsumeContext<PreprocessingStarted> context) => Transition(context, JobState.Preprocessing, null);
 
     public Task Consume(ConsumeContext<DatasetPrepared> context) => Transition(context, JobState.Prepared, null);
 
@@ -48,6 +52,12 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
     {
         ArgumentNullException.ThrowIfNull(context);
         return Transition(context, JobState.Failed, context.Message.Reason);
+    }
+
+    public Task Consume(ConsumeContext<JobFailed> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Transition(context, JobState.Failed, $"{context.Message.Stage}: {context.Message.Reason}");
     }
 
     public async Task Consume(ConsumeContext<EvaluationCompleted> context)

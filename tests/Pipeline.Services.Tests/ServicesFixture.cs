@@ -3,10 +3,10 @@ using System.Text.Json;
 using Pipeline.Hosting;
 using Pipeline.Hosting.Testing;
 
-namespace Pipeline.Ingest.Tests;
+namespace Pipeline.Services.Tests;
 
-/// <summary>RabbitMQ, Azurite and the ingest service as a real process, started once through the orchestrator.</summary>
-public sealed class IngestFixture : IAsyncLifetime
+/// <summary>RabbitMQ, Azurite and the services as real processes, started once through the orchestrator.</summary>
+public sealed class ServicesFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-key-0123456789";
     public DistributedApplication App { get; private set; } = null!;
@@ -21,10 +21,13 @@ public sealed class IngestFixture : IAsyncLifetime
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
             .WithEnvironment("PIPELINE_API_KEY", ApiKey)
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
+        builder.AddProject("preprocess", "src/Pipeline.Preprocess")
+            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         App = await builder.BuildAsync();
         await App.StartAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         await App.Resources.WaitForResourceHealthyAsync("ingest", timeout.Token);
+        await App.Resources.WaitForResourceHealthyAsync("preprocess", timeout.Token);
         Http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
