@@ -70,7 +70,8 @@ internal static class RecipeBinder
         var kind = node.GetValueKind();
         if (type == typeof(string) && kind == JsonValueKind.String) return node.GetValue<string>();
         if (type == typeof(bool) && kind is JsonValueKind.True or JsonValueKind.False) return kind == JsonValueKind.True;
-        if (type == typeof(double) && kind == JsonValueKind.Number) return node.GetValue<double>();
+        // Numbers are read back from their text: a value parsed as an integer must still bind to a double.
+        if (type == typeof(double) && kind == JsonValueKind.Number) return double.Parse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
         if ((type == typeof(int) || type == typeof(long)) && kind == JsonValueKind.Number)
         {
             var text = node.ToJsonString();
