@@ -37,7 +37,7 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         using var fullTest = FashionMnist.Load(options.Dataset, "t10k");
         using var limitedTrain = Limit(fullTrain);
         using var test = Limit(fullTest);
-        var (train, validation) = ValidationSplit.Split(limitedTrain ?? fullTrain, recipe.Data.ValidationFraction, recipe.Seed);
+        var (train, validation) = (limitedTrain ?? fullTrain).StratifiedSplit(recipe.Data.ValidationFraction, unchecked((int)recipe.Seed));
         using var _ = train;
         using var __ = validation;
 

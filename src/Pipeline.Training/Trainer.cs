@@ -294,7 +294,8 @@ public sealed class Trainer : IDisposable
         state.Scheduler = Scheduler.StateDict();
         using (var scope = NewDisposeScope())
             state.RngState = Convert.ToBase64String(get_rng_state().ToArray<byte>());
-        checkpoints.Save(Model, Optimizer, state);
+        var folder = checkpoints.Save(Model, Optimizer, state);
+        Report(s => s.OnCheckpoint(new CheckpointWritten(folder, state.Epoch, state.Step, state.Finished)));
     }
 
     // A parameter is frozen while any stage that names its module prefix has not reached its until_epoch.

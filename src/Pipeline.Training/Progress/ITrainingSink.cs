@@ -22,10 +22,17 @@ public enum StopReason { Completed, EarlyStopped, StepLimit, Cancelled }
 public sealed record TrainingSummary(StopReason Reason, int Epochs, long Steps, string Metric, double? BestMetric, int? BestEpoch,
     ClassificationReport? LastValidation, TimeSpan Elapsed);
 
+/// <summary>A complete checkpoint is on disk at <paramref name="Folder"/>: after <paramref name="Epoch"/> whole epochs and
+/// <paramref name="Step"/> optimizer steps; <paramref name="Final"/> for the run's last one.</summary>
+public sealed record CheckpointWritten(string Folder, int Epoch, long Step, bool Final);
+
 /// <summary>Receives training progress: a console bar, a results file, a service's event publisher.</summary>
 public interface ITrainingSink
 {
     void OnStep(StepProgress progress);
     void OnEpoch(EpochResult result);
     void OnFinished(TrainingSummary summary);
+
+    /// <summary>A checkpoint was written (e.g. to copy it to an artifact store); most sinks ignore it.</summary>
+    void OnCheckpoint(CheckpointWritten checkpoint) { }
 }
