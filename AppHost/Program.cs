@@ -21,6 +21,14 @@ builder.AddProject("preprocess", "src/Pipeline.Preprocess")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs);
 
+builder.AddProject("trainer", "src/Pipeline.Trainer")
+    .WithReference(rabbit).WithReference(blobs)
+    .WaitFor(rabbit).WaitFor(blobs);
+
+builder.AddProject("evaluator", "src/Pipeline.Evaluator")
+    .WithReference(rabbit).WithReference(blobs)
+    .WaitFor(rabbit).WaitFor(blobs);
+
 builder.AddPrometheus("prometheus");
 
 var app = builder.Build();

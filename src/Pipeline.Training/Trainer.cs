@@ -230,25 +230,7 @@ public sealed class Trainer : IDisposable
 
     private ClassificationReport Evaluate(ImageBatcher batches, IEpochSampler evaluationSampler)
     {
-        var evaluator = new ClassificationEvaluator(classes, 1, 5);
-        var order = evaluationSampler.Order(0);
-        Model.eval();
-        try
-        {
-            using var noGrad = no_grad();
-            for (var start = 0; start < order.Length; start += recipe.BatchSize)
-            {
-                using var scope = NewDisposeScope();
-                var indices = order.AsSpan(start, Math.Min(recipe.BatchSize, order.Length - start));
-                var (images, labels) = batches.Batch(indices);
-                Tensor logits;
-                using (recipe.Bf16 && device.Type == DeviceType.CUDA ? autocast(DeviceType.CUDA) : null)
-                    logits = Model.call(images).to(float32);
-                var lossSum = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<double>();
-                evaluator.Update(logits, labels, lossSum);
-            }
-        }
-        finally { Model.train(); }
+        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), recipe.BatchSize, classes, recipe.Bf16 && device.Type == DeviceType.CUDA);
         if (parallel.WorldSize > 1) evaluator.SetCounts(parallel.SumOverRanks(evaluator.Counts()));
         return evaluator.Report();
     }

@@ -23,11 +23,16 @@ public sealed class ServicesFixture : IAsyncLifetime
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
         builder.AddProject("preprocess", "src/Pipeline.Preprocess")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
+        builder.AddProject("trainer", "src/Pipeline.Trainer")
+            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
+        builder.AddProject("evaluator", "src/Pipeline.Evaluator")
+            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         App = await builder.BuildAsync();
         await App.StartAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         await App.Resources.WaitForResourceHealthyAsync("ingest", timeout.Token);
-        await App.Resources.WaitForResourceHealthyAsync("preprocess", timeout.Token);
+        foreach (var service in (string[])["preprocess", "trainer", "evaluator"])
+            await App.Resources.WaitForResourceHealthyAsync(service, timeout.Token);
         Http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
@@ -39,9 +44,11 @@ public sealed class ServicesFixture : IAsyncLifetime
     }
 
     /// <summary>Polls the job until it reaches one of <paramref name="states"/>.</summary>
-    public async Task<JsonElement> WaitForJobAsync(string id, params string[] states)
+    public Task<JsonElement> WaitForJobAsync(string id, params string[] states) => WaitForJobAsync(id, TimeSpan.FromMinutes(2), states);
+
+    public async Task<JsonElement> WaitForJobAsync(string id, TimeSpan limit, params string[] states)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        var deadline = DateTime.UtcNow + limit;
         JsonElement job = default;
         while (DateTime.UtcNow < deadline)
         {

@@ -20,6 +20,27 @@ public static class RecipeLoader
         return recipe;
     }
 
+    /// <summary>
+    /// A recipe sent as text (e.g. in a job message); empty text gives the defaults. Errors name
+    /// <paramref name="source"/> as the file.
+    /// </summary>
+    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (string.IsNullOrWhiteSpace(yaml)) return Load(null, overrides);
+        var folder = Directory.CreateTempSubdirectory("pipeline-recipe-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, Path.GetFileName(source));
+            File.WriteAllText(path, yaml);
+            return Load(path, overrides);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>The merged tree, before binding (each key knows its file).</summary>
     public static RecipeDocument Compose(string? path, IEnumerable<string>? overrides)
     {

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Pipeline.Storage;
+using Pipeline.Vision.Data;
+
+namespace Pipeline.Artifacts;
+
+/// <summary>
+/// A job's artifacts in the store: <c>jobs/{id}/checkpoints/step-N/…</c> (+ <c>latest.json</c> naming the newest),
+/// <c>jobs/{id}/model/best.safetensors</c> and <c>summary.json</c> (written last: the job's training is done).
+/// </summary>
+public sealed class JobArtifacts(IArtifactStore store)
+{
+    public const string Container = "jobs";
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public sealed record LatestCheckpoint(string Prefix, int Epoch, long Step);
+
+    /// <summary>What every stage after preparation needs to know of a job.</summary>
+    public sealed record JobInfo(Guid JobId, string Task, IReadOnlyList<string> Classes, string PreparedPrefix, string RecipeYaml);
+
+    public static string JobInfoBlob(Guid job) => $"{job:N}/job.json";
+    public static string ReportBlob(Guid job, string name) => $"{job:N}/reports/{name}";
+    public static string CheckpointsPrefix(Guid job) => $"{job:N}/checkpoints/";
+    public static string ModelBlob(Guid job) => $"{job:N}/model/best.safetensors";
+    public static string SummaryBlob(Guid job) => $"{job:N}/model/summary.json";
+
+    public Task EnsureContainerAsync(CancellationToken cancellationToken) => store.CreateContainerIfMissingAsync(Container, cancellationToken);
+
+    public Task WriteJobInfoAsync(JobInfo info, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return UploadJsonAsync(JobInfoBlob(info.JobId), info, cancellationToken);
+    }
+
+    public async Task<JobInfo> ReadJobInfoAsync(Guid job, CancellationToken cancellationToken)
+    {
+        await using var stream = await store.DownloadAsync(Container, JobInfoBlob(job), null, cancellationToken).ConfigureAwait(false);
+        return await JsonSerializer.DeserializeAsync<JobInfo>(stream, Json, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"{Container}/{JobInfoBlob(job)} is empty");
+    }
+
+    /// <summary>Downloads one blob of the jobs container (a checkpoint's model, the best model) to a local file.</summary>
+    public Task DownloadAsync(string blob, string path, CancellationToken cancellationToken) => DownloadFileAsync(Container, blob, path, cancellationToken);
+
+    public async Task UploadReportAsync(Guid job, string name, string json, CancellationToken cancellationToken)
+    {
+        using var content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+        await store.UploadAsync(Container, ReportBlob(job, name), content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads a checkpoint folder's files, then moves <c>latest.json</c> to it; returns its prefix.</summary>
+    public async Task<string> UploadCheckpointAsync(Guid job, string folder, int epoch, long step, CancellationToken cancellationToken)
+    {
+        var prefix = CheckpointsPrefix(job) + Path.GetFileName(folder) + "/";
+        foreach (var file in Directory.EnumerateFiles(folder))
+        {
+            await using var input = File.OpenRead(file);
+            await store.UploadAsync(Container, prefix + Path.GetFileName(file), input, null, cancellationToken).ConfigureAwait(false);
+        }
+        await UploadJsonAsync(CheckpointsPrefix(job) + "latest.json", new LatestCheckpoint(prefix, epoch, step), cancellationToken).ConfigureAwait(false);
+        return prefix;
+    }
+
+    /// <summary>Downloads the newest checkpoint into <paramref name="checkpointsFolder"/>; returns its local folder, or null.</summary>
+    public async Task<string?> DownloadLatestCheckpointAsync(Guid job, string checkpointsFolder, CancellationToken cancellationToken)
+    {
+        var latestBlob = CheckpointsPrefix(job) + "latest.json";
+        if (await store.GetPropertiesAsync(Container, latestBlob, cancellationToken).ConfigureAwait(false) is null) return null;
+        LatestCheckpoint latest;
+        await using (var stream = await store.DownloadAsync(Container, latestBlob, null, cancellationToken).ConfigureAwait(false))
+            latest = await JsonSerializer.DeserializeAsync<LatestCheckpoint>(stream, Json, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"{Container}/{latestBlob} is empty");
+        var local = Path.Combine(checkpointsFolder, Path.GetFileName(latest.Prefix.TrimEnd('/')));
+        Directory.CreateDirectory(local);
+        await foreach (var blob in store.ListAsync(Container, latest.Prefix, cancellationToken).ConfigureAwait(false))
+            await DownloadFileAsync(Container, blob.Name, Path.Combine(local, Path.GetFileName(blob.Name)), cancellationToken).ConfigureAwait(false);
+        return local;
+    }
+
+    public async Task UploadModelAsync(Guid job, string bestModelFile, object summary, CancellationToken cancellationToken)
+    {
+        await using (var input = File.OpenRead(bestModelFile))
+            await store.UploadAsync(Container, ModelBlob(job), input, null, cancellationToken).ConfigureAwait(false);
+        await UploadJsonAsync(SummaryBlob(job), summary, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> IsTrainedAsync(Guid job, CancellationToken cancellationToken) =>
+        await store.GetPropertiesAsync(Container, SummaryBlob(job), cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Reads a prepared split's shard (<c>container/prefix</c> + <c>{split}.safetensors</c>).</summary>
+    public async Task<TensorDataset> ReadShardAsync(string preparedPrefix, string split, CancellationToken cancellationToken)
+    {
+        var slash = preparedPrefix.IndexOf('/', StringComparison.Ordinal);
+        var (container, prefix) = (preparedPrefix[..slash], preparedPrefix[(slash + 1)..]);
+        var temp = Path.GetTempFileName();
+        try
+        {
+            await DownloadFileAsync(container, $"{prefix}{split}.safetensors", temp, cancellationToken).ConfigureAwait(false);
+            await using var input = File.OpenRead(temp);
+            return TensorDatasetShards.Read(input, $"{container}/{prefix}{split}.safetensors");
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private async Task DownloadFileAsync(string container, string blob, string path, CancellationToken cancellationToken)
+    {
+        await using var input = await store.DownloadAsync(container, blob, null, cancellationToken).ConfigureAwait(false);
+        await using var output = File.Create(path);
+        await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task UploadJsonAsync(string blob, object value, CancellationToken cancellationToken)
+    {
+        using var content = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(value, Json));
+        await store.UploadAsync(Container, blob, content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,31 @@
+using Pipeline.Artifacts;
+using Pipeline.ServiceDefaults;
+using Pipeline.ServiceDefaults.Messaging;
+using Pipeline.ServiceDefaults.Storage;
+using Pipeline.Trainer;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddArtifactStore();
+var replica = builder.Configuration["PIPELINE_REPLICA_INDEX"] ?? "0";
+builder.AddPipelineBus(bus =>
+{
+    // One job at a time per replica: training uses every core (or the GPU) it has.
+    bus.AddConsumer<DatasetPreparedConsumer>().Endpoint(e =>
+    {
+        e.Name = "trainer";
+        e.ConcurrentMessageLimit = 1;
+    });
+    // Every replica hears stop requests on a queue of its own.
+    bus.AddConsumer<JobStopConsumer>().Endpoint(e =>
+    {
+        e.InstanceId = $"{Environment.MachineName}-{replica}";
+        e.Temporary = true;
+    });
+});
+builder.Services.AddSingleton<JobArtifacts>();
+builder.Services.AddSingleton<JobControl>();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+await app.RunAsync().ConfigureAwait(false);

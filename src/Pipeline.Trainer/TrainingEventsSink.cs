@@ -1,0 +1,51 @@
+using MassTransit;
+using Pipeline.Artifacts;
+using Pipeline.Contracts.V1;
+using Pipeline.Training.Progress;
+
+namespace Pipeline.Trainer;
+
+/// <summary>
+/// Turns the training loop's progress into job events: step progress, and after each checkpoint an upload to the store
+/// and <see cref="CheckpointSaved"/> carrying that epoch's metrics. Runs on the training thread, so it waits for each
+/// publish: a checkpoint is announced only once it is stored.
+/// </summary>
+public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus, JobArtifacts artifacts, CancellationToken cancellationToken) : ITrainingSink
+{
+    private EpochResult? lastEpoch;
+    private long? lastStoredStep;
+
+    public void OnStep(StepProgress progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        Wait(bus.Publish(new TrainingProgress(job, rank, progress.Epoch, progress.Step, progress.TotalSteps, progress.Loss, progress.Lr,
+            progress.SamplesPerSecond, progress.Eta), cancellationToken));
+    }
+
+    public void OnEpoch(EpochResult result) => lastEpoch = result;
+
+    public void OnFinished(TrainingSummary summary) { }
+
+    public void OnCheckpoint(CheckpointWritten checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        // The run's final checkpoint repeats the last epoch's when training ran to the end: store each step once.
+        if (checkpoint.Step == lastStoredStep) return;
+        lastStoredStep = checkpoint.Step;
+        var prefix = Wait(artifacts.UploadCheckpointAsync(job, checkpoint.Folder, checkpoint.Epoch, checkpoint.Step, cancellationToken));
+        var metrics = new Dictionary<string, double>();
+        if (lastEpoch is { } e)
+        {
+            metrics["train_loss"] = e.TrainLoss;
+            metrics["lr"] = e.Lr;
+            metrics["val_accuracy"] = e.Validation.Accuracy;
+            metrics["val_loss"] = e.Validation.Loss ?? double.NaN;
+            // The recipe's metric decides which epoch is best; the loop knows it.
+            metrics["is_best"] = e.IsBest ? 1 : 0;
+        }
+        Wait(bus.Publish(new CheckpointSaved(job, checkpoint.Epoch, checkpoint.Step, $"{JobArtifacts.Container}/{prefix}", metrics), cancellationToken));
+    }
+
+    private static void Wait(Task task) => task.GetAwaiter().GetResult();
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+}
