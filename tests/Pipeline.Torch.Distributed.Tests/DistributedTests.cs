@@ -59,18 +59,22 @@ public sealed class DistributedTests : IDisposable
         }
     }
 
+    // 25 MB: one bucket. 2 KB: many buckets, launched in order as backward fills them (or all after backward).
     [Theory]
-    [InlineData(1)]
-    [InlineData(0)]
-    public void Two_ranks_with_half_batches_end_with_the_weights_of_one_rank_with_the_full_batch(int overlap)
+    [InlineData(1, 25 * 1024)]
+    [InlineData(1, 2)]
+    [InlineData(0, 2)]
+    public void Two_ranks_with_half_batches_end_with_the_weights_of_one_rank_with_the_full_batch(int overlap, int bucketKb)
     {
         const string steps = "6", batch = "16";
         var single = StartRanks(1, "train", "--steps", steps, "--global-batch", batch, "--out", Path.Combine(folder, "single.safetensors"));
         AssertSucceeded(single[0]);
         var pair = StartRanks(2, "train", "--steps", steps, "--global-batch", batch, "--overlap", overlap.ToString(CultureInfo.InvariantCulture),
-            "--out", Path.Combine(folder, "ddp{rank}.safetensors"));
+            "--bucket-kb", bucketKb.ToString(CultureInfo.InvariantCulture), "--out", Path.Combine(folder, "ddp{rank}.safetensors"));
         foreach (var w in pair) AssertSucceeded(w);
-        Assert.Equal("1", pair[0].Value("buckets"));
+        var buckets = int.Parse(pair[0].Value("buckets"), CultureInfo.InvariantCulture);
+        if (bucketKb > 1024) Assert.Equal(1, buckets);
+        else Assert.True(buckets > 4, $"{buckets} buckets");
 
         var reference = SafeTensors.Load(Path.Combine(folder, "single.safetensors"));
         for (var r = 0; r < 2; r++)
@@ -120,5 +124,29 @@ public sealed class DistributedTests : IDisposable
 
         Assert.True(ranks[victim].WaitForExit(TimeSpan.FromSeconds(10)));
         foreach (var w in ranks) Assert.False(WorkerProcess.IsAlive(w.Id), $"worker {w.Id} is still alive");
+    }
+
+    [Fact]
+    public void A_collective_that_a_live_peer_never_joins_fails_within_the_timeout()
+    {
+        const int timeoutMs = 3000;
+        var ranks = StartRanks(2, "stall", "--timeout-ms", timeoutMs.ToString(CultureInfo.InvariantCulture));
+        var deadline = DateTime.UtcNow + RunLimit;
+        while (!ranks[0].HasLine("joined=") && !ranks[0].HasExited && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.True(ranks[0].HasLine("joined="), $"rank 0 did not join; stderr:\n{ranks[0].Stderr}");
+        Assert.True(ranks[0].WaitForExit(TimeSpan.FromMilliseconds(timeoutMs + 6000)), "rank 0 hung in all_reduce past the timeout");
+        Assert.Equal(3, ranks[0].ExitCode);
+        Assert.False(ranks[0].HasLine("all_reduce="));
+        Assert.Contains("all_reduce failed on rank 0 of 2: every peer still has a heartbeat", ranks[0].Stderr, StringComparison.Ordinal);
+        Assert.Contains("Timed out", ranks[0].Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Rendezvous_without_the_other_ranks_fails_within_the_timeout()
+    {
+        var ranks = StartRanks(1, "collectives", "--world", "2", "--timeout-ms", "2000");
+        Assert.True(ranks[0].WaitForExit(TimeSpan.FromSeconds(30)), "rank 0 waited for a missing rank past the timeout");
+        Assert.Equal(3, ranks[0].ExitCode);
+        Assert.Contains("rendezvous failed on rank 0 of 2 (timeout 2000 ms", ranks[0].Stderr, StringComparison.Ordinal);
     }
 }

@@ -4,7 +4,8 @@ using Pipeline.Torch.Serialization;
 using Pipeline.Torch.Tests;
 using static Pipeline.Torch.torch;
 
-// usage: <collectives|train> --rank R --world N --port P [--timeout-ms T] [--steps K] [--global-batch G] [--out file.safetensors] [--overlap 0|1]
+// usage: <collectives|train|stall> --rank R --world N --port P [--timeout-ms T] [--steps K] [--global-batch G] [--out file.safetensors]
+//        [--overlap 0|1] [--bucket-kb KB]
 // Prints key=value lines on stdout; on failure prints "error: <message>" on stderr and exits with 3.
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var k = 1; k + 1 < args.Length; k += 2) options[args[k].TrimStart('-')] = args[k + 1];
@@ -16,7 +17,13 @@ var port = Int("port", 29500);
 var timeout = TimeSpan.FromMilliseconds(Int("timeout-ms", 30_000));
 try
 {
-    return args.Length > 0 && args[0] == "collectives" ? Collectives() : args.Length > 0 && args[0] == "train" ? Train() : Usage();
+    return (args.Length > 0 ? args[0] : "") switch
+    {
+        "collectives" => Collectives(),
+        "train" => Train(),
+        "stall" => Stall(),
+        _ => Usage(),
+    };
 }
 catch (Exception e) when (e is DistributedException or TorchException)
 {
@@ -26,7 +33,7 @@ catch (Exception e) when (e is DistributedException or TorchException)
 
 int Usage()
 {
-    Console.Error.WriteLine("usage: Pipeline.Torch.DistributedWorker <collectives|train> --rank R --world N --port P [...]");
+    Console.Error.WriteLine("usage: Pipeline.Torch.DistributedWorker <collectives|train|stall> --rank R --world N --port P [...]");
     return 2;
 }
 
@@ -94,6 +101,7 @@ int Train()
     var steps = Int("steps", 5);
     var global = Int("global-batch", 16);
     var overlap = Int("overlap", 1) != 0;
+    var bucketMb = Int("bucket-kb", 25 * 1024) / 1024.0;
     if (global % world != 0) throw new ArgumentException("global batch must divide by world size");
     var local = global / world;
 
@@ -104,7 +112,7 @@ int Train()
     distributed.ProcessGroup? pg = world > 1 ? distributed.init_process_group("gloo", rank, world, "127.0.0.1", port, timeout) : null;
     try
     {
-        using var ddp = pg is null ? null : new nn.parallel.DistributedDataParallel(net, pg, overlap: overlap);
+        using var ddp = pg is null ? null : new nn.parallel.DistributedDataParallel(net, pg, bucket_cap_mb: bucketMb, overlap: overlap);
         nn.Module<Tensor, Tensor> model = ddp is null ? net : ddp;
         if (ddp is not null) Print("buckets", ddp.bucket_count.ToString(CultureInfo.InvariantCulture));
         using var optimizer = new optim.SGD(net.parameters(), lr: 0.05, momentum: 0.9, weight_decay: 1e-4);
@@ -137,4 +145,21 @@ int Train()
     {
         pg?.Dispose();
     }
+}
+
+// Rank 0 all-reduces; the others join the group but never take part (alive, heartbeating): rank 0 must fail
+// with the group's timeout, not hang.
+int Stall()
+{
+    using var pg = distributed.init_process_group("gloo", rank, world, "127.0.0.1", port, timeout);
+    Print("joined", "yes");
+    if (rank != 0)
+    {
+        Thread.Sleep(timeout * 4);
+        return 0;
+    }
+    using var t = ones(4);
+    pg.all_reduce(t);
+    Print("all_reduce", "returned");
+    return 0;
 }

@@ -291,7 +291,8 @@ PT_API PtGroup pt_pg_new(PtStore s, int32_t backend, int32_t rank, int32_t size,
     } catch (...) {
       // No heartbeats yet to diagnose with: report the rendezvous itself.
       throw std::runtime_error("gloo rendezvous failed on rank " + std::to_string(rank) + " of " + std::to_string(size) +
-                               " (timeout " + std::to_string(timeout_ms) + " ms): " + message_of(std::current_exception()));
+                               " (timeout " + std::to_string(timeout_ms) + " ms; did every rank start, with the same store address?): " +
+                               message_of(std::current_exception()));
     }
   } else if (backend == 1) {
 #ifdef USE_C10D_NCCL

@@ -24,7 +24,7 @@ public static partial class torch
                 private readonly DdpHandle handle;
 
                 /// <param name="overlap">false: gradients are bucketed and reduced after backward instead of during it.</param>
-                /// <param name="broadcast_buffers">Broadcast rank 0's buffers (BatchNorm running statistics) before each training forward.</param>
+                /// <param name="broadcast_buffers">Broadcast rank 0's buffers (BatchNorm running statistics) before each forward while the wrapped module trains.</param>
                 public unsafe DistributedDataParallel(Module<Tensor, Tensor> module, distributed.ProcessGroup process_group,
                     double bucket_cap_mb = 25, bool broadcast_buffers = true, bool overlap = true)
                 {
@@ -57,7 +57,7 @@ public static partial class torch
 
                 public override Tensor forward(Tensor input)
                 {
-                    if (training && broadcast_buffers) sync_buffers();
+                    if (module.training && broadcast_buffers) sync_buffers();
                     return module.forward(input);
                 }
 
