@@ -61,16 +61,18 @@ public sealed class DistributedTests : IDisposable
 
     // 25 MB: one bucket. 2 KB: many buckets, launched in order as backward fills them (or all after backward).
     [Theory]
-    [InlineData(1, 25 * 1024)]
-    [InlineData(1, 2)]
-    [InlineData(0, 2)]
-    public void Two_ranks_with_half_batches_end_with_the_weights_of_one_rank_with_the_full_batch(int overlap, int bucketKb)
+    // accumulate 2: each rank's half batch in two micro-batches, the first under no_sync().
+    [InlineData(1, 25 * 1024, 1)]
+    [InlineData(1, 2, 1)]
+    [InlineData(0, 2, 1)]
+    [InlineData(1, 2, 2)]
+    public void Two_ranks_with_half_batches_end_with_the_weights_of_one_rank_with_the_full_batch(int overlap, int bucketKb, int accumulate)
     {
         const string steps = "6", batch = "16";
         var single = StartRanks(1, "train", "--steps", steps, "--global-batch", batch, "--out", Path.Combine(folder, "single.safetensors"));
         AssertSucceeded(single[0]);
         var pair = StartRanks(2, "train", "--steps", steps, "--global-batch", batch, "--overlap", overlap.ToString(CultureInfo.InvariantCulture),
-            "--bucket-kb", bucketKb.ToString(CultureInfo.InvariantCulture), "--out", Path.Combine(folder, "ddp{rank}.safetensors"));
+            "--bucket-kb", bucketKb.ToString(CultureInfo.InvariantCulture), "--accumulate", accumulate.ToString(CultureInfo.InvariantCulture), "--out", Path.Combine(folder, "ddp{rank}.safetensors"));
         foreach (var w in pair) AssertSucceeded(w);
         var buckets = int.Parse(pair[0].Value("buckets"), CultureInfo.InvariantCulture);
         if (bucketKb > 1024) Assert.Equal(1, buckets);

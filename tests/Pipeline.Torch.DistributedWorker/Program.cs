@@ -5,7 +5,7 @@ using Pipeline.Torch.Tests;
 using static Pipeline.Torch.torch;
 
 // usage: <collectives|train|stall> --rank R --world N --port P [--timeout-ms T] [--steps K] [--global-batch G] [--out file.safetensors]
-//        [--overlap 0|1] [--bucket-kb KB]
+//        [--overlap 0|1] [--bucket-kb KB] [--accumulate M]
 // Prints key=value lines on stdout; on failure prints "error: <message>" on stderr and exits with 3.
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var k = 1; k + 1 < args.Length; k += 2) options[args[k].TrimStart('-')] = args[k + 1];
@@ -102,7 +102,8 @@ int Train()
     var global = Int("global-batch", 16);
     var overlap = Int("overlap", 1) != 0;
     var bucketMb = Int("bucket-kb", 25 * 1024) / 1024.0;
-    if (global % world != 0) throw new ArgumentException("global batch must divide by world size");
+    var accumulate = Int("accumulate", 1);
+    if (global % (world * accumulate) != 0) throw new ArgumentException("global batch must divide by world size x accumulation steps");
     var local = global / world;
 
     manual_seed(1000 + rank);
@@ -126,10 +127,26 @@ int Train()
             var xs = x.narrow(0, rank * local, local);
             var ys = y.narrow(0, rank * local, local);
             optimizer.zero_grad();
-            var loss = nn.functional.cross_entropy(model.call(xs), ys);
-            loss.backward();
+            // Gradient accumulation: micro-batches under no_sync() keep their gradients local, the last one averages
+            // the sum across ranks. The loss of each micro-batch is scaled so that the sum is the batch mean.
+            var micro = local / accumulate;
+            Tensor? loss = null;
+            for (var m = 0; m < accumulate; m++)
+            {
+                var part = nn.functional.cross_entropy(model.call(xs.narrow(0, m * micro, micro)), ys.narrow(0, m * micro, micro));
+                using var scaled = part.div(accumulate);
+                if (ddp is not null && m < accumulate - 1)
+                {
+                    using (ddp.no_sync()) scaled.backward();
+                }
+                else
+                {
+                    scaled.backward();
+                }
+                loss = loss is null ? scaled.detach() : loss.add(scaled);
+            }
             optimizer.step();
-            var mean = pg is null ? loss.item<double>() : pg.all_reduce(loss.item<double>(), distributed.ReduceOp.AVG);
+            var mean = pg is null ? loss!.item<double>() : pg.all_reduce(loss!.item<double>(), distributed.ReduceOp.AVG);
             Print($"step {step} loss", mean.ToString("R", CultureInfo.InvariantCulture));
         }
         if (options.TryGetValue("out", out var path))
