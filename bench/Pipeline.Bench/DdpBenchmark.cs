@@ -33,7 +33,9 @@ internal static class DdpBenchmark
         {
             single.Add(Launch(1, 2 * steps));
             pair.Add(Launch(2, steps));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r + 1}: 1 process {single[^1]:F0} ms, 2 processes {pair[^1]:F0} ms"));
+            // Other load on the machine skews a 2-process run most: show it beside each round.
+            var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r + 1}: 1 process {single[^1]:F0} ms, 2 processes {pair[^1]:F0} ms (load average {load})"));
         }
         var speedup = Median(single) / Median(pair);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ddp procs=2 speedup={speedup:F3} efficiency={speedup / 2:F3}"));

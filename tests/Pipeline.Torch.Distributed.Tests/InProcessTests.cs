@@ -69,6 +69,10 @@ public sealed class InProcessTests
         using var g1 = plain.weight.grad!;
         using var g2 = wrapped.weight.grad!;
         Assert.Equal(g1.ToArray<float>(), g2.ToArray<float>());
+        ddp.Dispose();
+        // The wrapped module outlives the wrapper, and its backward no longer goes through the reducer.
+        using (var scope = NewDisposeScope()) wrapped.call(x).sum().backward();
+        Assert.False(wrapped.weight.IsDisposed);
         distributed.destroy_process_group();
         Assert.False(distributed.is_initialized());
     }

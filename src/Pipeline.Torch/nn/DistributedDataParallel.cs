@@ -78,9 +78,14 @@ public static partial class torch
                     return new NoSyncScope(handle);
                 }
 
+                /// <summary>Frees the reducer (its hooks go quiet); the wrapped module stays the caller's to use and dispose.</summary>
                 protected override void Dispose(bool disposing)
                 {
-                    if (disposing) handle.Dispose();
+                    if (disposing)
+                    {
+                        handle.Dispose();
+                        UnregisterModule("module");
+                    }
                     base.Dispose(disposing);
                 }
             }
