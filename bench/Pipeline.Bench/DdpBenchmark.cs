@@ -29,21 +29,30 @@ internal static class DdpBenchmark
         Console.WriteLine($"ddp: small CNN, batch {Batch} per process, {2 * steps * Batch} samples per run, 1 intra-op thread per process, {rounds} interleaved rounds");
         var single = new List<double>();
         var pair = new List<double>();
+        var singleCpu = new List<double>();
+        var pairCpu = new List<double>();
         for (var r = 0; r < rounds; r++)
         {
-            single.Add(Launch(1, 2 * steps));
-            pair.Add(Launch(2, steps));
+            var (wall1, cpu1) = Launch(1, 2 * steps);
+            var (wall2, cpu2) = Launch(2, steps);
+            single.Add(wall1);
+            singleCpu.Add(cpu1);
+            pair.Add(wall2);
+            pairCpu.Add(cpu2);
             // Other load on the machine skews a 2-process run most: show it beside each round.
             var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r + 1}: 1 process {single[^1]:F0} ms, 2 processes {pair[^1]:F0} ms (load average {load})"));
         }
+        // CPU time of the training loops summed over ranks: what data parallelism costs in work, whatever else runs.
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ddp cpu_ms_1proc={Median(singleCpu):F0} cpu_ms_2proc={Median(pairCpu):F0} cpu_overhead_pct={(Median(pairCpu) / Median(singleCpu) - 1) * 100:F1}"));
         var speedup = Median(single) / Median(pair);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ddp procs=2 speedup={speedup:F3} efficiency={speedup / 2:F3}"));
         return 0;
     }
 
-    /// <summary>Starts <paramref name="world"/> ranks and returns rank 0's training time in ms.</summary>
-    private static double Launch(int world, int steps)
+    /// <summary>Starts <paramref name="world"/> ranks; returns rank 0's training time and the ranks' CPU time in ms.</summary>
+    private static (double wall, double cpu) Launch(int world, int steps)
     {
         var port = FreePort();
         var processes = new List<Process>();
@@ -68,10 +77,7 @@ internal static class DdpBenchmark
             }
             for (var k = 0; k < processes.Count; k++)
                 if (processes[k].ExitCode != 0) throw new InvalidOperationException($"ddp worker {k} failed ({processes[k].ExitCode}): {errors[k].Result}");
-            var text = outputs[0].Result;
-            var at = text.IndexOf("elapsed_ms=", StringComparison.Ordinal);
-            if (at < 0) throw new InvalidOperationException($"ddp worker printed no elapsed_ms=: {text}");
-            return double.Parse(text.AsSpan(at + "elapsed_ms=".Length).Trim(), CultureInfo.InvariantCulture);
+            return (Figure(outputs[0].Result, "elapsed_ms"), outputs.Sum(o => Figure(o.Result, "cpu_ms")));
         }
         finally
         {
@@ -81,6 +87,13 @@ internal static class DdpBenchmark
                 p.Dispose();
             }
         }
+    }
+
+    private static double Figure(string output, string key)
+    {
+        foreach (var token in output.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
+            if (token.StartsWith(key + "=", StringComparison.Ordinal)) return double.Parse(token.AsSpan(key.Length + 1), CultureInfo.InvariantCulture);
+        throw new InvalidOperationException($"ddp worker printed no {key}=: {output}");
     }
 
     /// <summary>One rank: `ddp-worker RANK WORLD PORT STEPS`.</summary>
@@ -101,11 +114,15 @@ internal static class DdpBenchmark
         using var optimizer = new optim.SGD(net.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
         for (var k = 0; k < 5; k++) Step(model, optimizer, x, y);
         pg?.barrier();
+        using var self = Process.GetCurrentProcess();
+        var cpuStart = self.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (var k = 0; k < steps; k++) Step(model, optimizer, x, y);
         pg?.barrier();
         var elapsed = watch.Elapsed.TotalMilliseconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"elapsed_ms={elapsed:F1}"));
+        self.Refresh();
+        var cpu = (self.TotalProcessorTime - cpuStart).TotalMilliseconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"elapsed_ms={elapsed:F1} cpu_ms={cpu:F1}"));
         return 0;
     }
 
