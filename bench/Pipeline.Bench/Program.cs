@@ -4,7 +4,11 @@ using Pipeline.Bench;
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal)
 {
     ["engine"] = EngineBenchmark.Run,
+    ["ddp"] = DdpBenchmark.Run,
 };
+
+// One rank of the ddp benchmark, started by the benchmark itself.
+if (args.Length > 0 && args[0] == "ddp-worker") return DdpBenchmark.Worker(args[1..]);
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -49,7 +49,7 @@ internal static partial class NativeMethods
     private static void ThrowPending() =>
         throw new TorchException(TakeError() ?? "libtorch call failed without a message");
 
-    private static unsafe string? TakeError()
+    internal static unsafe string? TakeError()
     {
         const int capacity = 16384;
         var buffer = stackalloc byte[capacity];

@@ -1,6 +1,7 @@
 // Errors, start-up settings, tensor lifetime, creation, properties, data copy and autograd.
 #include "shim.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
 #include <cstdlib>
 #include <cstring>
@@ -50,7 +51,16 @@ PT_API int32_t pt_init(int32_t intra_op_threads, int32_t tune_allocator) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_TOP_PAD, 256 << 20);
   }
-  if (intra_op_threads > 0) at::set_num_threads(intra_op_threads);
+  if (intra_op_threads > 0) {
+    at::set_num_threads(intra_op_threads);
+    // Debian's libtorch does its GEMMs in OpenBLAS, whose own thread pool ignores set_num_threads and spins
+    // (measured: 1 "thread" used 1.5 cores); cap it too when it is loaded (not with MKL/CUDA builds).
+    if (void* blas = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD)) {
+      using SetThreads = void (*)(int);
+      if (auto set = reinterpret_cast<SetThreads>(dlsym(blas, "openblas_set_num_threads"))) set(intra_op_threads);
+      dlclose(blas);
+    }
+  }
   return 0;
   PT_CATCH(-1)
 }

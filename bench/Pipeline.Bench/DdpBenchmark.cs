@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using Pipeline.Torch;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// `ddp`: the small CNN (batch 128 per process, SGD) trained for the same number of samples by 1 process and by
+/// 2 data-parallel processes (Gloo, 1 intra-op thread each), interleaved round by round. Each run is a fresh OS
+/// process of this benchmark (`ddp-worker`); a run times its own training loop between two barriers, after warm-up.
+/// </summary>
+internal static class DdpBenchmark
+{
+    private const int Batch = 128;
+
+    public static int Run(string[] args)
+    {
+        var rounds = 3;
+        var steps = 60; // per process in the 2-process run; the 1-process run does twice as many
+        for (var k = 0; k < args.Length; k++)
+        {
+            if (args[k] == "--steps" && k + 1 < args.Length) steps = int.Parse(args[++k], CultureInfo.InvariantCulture);
+            else rounds = int.Parse(args[k], CultureInfo.InvariantCulture);
+        }
+        Console.WriteLine($"ddp: small CNN, batch {Batch} per process, {2 * steps * Batch} samples per run, 1 intra-op thread per process, {rounds} interleaved rounds");
+        var single = new List<double>();
+        var pair = new List<double>();
+        var singleCpu = new List<double>();
+        var pairCpu = new List<double>();
+        for (var r = 0; r < rounds; r++)
+        {
+            var (wall1, cpu1) = Launch(1, 2 * steps);
+            var (wall2, cpu2) = Launch(2, steps);
+            single.Add(wall1);
+            singleCpu.Add(cpu1);
+            pair.Add(wall2);
+            pairCpu.Add(cpu2);
+            // Other load on the machine skews a 2-process run most: show it beside each round.
+            var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r + 1}: 1 process {single[^1]:F0} ms, 2 processes {pair[^1]:F0} ms (load average {load})"));
+        }
+        // CPU time of the training loops summed over ranks: what data parallelism costs in work, whatever else runs.
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ddp cpu_ms_1proc={Median(singleCpu):F0} cpu_ms_2proc={Median(pairCpu):F0} cpu_overhead_pct={(Median(pairCpu) / Median(singleCpu) - 1) * 100:F1}"));
+        var speedup = Median(single) / Median(pair);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ddp procs=2 speedup={speedup:F3} efficiency={speedup / 2:F3}"));
+        return 0;
+    }
+
+    /// <summary>Starts <paramref name="world"/> ranks; returns rank 0's training time and the ranks' CPU time in ms.</summary>
+    private static (double wall, double cpu) Launch(int world, int steps)
+    {
+        var port = FreePort();
+        var processes = new List<Process>();
+        try
+        {
+            for (var rank = 0; rank < world; rank++)
+            {
+                var psi = SelfStartInfo();
+                foreach (var a in new[] { "ddp-worker", rank.ToString(CultureInfo.InvariantCulture), world.ToString(CultureInfo.InvariantCulture),
+                             port.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture) })
+                    psi.ArgumentList.Add(a);
+                psi.Environment["PIPELINE_TORCH_THREADS"] = "1";
+                psi.RedirectStandardOutput = true;
+                psi.RedirectStandardError = true;
+                processes.Add(Process.Start(psi) ?? throw new InvalidOperationException("cannot start a ddp worker"));
+            }
+            var errors = processes.Select(p => p.StandardError.ReadToEndAsync()).ToArray();
+            var outputs = processes.Select(p => p.StandardOutput.ReadToEndAsync()).ToArray();
+            foreach (var p in processes)
+            {
+                if (!p.WaitForExit(TimeSpan.FromMinutes(5))) throw new TimeoutException("a ddp worker did not finish in 5 minutes");
+            }
+            for (var k = 0; k < processes.Count; k++)
+                if (processes[k].ExitCode != 0) throw new InvalidOperationException($"ddp worker {k} failed ({processes[k].ExitCode}): {errors[k].Result}");
+            return (Figure(outputs[0].Result, "elapsed_ms"), outputs.Sum(o => Figure(o.Result, "cpu_ms")));
+        }
+        finally
+        {
+            foreach (var p in processes)
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+                p.Dispose();
+            }
+        }
+    }
+
+    private static double Figure(string output, string key)
+    {
+        foreach (var token in output.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
+            if (token.StartsWith(key + "=", StringComparison.Ordinal)) return double.Parse(token.AsSpan(key.Length + 1), CultureInfo.InvariantCulture);
+        throw new InvalidOperationException($"ddp worker printed no {key}=: {output}");
+    }
+
+    /// <summary>One rank: `ddp-worker RANK WORLD PORT STEPS`.</summary>
+    public static int Worker(string[] args)
+    {
+        var rank = int.Parse(args[0], CultureInfo.InvariantCulture);
+        var world = int.Parse(args[1], CultureInfo.InvariantCulture);
+        var port = int.Parse(args[2], CultureInfo.InvariantCulture);
+        var steps = int.Parse(args[3], CultureInfo.InvariantCulture);
+        manual_seed(rank);
+        using var net = new BenchSmallCnn();
+        net.train();
+        using var pg = world > 1 ? distributed.init_process_group("gloo", rank, world, "127.0.0.1", port, TimeSpan.FromMinutes(2)) : null;
+        using var ddp = pg is null ? null : new nn.parallel.DistributedDataParallel(net, pg);
+        nn.Module<Tensor, Tensor> model = ddp is null ? net : ddp;
+        using var x = randn(Batch, 1, 28, 28);
+        using var y = randint(0, 10, [Batch]);
+        using var optimizer = new optim.SGD(net.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
+        for (var k = 0; k < 5; k++) Step(model, optimizer, x, y);
+        pg?.barrier();
+        using var self = Process.GetCurrentProcess();
+        var cpuStart = self.TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        for (var k = 0; k < steps; k++) Step(model, optimizer, x, y);
+        pg?.barrier();
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        self.Refresh();
+        var cpu = (self.TotalProcessorTime - cpuStart).TotalMilliseconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"elapsed_ms={elapsed:F1} cpu_ms={cpu:F1}"));
+        return 0;
+    }
+
+    private static void Step(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y)
+    {
+        using var scope = NewDisposeScope();
+        optimizer.zero_grad();
+        var loss = nn.functional.cross_entropy(model.call(x), y);
+        loss.backward();
+        optimizer.step();
+    }
+
+    private static ProcessStartInfo SelfStartInfo()
+    {
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+        var psi = new ProcessStartInfo(host) { UseShellExecute = false };
+        // Under `dotnet Pipeline.Bench.dll` the host is dotnet itself: pass the assembly on.
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+        return psi;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
