@@ -1,0 +1,85 @@
+using Pipeline.Vision.Imaging.Native;
+
+namespace Pipeline.Vision.Imaging;
+
+/// <summary>JPEG decoding and encoding through libturbojpeg; decoded images are turned upright by their EXIF orientation.</summary>
+public static class JpegCodec
+{
+    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original)
+    {
+        var orientation = ImageHeaderReader.Read(data, source).Orientation;
+        var handle = TurboJpeg.tjInitDecompress();
+        if (handle == IntPtr.Zero) throw new InvalidOperationException("libturbojpeg could not create a decompressor");
+        try
+        {
+            fixed (byte* input = data)
+            {
+                if (TurboJpeg.tjDecompressHeader3(handle, input, (nuint)data.Length, out var width, out var height, out _, out var colorspace) != 0)
+                    throw Fail(handle, source);
+                if (colorspace > TurboJpeg.ColorspaceGray)
+                    throw new ImageDecodeException(source, ImageFault.Unsupported, "CMYK/YCCK JPEG is not supported");
+                var (format, channels) = mode switch
+                {
+                    ColorMode.Gray => (TurboJpeg.PixelFormatGray, 1),
+                    ColorMode.Rgba => (TurboJpeg.PixelFormatRgba, 4),
+                    ColorMode.Original when colorspace == TurboJpeg.ColorspaceGray => (TurboJpeg.PixelFormatGray, 1),
+                    _ => (TurboJpeg.PixelFormatRgb, 3),
+                };
+                var pixels = GC.AllocateUninitializedArray<byte>(checked(width * height * channels));
+                fixed (byte* output = pixels)
+                {
+                    if (TurboJpeg.tjDecompress2(handle, input, (nuint)data.Length, output, width, width * channels, height, format, 0) != 0)
+                        throw Fail(handle, source);
+                }
+                return ExifOrientation.Apply(new ImageBuffer(width, height, channels, pixels), orientation);
+            }
+        }
+        finally
+        {
+            TurboJpeg.tjDestroy(handle);
+        }
+    }
+
+    /// <summary>Baseline JPEG at <paramref name="quality"/> (1..100), 4:2:0 chroma for colour as Pillow's default; alpha is dropped.</summary>
+    public static unsafe byte[] Encode(ImageBuffer image, int quality = 90)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
+        var (format, subsampling) = image.Channels switch
+        {
+            1 => (TurboJpeg.PixelFormatGray, TurboJpeg.SubsamplingGray),
+            3 => (TurboJpeg.PixelFormatRgb, 2),
+            4 => (TurboJpeg.PixelFormatRgba, 2),
+            _ => throw new ArgumentException($"JPEG cannot hold {image.Channels} channels", nameof(image)),
+        };
+        var handle = TurboJpeg.tjInitCompress();
+        if (handle == IntPtr.Zero) throw new InvalidOperationException("libturbojpeg could not create a compressor");
+        var output = IntPtr.Zero;
+        try
+        {
+            nuint size = 0;
+            fixed (byte* input = image.Pixels)
+            {
+                if (TurboJpeg.tjCompress2(handle, input, image.Width, image.Width * image.Channels, image.Height, format,
+                        ref output, ref size, subsampling, quality, TurboJpeg.FlagAccurateDct) != 0)
+                    throw new InvalidOperationException($"JPEG encoding failed: {TurboJpeg.LastError(handle)}");
+            }
+            return new ReadOnlySpan<byte>((void*)output, checked((int)size)).ToArray();
+        }
+        finally
+        {
+            if (output != IntPtr.Zero) TurboJpeg.tjFree(output);
+            TurboJpeg.tjDestroy(handle);
+        }
+    }
+
+    private static ImageDecodeException Fail(IntPtr handle, string source)
+    {
+        var message = TurboJpeg.LastError(handle);
+        // libjpeg reports data that ends early as the warning "Premature end of JPEG file".
+        var fault = message.Contains("Premature end", StringComparison.OrdinalIgnoreCase) ? ImageFault.Truncated : ImageFault.Unreadable;
+        var problem = fault == ImageFault.Truncated ? $"truncated JPEG ({message})" : $"corrupt JPEG ({message})";
+        return new ImageDecodeException(source, fault, problem);
+    }
+}
