@@ -15,7 +15,7 @@ public static class JpegCodec
             fixed (byte* input = data)
             {
                 if (TurboJpeg.tjDecompressHeader3(handle, input, (nuint)data.Length, out var width, out var height, out _, out var colorspace) != 0)
-                    throw Fail(handle, source);
+                    throw Fail(handle, data, source);
                 if (colorspace > TurboJpeg.ColorspaceGray)
                     throw new ImageDecodeException(source, ImageFault.Unsupported, "CMYK/YCCK JPEG is not supported");
                 var (format, channels) = mode switch
@@ -29,7 +29,7 @@ public static class JpegCodec
                 fixed (byte* output = pixels)
                 {
                     if (TurboJpeg.tjDecompress2(handle, input, (nuint)data.Length, output, width, width * channels, height, format, 0) != 0)
-                        throw Fail(handle, source);
+                        throw Fail(handle, data, source);
                 }
                 return ExifOrientation.Apply(new ImageBuffer(width, height, channels, pixels), orientation);
             }
@@ -74,11 +74,14 @@ public static class JpegCodec
         }
     }
 
-    private static ImageDecodeException Fail(IntPtr handle, string source)
+    private static ImageDecodeException Fail(IntPtr handle, ReadOnlySpan<byte> data, string source)
     {
         var message = TurboJpeg.LastError(handle);
-        // libjpeg reports data that ends early as the warning "Premature end of JPEG file".
-        var fault = message.Contains("Premature end", StringComparison.OrdinalIgnoreCase) ? ImageFault.Truncated : ImageFault.Unreadable;
+        // libjpeg says "Premature end of JPEG file" when the scan data stops early; cut inside the headers it reports
+        // a structure error instead, so a failed JPEG without its end marker (EOI, FF D9) near the end is truncated too.
+        var tail = data[Math.Max(0, data.Length - 64)..];
+        var truncated = message.Contains("Premature end", StringComparison.OrdinalIgnoreCase) || tail.IndexOf([(byte)0xFF, (byte)0xD9]) < 0;
+        var fault = truncated ? ImageFault.Truncated : ImageFault.Unreadable;
         var problem = fault == ImageFault.Truncated ? $"truncated JPEG ({message})" : $"corrupt JPEG ({message})";
         return new ImageDecodeException(source, fault, problem);
     }
