@@ -4,6 +4,8 @@ using Pipeline.Bench;
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal)
 {
     ["engine"] = EngineBenchmark.Run,
+    ["decode"] = DecodeBenchmark.Run,
+    ["make-detection"] = MakeDetectionCommand.Run,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
