@@ -24,50 +24,103 @@ public static class Resampler
         ArgumentOutOfRangeException.ThrowIfLessThan(toWidth, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(toHeight, 1);
         if ((long)width * height * channels != pixels.LongLength) throw new ArgumentException("pixel count does not match the size", nameof(pixels));
-        var current = pixels;
-        var currentWidth = width;
-        if (toWidth != width)
+        // A planar image is resized as `channels` one-channel images.
+        var (images, perPixel) = planar ? (channels, 1) : (1, channels);
+        var output = new byte[toWidth * toHeight * channels];
+        var across = toWidth == width ? null : new byte[toWidth * height * perPixel];
+        var horizontal = Coefficients(width, toWidth);
+        var vertical = Coefficients(height, toHeight);
+        for (var i = 0; i < images; i++)
         {
-            current = Pass(current, width, height, channels, planar, toWidth, horizontal: true);
-            currentWidth = toWidth;
+            var src = pixels.AsSpan(i * width * height * perPixel, width * height * perPixel);
+            var dst = output.AsSpan(i * toWidth * toHeight * perPixel, toWidth * toHeight * perPixel);
+            if (across is null) Vertical(src, dst, toWidth * perPixel, height, toHeight, vertical);
+            else if (toHeight == height) Horizontal(src, dst, width, toWidth, height, perPixel, horizontal);
+            else
+            {
+                Horizontal(src, across, width, toWidth, height, perPixel, horizontal);
+                Vertical(across, dst, toWidth * perPixel, height, toHeight, vertical);
+            }
         }
-        if (toHeight != height) current = Pass(current, currentWidth, height, channels, planar, toHeight, horizontal: false);
-        return ReferenceEquals(current, pixels) ? (byte[])pixels.Clone() : current;
+        return output;
     }
 
-    // One separable pass along x (horizontal) or y, producing `size` samples along that axis.
-    private static byte[] Pass(byte[] src, int width, int height, int channels, bool planar, int size, bool horizontal)
+    private readonly record struct Filter((int First, int Count)[] Bounds, int[] Weights, int Taps);
+
+    // Along each row: output pixel x is the weighted sum of input pixels first..first+count, per channel.
+    private static unsafe void Horizontal(ReadOnlySpan<byte> src, Span<byte> dst, int width, int toWidth, int rows, int channels, Filter filter)
     {
-        var inSize = horizontal ? width : height;
-        var (bounds, weights, taps) = Coefficients(inSize, size);
-        int outW = horizontal ? size : width, outH = horizontal ? height : size;
-        var dst = new byte[outW * outH * channels];
-        // Element offset of (x, y, c) in each layout.
-        int srcPixel = planar ? 1 : channels, srcRow = planar ? width : width * channels, srcPlane = planar ? width * height : 1;
-        int dstPixel = planar ? 1 : channels, dstRow = planar ? outW : outW * channels, dstPlane = planar ? outW * outH : 1;
-        var step = horizontal ? srcPixel : srcRow;
-        for (var c = 0; c < channels; c++)
+        const int Half = 1 << (PrecisionBits - 1);
+        fixed (byte* s0 = src)
+        fixed (byte* d0 = dst)
+        fixed (int* w0 = filter.Weights)
         {
-            for (var y = 0; y < outH; y++)
+            var acc = stackalloc int[channels];
+            for (var y = 0; y < rows; y++)
             {
-                for (var x = 0; x < outW; x++)
+                var row = s0 + (long)y * width * channels;
+                var outRow = d0 + (long)y * toWidth * channels;
+                for (var x = 0; x < toWidth; x++)
                 {
-                    var o = horizontal ? x : y;
-                    var (first, count) = bounds[o];
-                    var start = c * srcPlane + (horizontal ? y * srcRow + first * srcPixel : first * srcRow + x * srcPixel);
-                    var sum = 1 << (PrecisionBits - 1);
-                    var w = o * taps;
-                    for (var k = 0; k < count; k++) sum += src[start + k * step] * weights[w + k];
-                    var value = sum >> PrecisionBits;
-                    dst[c * dstPlane + y * dstRow + x * dstPixel] = (byte)(value < 0 ? 0 : value > 255 ? 255 : value);
+                    var (first, count) = filter.Bounds[x];
+                    var w = w0 + x * filter.Taps;
+                    var p = row + first * channels;
+                    if (channels == 3)
+                    {
+                        int a = Half, b = Half, c = Half;
+                        for (var k = 0; k < count; k++, p += 3)
+                        {
+                            a += p[0] * w[k];
+                            b += p[1] * w[k];
+                            c += p[2] * w[k];
+                        }
+                        outRow[x * 3] = Clip(a);
+                        outRow[x * 3 + 1] = Clip(b);
+                        outRow[x * 3 + 2] = Clip(c);
+                        continue;
+                    }
+                    for (var ch = 0; ch < channels; ch++) acc[ch] = Half;
+                    for (var k = 0; k < count; k++, p += channels)
+                        for (var ch = 0; ch < channels; ch++) acc[ch] += p[ch] * w[k];
+                    for (var ch = 0; ch < channels; ch++) outRow[x * channels + ch] = Clip(acc[ch]);
                 }
             }
         }
-        return dst;
+    }
+
+    // Down the columns: output row y is the weighted sum of whole input rows, accumulated row by row for locality.
+    private static unsafe void Vertical(ReadOnlySpan<byte> src, Span<byte> dst, int rowLength, int height, int toHeight, Filter filter)
+    {
+        const int Half = 1 << (PrecisionBits - 1);
+        var acc = new int[rowLength];
+        fixed (byte* s0 = src)
+        fixed (byte* d0 = dst)
+        fixed (int* a = acc)
+        {
+            for (var y = 0; y < toHeight; y++)
+            {
+                var (first, count) = filter.Bounds[y];
+                new Span<int>(a, rowLength).Fill(Half);
+                for (var k = 0; k < count; k++)
+                {
+                    var weight = filter.Weights[y * filter.Taps + k];
+                    var row = s0 + (long)(first + k) * rowLength;
+                    for (var i = 0; i < rowLength; i++) a[i] += row[i] * weight;
+                }
+                var outRow = d0 + (long)y * rowLength;
+                for (var i = 0; i < rowLength; i++) outRow[i] = Clip(a[i]);
+            }
+        }
+    }
+
+    private static byte Clip(int sum)
+    {
+        var value = sum >> PrecisionBits;
+        return (byte)(value < 0 ? 0 : value > 255 ? 255 : value);
     }
 
     // Pillow's precompute_coeffs for the bilinear (triangle, support 1) filter and normalize_coeffs_8bpc.
-    private static ((int First, int Count)[] Bounds, int[] Weights, int Taps) Coefficients(int inSize, int outSize)
+    private static Filter Coefficients(int inSize, int outSize)
     {
         var scale = (double)inSize / outSize;
         var filterScale = Math.Max(1.0, scale);
@@ -95,6 +148,6 @@ public static class Resampler
             }
             bounds[o] = (first, count);
         }
-        return (bounds, weights, taps);
+        return new Filter(bounds, weights, taps);
     }
 }
