@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pipeline.Torch;
 using static Pipeline.Torch.torch;
 
@@ -27,11 +28,20 @@ public sealed class ImageBuffer
     public byte this[int y, int x, int c] => Pixels[((long)y * Width + x) * Channels + c];
 
     /// <summary>A (C, H, W) uint8 tensor on the CPU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Tensor ToTensor()
     {
-        using var hwc = tensor(Pixels, [Height, Width, Channels]);
-        using var chw = hwc.permute(2, 0, 1);
-        return chw.contiguous();
+        if (Channels == 1) return tensor(Pixels, [1, Height, Width]);
+        // Transposed here rather than by a libtorch permute: one pass, no intra-op thread wake-ups per image.
+        var planes = GC.AllocateUninitializedArray<byte>(Pixels.Length);
+        var plane = Width * Height;
+        for (var c = 0; c < Channels; c++)
+        {
+            var source = Pixels.AsSpan(c);
+            var target = planes.AsSpan(c * plane, plane);
+            for (var p = 0; p < plane; p++) target[p] = source[p * Channels];
+        }
+        return tensor(planes, [Channels, Height, Width]);
     }
 
     /// <summary>An image from a (C, H, W) uint8 tensor (on any device).</summary>

@@ -5,7 +5,12 @@ namespace Pipeline.Vision.Imaging;
 /// <summary>JPEG decoding and encoding through libturbojpeg; decoded images are turned upright by their EXIF orientation.</summary>
 public static class JpegCodec
 {
-    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original)
+    /// <summary>
+    /// Decodes the whole image. With <paramref name="atLeast"/> (upright width and height), the decoder scales in the DCT
+    /// domain by the largest of 1/2, 1/4, 1/8 that keeps the image at least that large — as Pillow's <c>draft()</c> —
+    /// which is several times cheaper when the image is to be shrunk anyway.
+    /// </summary>
+    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original, (int Width, int Height)? atLeast = null)
     {
         var orientation = ImageHeaderReader.Read(data, source).Orientation;
         var handle = TurboJpeg.tjInitDecompress();
@@ -25,6 +30,8 @@ public static class JpegCodec
                     ColorMode.Original when colorspace == TurboJpeg.ColorspaceGray => (TurboJpeg.PixelFormatGray, 1),
                     _ => (TurboJpeg.PixelFormatRgb, 3),
                 };
+                if (atLeast is { } target)
+                    (width, height) = Reduced(width, height, orientation >= 5 ? (target.Height, target.Width) : target);
                 var pixels = GC.AllocateUninitializedArray<byte>(checked(width * height * channels));
                 fixed (byte* output = pixels)
                 {
@@ -38,6 +45,17 @@ public static class JpegCodec
         {
             TurboJpeg.tjDestroy(handle);
         }
+    }
+
+    // libjpeg's scaled size is ceil(size * 1/d); the largest reduction that still covers the target wins.
+    private static (int Width, int Height) Reduced(int width, int height, (int Width, int Height) target)
+    {
+        foreach (var d in new[] { 8, 4, 2 })
+        {
+            int w = (width + d - 1) / d, h = (height + d - 1) / d;
+            if (w >= target.Width && h >= target.Height) return (w, h);
+        }
+        return (width, height);
     }
 
     /// <summary>Baseline JPEG at <paramref name="quality"/> (1..100), 4:2:0 chroma for colour as Pillow's default; alpha is dropped.</summary>

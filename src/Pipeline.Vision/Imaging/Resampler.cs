@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Pipeline.Vision.Imaging;
 
 /// <summary>
@@ -47,7 +49,9 @@ public static class Resampler
 
     private readonly record struct Filter((int First, int Count)[] Bounds, int[] Weights, int Taps);
 
+    // Hot loops: compiled optimized at once rather than first run as tier-0 code (images are few but large).
     // Along each row: output pixel x is the weighted sum of input pixels first..first+count, per channel.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Horizontal(ReadOnlySpan<byte> src, Span<byte> dst, int width, int toWidth, int rows, int channels, Filter filter)
     {
         const int Half = 1 << (PrecisionBits - 1);
@@ -89,6 +93,7 @@ public static class Resampler
     }
 
     // Down the columns: output row y is the weighted sum of whole input rows, accumulated row by row for locality.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Vertical(ReadOnlySpan<byte> src, Span<byte> dst, int rowLength, int height, int toHeight, Filter filter)
     {
         const int Half = 1 << (PrecisionBits - 1);
