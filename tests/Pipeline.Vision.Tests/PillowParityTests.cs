@@ -13,20 +13,24 @@ public class PillowParityTests
         import sys
         from PIL import Image, ImageOps
         src, dst, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-        im = ImageOps.exif_transpose(Image.open(src)).convert(mode)
-        if len(sys.argv) > 4:
+        im = Image.open(src)
+        if len(sys.argv) > 6:
+            im.draft(mode, (int(sys.argv[6]), int(sys.argv[6])))
+        im = ImageOps.exif_transpose(im).convert(mode)
+        if len(sys.argv) > 4 and sys.argv[4] != "0":
             im = im.resize((int(sys.argv[4]), int(sys.argv[5])), Image.BILINEAR)
         open(dst, "wb").write(im.tobytes())
         print(im.width, im.height)
         """;
 
-    private static ImageBuffer PillowDecode(TempFolder folder, byte[] file, string mode, int channels, (int W, int H)? resize = null)
+    private static ImageBuffer PillowDecode(TempFolder folder, byte[] file, string mode, int channels, (int W, int H)? resize = null, int? draft = null)
     {
         var input = folder.Write($"in-{Guid.NewGuid():N}", file);
         var output = folder.File($"out-{Guid.NewGuid():N}");
-        string[] args = resize is { } r
-            ? [input, output, mode, r.W.ToString(CultureInfo.InvariantCulture), r.H.ToString(CultureInfo.InvariantCulture)]
-            : [input, output, mode];
+        var (w, h) = resize ?? (0, 0);
+        string[] args = [input, output, mode, w.ToString(CultureInfo.InvariantCulture), h.ToString(CultureInfo.InvariantCulture),
+            (draft ?? 0).ToString(CultureInfo.InvariantCulture)];
+        if (draft is null) args = args[..5];
         var size = Pillow.Run(Script, args).Trim().Split(' ').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         return new ImageBuffer(size[0], size[1], channels, File.ReadAllBytes(output));
     }
@@ -65,6 +69,21 @@ public class PillowParityTests
         var jpeg = TestImages.WithExifOrientation(JpegCodec.Encode(TestImages.Pattern(40, 24, 3, seed: 9), 92), orientation);
         var ours = JpegCodec.Decode(jpeg, "o.jpg");
         Assert.True(TestImages.MaxDifference(PillowDecode(folder, jpeg, "RGB", 3), ours) <= 1);
+    }
+
+    [Theory]
+    [InlineData(1, 640, 480, 320, 240)]
+    [InlineData(1, 1000, 600, 500, 300)]
+    [InlineData(1, 400, 300, 400, 300)]
+    [InlineData(6, 640, 480, 240, 320)]
+    public void Reduced_jpeg_decode_matches_pillows_draft(int orientation, int width, int height, int expectWidth, int expectHeight)
+    {
+        using var folder = new TempFolder();
+        var jpeg = TestImages.WithExifOrientation(JpegCodec.Encode(TestImages.Pattern(width, height, 3, seed: 2), 90), orientation);
+        // The largest DCT reduction that keeps the upright image at least 224 (Pillow's draft asks the same of libjpeg).
+        var ours = JpegCodec.Decode(jpeg, "big.jpg", ColorMode.Rgb, atLeast: (224, 224));
+        Assert.Equal((expectWidth, expectHeight), (ours.Width, ours.Height));
+        Assert.True(TestImages.MaxDifference(PillowDecode(folder, jpeg, "RGB", 3, draft: 224), ours) <= 1);
     }
 
     [Theory]
