@@ -22,7 +22,7 @@ public class TransformTests
     [Fact]
     public void Random_transforms_are_deterministic_under_a_seed()
     {
-        var pipeline = new Compose(new RandomResizedCrop(16, 16), new RandomFlip(), new RandomRotation(30), new ColorJitter(0.4, 0.4, 0.4), new Cutout(0.3));
+        var pipeline = new Compose(new RandomResizedCrop(16, 16), new RandomFlip(), new RandomRotation(30), new ColorJitter(0.4, 0.4, 0.4, 0.1), new Cutout(0.3));
         using var image = Image();
         using var a = pipeline.Apply(image, SeedMix.Random(7, 0, 3));
         using var b = pipeline.Apply(image, SeedMix.Random(7, 0, 3));
@@ -77,6 +77,22 @@ public class TransformTests
         using var jittered = new ColorJitter(0.5, 0.5, 0.9).Apply(gray, new Random(3));
         var v = Bytes(jittered);
         Assert.All(v, p => Assert.Equal(v[0], p));
+    }
+
+    [Fact]
+    public void Hue_turns_colours_and_keeps_gray()
+    {
+        using var red = tensor(new float[] { 1, 0, 0 }, [3, 1, 1]);
+        using var half = ColorJitter.HueRotation(0.5).matmul(red.reshape(3, 1));
+        var turned = half.ToArray<float>();
+        // Half a turn moves red towards cyan: red falls, green and blue rise.
+        Assert.True(turned[0] < 0.3 && turned[1] > 0.2 && turned[2] > 0.2, string.Join(", ", turned));
+        using var none = ColorJitter.HueRotation(0);
+        var identity = none.ToArray<float>();
+        for (var k = 0; k < 9; k++) Assert.Equal(k % 4 == 0 ? 1f : 0f, identity[k], 2);
+        using var gray = full([3, 4, 4], 90, ScalarType.Byte);
+        using var jittered = new ColorJitter(hue: 0.5).Apply(gray, new Random(2));
+        Assert.All(Bytes(jittered), p => Assert.InRange(p, 89, 91));
     }
 
     [Fact]

@@ -4,10 +4,12 @@ using static Pipeline.Torch.torch;
 namespace Pipeline.Vision.Transforms;
 
 /// <summary>
-/// Random brightness, contrast and saturation (in that order), each factor drawn uniformly from [max(0, 1 - s), 1 + s]
-/// as torchvision's ColorJitter: brightness scales, contrast blends with the mean gray level, saturation with the gray image.
+/// Random brightness, contrast, saturation and hue (in that order). The first three draw a factor uniformly from
+/// [max(0, 1 - s), 1 + s] as torchvision's ColorJitter: brightness scales, contrast blends with the mean gray level,
+/// saturation with the gray image. Hue turns the colours by a fraction of a full turn drawn from ±<paramref name="hue"/>
+/// (at most 0.5), as a rotation of the chroma plane in YIQ space, which keeps luma.
 /// </summary>
-public sealed class ColorJitter(double brightness = 0, double contrast = 0, double saturation = 0) : ImageTransform
+public sealed class ColorJitter(double brightness = 0, double contrast = 0, double saturation = 0, double hue = 0) : ImageTransform
 {
     public override Tensor Apply(Tensor image, Random random)
     {
@@ -28,7 +30,33 @@ public sealed class ColorJitter(double brightness = 0, double contrast = 0, doub
             var f = Factor(saturation, random);
             x = (x * f + ImageOps.Gray(x) * (1 - f)).clamp(0, max);
         }
+        if (hue > 0 && image.shape[0] >= 3)
+        {
+            var turn = (random.NextDouble() * 2 - 1) * Math.Min(hue, 0.5);
+            var rgb = x.narrow(0, 0, 3).reshape(3, -1);
+            var rotated = HueRotation(turn).to(x.device).matmul(rgb).reshape(3, x.shape[1], x.shape[2]).clamp(0, max);
+            x = x.shape[0] == 3 ? rotated : cat([rotated, x.narrow(0, 3, x.shape[0] - 3)]);
+        }
         return ImageOps.Restore(x, image).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>RGB to YIQ, turn I and Q by <paramref name="turn"/> of a full circle, back to RGB: one 3x3 matrix.</summary>
+    public static Tensor HueRotation(double turn)
+    {
+        double[,] toYiq = { { 0.299, 0.587, 0.114 }, { 0.596, -0.274, -0.322 }, { 0.211, -0.523, 0.312 } };
+        double[,] toRgb = { { 1, 0.956, 0.621 }, { 1, -0.272, -0.647 }, { 1, -1.106, 1.703 } };
+        var (cos, sin) = (Math.Cos(2 * Math.PI * turn), Math.Sin(2 * Math.PI * turn));
+        double[,] rotate = { { 1, 0, 0 }, { 0, cos, -sin }, { 0, sin, cos } };
+        var m = new float[9];
+        for (var i = 0; i < 3; i++)
+            for (var j = 0; j < 3; j++)
+            {
+                double v = 0;
+                for (var k = 0; k < 3; k++)
+                    for (var l = 0; l < 3; l++) v += toRgb[i, k] * rotate[k, l] * toYiq[l, j];
+                m[i * 3 + j] = (float)v;
+            }
+        return tensor(m, [3, 3]);
     }
 
     private static double Factor(double strength, Random random)
