@@ -133,6 +133,12 @@ public class CodecTests
         var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Default.Decode(png, "bomb.png"));
         Assert.Equal(ImageFault.TooManyPixels, e.Fault);
         Assert.Contains("bomb.png: image declares 60000x60000 = 3600000000 pixels", e.Message, StringComparison.Ordinal);
+        // The codecs refuse it on their own too.
+        Assert.Equal(ImageFault.TooManyPixels, Assert.Throws<ImageDecodeException>(() => PngCodec.Decode(png, "bomb.png")).Fault);
+        var jpeg = JpegCodec.Encode(TestImages.Pattern(300, 200, 3));
+        var limited = Assert.Throws<ImageDecodeException>(() => JpegCodec.Decode(jpeg, "big.jpg", maxPixels: 50_000));
+        Assert.Equal(ImageFault.TooManyPixels, limited.Fault);
+        Assert.Contains("300x200 = 60000 pixels, over the limit of 50000", limited.Message, StringComparison.Ordinal);
     }
 
     [Fact]

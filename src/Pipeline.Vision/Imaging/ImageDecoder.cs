@@ -18,15 +18,21 @@ public sealed class ImageDecoder
     public ImageInfo ReadInfo(ReadOnlySpan<byte> data, string source)
     {
         var info = ImageHeaderReader.Read(data, source);
-        if (info.PixelCount > MaxPixels)
-            throw new ImageDecodeException(source, ImageFault.TooManyPixels,
-                $"image declares {info.StoredWidth}x{info.StoredHeight} = {info.PixelCount} pixels, over the limit of {MaxPixels} (decompression bomb?)");
+        CheckPixels(source, info.StoredWidth, info.StoredHeight, MaxPixels);
         return info;
     }
 
     public ImageBuffer Decode(ReadOnlySpan<byte> data, string source)
     {
         var info = ReadInfo(data, source);
-        return info.Format == ImageFormat.Png ? PngCodec.Decode(data, source, Mode) : JpegCodec.Decode(data, source, Mode);
+        return info.Format == ImageFormat.Png ? PngCodec.Decode(data, source, Mode, MaxPixels) : JpegCodec.Decode(data, source, Mode, maxPixels: MaxPixels);
+    }
+
+    /// <summary>Refuses a declared size over <paramref name="maxPixels"/> before any pixel buffer exists.</summary>
+    internal static void CheckPixels(string source, long width, long height, long maxPixels)
+    {
+        if (width * height > maxPixels)
+            throw new ImageDecodeException(source, ImageFault.TooManyPixels,
+                $"image declares {width}x{height} = {width * height} pixels, over the limit of {maxPixels} (decompression bomb?)");
     }
 }

@@ -10,7 +10,8 @@ public static class JpegCodec
     /// domain by the largest of 1/2, 1/4, 1/8 that keeps the image at least that large — as Pillow's <c>draft()</c> —
     /// which is several times cheaper when the image is to be shrunk anyway.
     /// </summary>
-    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original, (int Width, int Height)? atLeast = null)
+    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original,
+        (int Width, int Height)? atLeast = null, long maxPixels = ImageDecoder.DefaultMaxPixels)
     {
         var orientation = ImageHeaderReader.Read(data, source).Orientation;
         var handle = TurboJpeg.tjInitDecompress();
@@ -21,6 +22,7 @@ public static class JpegCodec
             {
                 if (TurboJpeg.tjDecompressHeader3(handle, input, (nuint)data.Length, out var width, out var height, out _, out var colorspace) != 0)
                     throw Fail(handle, data, source);
+                ImageDecoder.CheckPixels(source, width, height, maxPixels);
                 if (colorspace > TurboJpeg.ColorspaceGray)
                     throw new ImageDecodeException(source, ImageFault.Unsupported, "CMYK/YCCK JPEG is not supported");
                 var (format, channels) = mode switch

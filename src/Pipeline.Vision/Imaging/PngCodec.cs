@@ -8,8 +8,15 @@ public static class PngCodec
     // The last 12 bytes of every complete PNG: the empty IEND chunk and its CRC.
     private static ReadOnlySpan<byte> IendChunk => [0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xAE, 0x42, 0x60, 0x82];
 
-    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original)
+    public static unsafe ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ColorMode mode = ColorMode.Original,
+        long maxPixels = ImageDecoder.DefaultMaxPixels)
     {
+        // The size is checked from IHDR before libpng reads anything.
+        if (ImageHeaderReader.IsPng(data))
+        {
+            var info = ImageHeaderReader.Read(data, source);
+            ImageDecoder.CheckPixels(source, info.StoredWidth, info.StoredHeight, maxPixels);
+        }
         var image = new LibPng.PngImage { Version = LibPng.ImageVersion };
         fixed (byte* input = data)
         {
