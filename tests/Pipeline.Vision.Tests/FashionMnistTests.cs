@@ -49,3 +49,35 @@ public class FashionMnistTests
         finally { Directory.Delete(dir, true); }
     }
 }
+
+public class TensorDatasetSplitTests
+{
+    [Fact]
+    public void A_stratified_split_keeps_each_class_share_and_is_reproducible()
+    {
+        using var train = FashionMnist.Load(FashionMnist.DebianPath, "t10k");
+        var (kept, held) = train.StratifiedSplit(0.1, seed: 7);
+        var (kept2, held2) = train.StratifiedSplit(0.1, seed: 7);
+        using (kept) using (held) using (kept2) using (held2)
+        {
+            Assert.All(held.ClassCounts(), c => Assert.Equal(100, c));
+            Assert.All(kept.ClassCounts(), c => Assert.Equal(900, c));
+            Assert.Equal(held.Labels.ToArray<long>(), held2.Labels.ToArray<long>());
+            Assert.Equal(held.Images.ToArray<byte>(), held2.Images.ToArray<byte>());
+        }
+    }
+
+    [Fact]
+    public void A_shard_round_trips_images_labels_and_class_names()
+    {
+        using var test = FashionMnist.Load(FashionMnist.DebianPath, "t10k");
+        using var small = test.Subset([0, 5, 9, 42]);
+        using var stream = new MemoryStream();
+        TensorDatasetShards.Write(small, stream);
+        stream.Position = 0;
+        using var back = TensorDatasetShards.Read(stream, "memory");
+        Assert.Equal(small.Images.ToArray<byte>(), back.Images.ToArray<byte>());
+        Assert.Equal(small.Labels.ToArray<long>(), back.Labels.ToArray<long>());
+        Assert.Equal(small.Classes, back.Classes);
+    }
+}

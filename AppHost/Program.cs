@@ -1,0 +1,46 @@
+using System.Security.Cryptography;
+using Pipeline.Hosting;
+
+// The system's resource graph: infrastructure first, then the services that meet through it.
+var builder = DistributedApplication.CreateBuilder(args);
+
+var rabbit = builder.AddRabbitMQ("rabbitmq");
+var blobs = builder.AddAzurite("storage").AddBlobs("blobs");
+
+// One key per run (or the caller's), shared by the API and the CLI.
+var apiKey = Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 } given
+    ? given
+    : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+
+builder.AddProject("ingest", "src/Pipeline.Ingest")
+    .WithReference(rabbit).WithReference(blobs)
+    .WaitFor(rabbit).WaitFor(blobs)
+    .WithEnvironment("PIPELINE_API_KEY", apiKey);
+
+builder.AddProject("preprocess", "src/Pipeline.Preprocess")
+    .WithReference(rabbit).WithReference(blobs)
+    .WaitFor(rabbit).WaitFor(blobs);
+
+builder.AddPrometheus("prometheus");
+
+var app = builder.Build();
+_ = PrintClientSettingsAsync(app, apiKey);
+await app.RunAsync();
+
+// What the CLI needs, once the API answers.
+static async Task PrintClientSettingsAsync(DistributedApplication app, string apiKey)
+{
+    try
+    {
+        await app.Resources.WaitForResourceHealthyAsync("ingest");
+        Console.WriteLine($"PIPELINE_URL={app.GetEndpoint("ingest")}");
+        Console.WriteLine($"PIPELINE_API_KEY={apiKey}");
+    }
+    catch (InvalidOperationException)
+    {
+        // The ingest service failed to start: the reporter has said why.
+    }
+}
+
+/// <summary>Named so that tests can start this graph: DistributedApplicationTestingBuilder.CreateAsync&lt;Program&gt;().</summary>
+public partial class Program;

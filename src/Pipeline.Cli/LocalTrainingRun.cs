@@ -1,0 +1,119 @@
+using System.Globalization;
+using System.Text.Json;
+using Pipeline.Training;
+using Pipeline.Training.Checkpoints;
+using Pipeline.Training.Data;
+using Pipeline.Training.Progress;
+using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
+using Spectre.Console;
+
+namespace Pipeline.Cli;
+
+/// <summary>What <c>pipeline train</c> was asked to do.</summary>
+public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadOnlyList<string> Overrides, string Output, int? Limit, bool Resume, bool Json);
+
+/// <summary>
+/// One local training run: loads the recipe and the IDX dataset (train split less a seeded validation share; t10k as the
+/// test set), trains with progress on the terminal, then evaluates the best model on the test set. The run folder gets
+/// <c>recipe.json</c> (resolved), <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c> and <c>evaluation.json</c>.
+/// </summary>
+public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
+{
+    public const string RecipeFile = "recipe.json";
+    public const string ResultsFile = "results.csv";
+    public const string EvaluationFile = "evaluation.json";
+
+    public int Execute(CancellationToken cancellation)
+    {
+        var recipe = RecipeLoader.Load(options.Config, options.Overrides);
+        if (!Directory.Exists(options.Dataset)) throw new DirectoryNotFoundException($"{options.Dataset}: no such dataset folder");
+        if (!FashionMnist.IsIdxFolder(options.Dataset))
+            throw new InvalidDataException($"{options.Dataset}: not an IDX dataset folder (needs train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)");
+        Directory.CreateDirectory(options.Output);
+        AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
+
+        using var fullTrain = FashionMnist.Load(options.Dataset, "train");
+        using var fullTest = FashionMnist.Load(options.Dataset, "t10k");
+        using var limitedTrain = Limit(fullTrain);
+        using var test = Limit(fullTest);
+        var (train, validation) = (limitedTrain ?? fullTrain).StratifiedSplit(recipe.Data.ValidationFraction, unchecked((int)recipe.Seed));
+        using var _ = train;
+        using var __ = validation;
+
+        var sinks = new List<ITrainingSink> { new CsvResultsSink(Path.Combine(options.Output, ResultsFile)) };
+        var interactive = !options.Json && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+        if (!interactive) sinks.Add(new ConsoleSink(stderr));
+        using var trainer = new Trainer(recipe, train, validation, new TrainerOptions { OutputDirectory = options.Output, Sinks = sinks });
+        if (options.Resume && new CheckpointStore(Path.Combine(options.Output, Trainer.CheckpointFolder)).Latest() is { } checkpoint)
+        {
+            trainer.Resume(checkpoint);
+            stderr.WriteLine($"resuming from {checkpoint}");
+        }
+        stderr.WriteLine($"training {recipe.Model.Name} on {train.Count} images ({validation.Count} for validation), {trainer.TotalSteps} steps, run folder {options.Output}");
+
+        var summary = interactive ? FitWithProgressBar(trainer, sinks, cancellation) : trainer.Fit(cancellation);
+        trainer.RestoreBestWeights();
+        var report = trainer.Evaluate(test ?? fullTest);
+        AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
+
+        if (options.Json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new
+            {
+                accuracy = report.Accuracy,
+                top5 = report.TopK.GetValueOrDefault(5),
+                macro_f1 = report.MacroF1,
+                loss = report.Loss,
+                test_images = report.Count,
+                epochs = summary.Epochs,
+                steps = summary.Steps,
+                best_epoch = summary.BestEpoch + 1,
+                stop_reason = summary.Reason.ToString().ToLowerInvariant(),
+                seconds = Math.Round(summary.Elapsed.TotalSeconds, 1),
+                run = Path.GetFullPath(options.Output),
+            }));
+        }
+        else WriteReport(report, summary);
+        return summary.Reason == StopReason.Cancelled ? 130 : 0;
+    }
+
+    private TensorDataset? Limit(TensorDataset dataset) =>
+        options.Limit is { } n && n < dataset.Count ? dataset.Subset([.. Enumerable.Range(0, n).Select(k => (long)k)]) : null;
+
+    private static TrainingSummary FitWithProgressBar(Trainer trainer, List<ITrainingSink> sinks, CancellationToken cancellation)
+    {
+        TrainingSummary? summary = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var bar = context.AddTask("training", maxValue: trainer.TotalSteps);
+                bar.Value = trainer.State.Step;
+                sinks.Add(new CallbackSink(
+                    onStep: p =>
+                    {
+                        bar.Value = p.Step;
+                        bar.Description = string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch + 1} loss {p.Loss:F3} lr {p.Lr:G3} {p.SamplesPerSecond:F0} img/s");
+                    },
+                    onEpoch: r => AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture,
+                        $"epoch {r.Epoch + 1}: train loss {r.TrainLoss:F4}, val accuracy {r.Validation.Accuracy:P2}{(r.IsBest ? " [green](best)[/]" : "")}")));
+                summary = trainer.Fit(cancellation);
+                bar.Value = bar.MaxValue;
+            });
+        return summary!;
+    }
+
+    private void WriteReport(Vision.Evaluation.ClassificationReport report, TrainingSummary summary)
+    {
+        var table = new Table().AddColumns("class", "precision", "recall", "f1", "support");
+        foreach (var c in report.PerClass)
+            table.AddRow(Markup.Escape(c.Class), F(c.Precision), F(c.Recall), F(c.F1), c.Support.ToString(CultureInfo.InvariantCulture));
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+        console.Write(table);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"test accuracy {report.Accuracy:P2} (top-5 {report.TopK.GetValueOrDefault(5):P2}), macro F1 {report.MacroF1:F4}; {summary.Reason} after {summary.Epochs} epochs in {summary.Elapsed.TotalSeconds:F0} s; run folder {options.Output}"));
+    }
+
+    private static string F(double value) => value.ToString("F4", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,3 @@
+using Pipeline.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,171 @@
+using System.Runtime.InteropServices;
+
+namespace Pipeline.Hosting;
+
+/// <summary>A built resource graph that can be started, watched and stopped (Aspire's DistributedApplication).</summary>
+public sealed class DistributedApplication : IAsyncDisposable
+{
+    private readonly Orchestrator orchestrator;
+    private readonly ConsoleReporter console;
+    private readonly CancellationTokenSource consoleFollow = new();
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock gate = new();
+    private Task? startTask;
+    private Task? stopTask;
+    private Task? following;
+
+    internal DistributedApplication(DistributedApplicationOptions options, DistributedApplicationModel model)
+    {
+        Options = options;
+        Model = model;
+        Resources = new ResourceRegistry();
+        Logs = new ResourceLogs(options);
+        orchestrator = new Orchestrator(options, model, Resources, Logs);
+        console = new ConsoleReporter(options, Resources);
+        orchestrator.Register();
+    }
+
+    public static IDistributedApplicationBuilder CreateBuilder(string[] args)
+    {
+        var options = new DistributedApplicationOptions();
+        options.ApplyArguments(args);
+        return new DistributedApplicationBuilder(options);
+    }
+
+    public static IDistributedApplicationBuilder CreateBuilder(DistributedApplicationOptions options) =>
+        new DistributedApplicationBuilder(options);
+
+    public DistributedApplicationOptions Options { get; }
+    public DistributedApplicationModel Model { get; }
+
+    /// <summary>State of every instance, with a change stream: what the dashboard renders.</summary>
+    public ResourceRegistry Resources { get; }
+
+    /// <summary>Console output of every instance.</summary>
+    public ResourceLogs Logs { get; }
+
+    public string RunDirectory => Options.RunDirectory;
+
+    /// <summary>Set when a test drives this application: the AppHost's own RunAsync then only waits.</summary>
+    internal bool HostedByTest { get; set; }
+
+    public string GetConnectionString(string resourceName) =>
+        Model[resourceName] is IResourceWithConnectionString r
+            ? r.GetConnectionString()
+            : throw new InvalidOperationException($"Resource '{resourceName}' has no connection string.");
+
+    public Uri GetEndpoint(string resourceName, string endpointName = "http", int replica = 0) =>
+        new(DistributedApplicationModel.Owner(Model[resourceName]).GetEndpoint(endpointName).Url(replica));
+
+    /// <summary>Checks prerequisites and launches the graph; returns without waiting for health
+    /// (use Resources.WaitForResourceHealthyAsync). Calling it again returns the same start.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            return startTask ??= StartCoreAsync(cancellationToken);
+        }
+    }
+
+    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        await Prerequisites.EnsureAsync(Options, Model, cancellationToken);
+        // Leftovers of an AppHost that was killed outright on this same folder (--keep-data, --data-dir)
+        // would hold its RabbitMQ database and ports: clear them before starting anew.
+        await ProcessTree.KillMarkedAsync($"{ProcessTree.RunDirectoryVariable}={RunDirectory}");
+        if (Options.ConsoleOutput)
+        {
+            console.PrintResources();
+            following = console.FollowAsync(consoleFollow.Token);
+        }
+        orchestrator.Start();
+    }
+
+    /// <summary>Stops every resource in reverse dependency order and waits until all their processes are gone.</summary>
+    public Task StopAsync()
+    {
+        lock (gate)
+        {
+            return stopTask ??= StopCoreAsync();
+        }
+    }
+
+    private async Task StopCoreAsync()
+    {
+        try
+        {
+            if (startTask is not null)
+            {
+                // A failed start is reported by the start task itself; stopping goes on regardless.
+                await Task.WhenAny(startTask);
+                if (Options.ConsoleOutput)
+                {
+                    Console.WriteLine("Stopping ...");
+                }
+                await orchestrator.StopAsync();
+            }
+            await consoleFollow.CancelAsync();
+            if (following is not null)
+            {
+                await following;
+            }
+            if (Options.ConsoleOutput)
+            {
+                Console.WriteLine("Stopped.");
+            }
+        }
+        finally
+        {
+            stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Starts, runs until Ctrl+C / SIGTERM / SIGHUP (or the token), then stops everything.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (HostedByTest)
+        {
+            await stopped.Task; // the test starts and stops it
+            return;
+        }
+        using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we exit ourselves, once every child is gone
+            shutdown.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+        try
+        {
+            await StartAsync(shutdown.Token);
+            await Task.Delay(Timeout.Infinite, shutdown.Token);
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            // Asked to stop.
+        }
+        catch (InvalidOperationException e) when (Options.ConsoleOutput)
+        {
+            // A missing prerequisite or a broken graph: one sentence, no stack trace.
+            await Console.Error.WriteLineAsync(e.Message);
+            Environment.ExitCode = 1;
+        }
+        finally
+        {
+            await StopAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        Logs.Dispose();
+        consoleFollow.Dispose();
+        if (Options.DeleteRunDirectoryOnDispose && Directory.Exists(RunDirectory))
+        {
+            Directory.Delete(RunDirectory, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Pipeline.Hosting;
+
+/// <summary>Debian's RabbitMQ as a foreground process in a private folder of the run.</summary>
+public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConnectionString
+{
+    public const string ServerScript = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+    public RabbitMQServerResource(string name) : base(name)
+    {
+        Endpoints.Add(new EndpointAnnotation("tcp", "amqp"));
+        // Erlang distribution and a private epmd: a shared epmd (4369) would couple instances.
+        Endpoints.Add(new EndpointAnnotation("dist", "tcp", isInternal: true));
+        Endpoints.Add(new EndpointAnnotation("epmd", "tcp", isInternal: true));
+    }
+
+    public override string TypeName => "RabbitMQ";
+
+    public string GetConnectionString() => $"amqp://guest:guest@127.0.0.1:{GetEndpoint("tcp").Port()}/";
+
+    /// <summary>Stable for a data folder (so --keep-data finds its Mnesia database again), unique across folders.</summary>
+    public static string NodeName(ResourceContext context) => NodeName(context.DataDirectory);
+
+    public static string NodeName(string dataDirectory)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(dataDirectory));
+        return $"pipeline-{Convert.ToHexStringLower(hash)[..10]}@localhost";
+    }
+
+    public override IEnumerable<string> RequiredFiles(ResourceContext context) => [ServerScript];
+
+    public override Task PrepareAsync(ResourceContext context, Action<string> log, CancellationToken cancellationToken)
+    {
+        foreach (var dir in (string[])["home", "mnesia", "log"])
+        {
+            Directory.CreateDirectory(Path.Combine(context.DataDirectory, dir));
+        }
+        // A private plugins file with none enabled: management would add seconds to every start.
+        File.WriteAllText(Path.Combine(context.DataDirectory, "enabled_plugins"), "[].\n");
+        return Task.CompletedTask;
+    }
+
+    public override ProcessLaunch GetLaunch(ResourceContext context, int replica)
+    {
+        string Port(string endpoint) => GetEndpoint(endpoint).Port(replica).ToString(CultureInfo.InvariantCulture);
+        var data = context.DataDirectory;
+        var environment = new Dictionary<string, string>
+        {
+            ["RABBITMQ_NODENAME"] = NodeName(context),
+            ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_NODE_PORT"] = Port("tcp"),
+            ["RABBITMQ_DIST_PORT"] = Port("dist"),
+            ["ERL_EPMD_PORT"] = Port("epmd"),
+            ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(data, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(data, "log"),
+            ["RABBITMQ_LOGS"] = "-", // to stdout, where the supervisor captures it
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(data, "enabled_plugins"),
+            ["RABBITMQ_PID_FILE"] = Path.Combine(data, "rabbitmq.pid"),
+            ["HOME"] = Path.Combine(data, "home"), // the Erlang cookie is written here: private
+            // Makes the script exec the Erlang VM instead of staying as a signal-forwarding shell,
+            // so the supervised pid is beam.smp itself and SIGTERM stops the broker gracefully.
+            ["RUNNING_UNDER_SYSTEMD"] = "true",
+        };
+        return new ProcessLaunch(ServerScript, [], data, environment);
+    }
+
+    public override IHealthCheck GetHealthCheck(ResourceContext context, int replica) =>
+        new AmqpHandshakeCheck(GetEndpoint("tcp").Port(replica));
+}

@@ -1,0 +1,68 @@
+using MassTransit;
+using Pipeline.Contracts.V1;
+using Pipeline.Ingest.Registry;
+
+namespace Pipeline.Ingest.Api;
+
+/// <summary>Submit, list, inspect and cancel jobs.</summary>
+public static class JobsApi
+{
+    /// <summary>A submission over HTTP: a dataset at a path this service can read.</summary>
+    public sealed record SubmitRequest(string Path, string? Task, string? Format, string? RecipeYaml, int? Trainers);
+
+    public sealed record JobView(
+        Guid Id, string State, string Task, string Source, string? Reason, string? DatasetId, int Trainers,
+        DateTime CreatedAt, DateTime UpdatedAt, int? Epoch, long? Step, long? TotalSteps, int? BestEpoch);
+
+    public sealed record JobDetail(JobView Job, IReadOnlyList<EventView> Events, IReadOnlyList<MetricView> Metrics);
+    public sealed record EventView(DateTime At, string Kind, string Payload);
+    public sealed record MetricView(string Name, string Split, int Rank, int Epoch, long Step, double Value);
+
+    public static void MapJobsApi(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.MapGroup("/api/jobs");
+
+        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, CancellationToken cancellationToken) =>
+        {
+            if (string.IsNullOrWhiteSpace(request.Path) || !Path.IsPathFullyQualified(request.Path))
+                return Results.Problem($"path '{request.Path}' must be an absolute path the ingest service can read", statusCode: 400);
+            var trainers = request.Trainers ?? 1;
+            if (trainers is < 1 or > 64) return Results.Problem($"trainers must be between 1 and 64, got {trainers}", statusCode: 400);
+            var submission = new SubmitDataset(Guid.NewGuid(), "path:" + request.Path, request.Task ?? "classify", request.Format, request.RecipeYaml, trainers, DateTimeOffset.UtcNow);
+            var job = await registry.CreateAsync(submission, cancellationToken).ConfigureAwait(false);
+            await bus.Publish(submission, cancellationToken).ConfigureAwait(false);
+            return Results.Accepted($"/api/jobs/{job.Id}", View(job));
+        });
+
+        api.MapGet("/", async (JobRegistry registry, int? limit, CancellationToken cancellationToken) =>
+            Results.Ok((await registry.ListAsync(Math.Clamp(limit ?? 100, 1, 1000), cancellationToken).ConfigureAwait(false)).Select(View)));
+
+        api.MapGet("/{id:guid}", async (Guid id, JobRegistry registry, CancellationToken cancellationToken) =>
+        {
+            var job = await registry.GetAsync(id, withHistory: true, cancellationToken).ConfigureAwait(false);
+            if (job is null) return Results.NotFound();
+            return Results.Ok(new JobDetail(View(job),
+                job.Events.OrderBy(e => e.Id).Select(e => new EventView(e.At, e.Kind, e.PayloadJson)).ToList(),
+                job.Metrics.OrderBy(m => m.Id).Select(m => new MetricView(m.Name, m.Split, m.Rank, m.Epoch, m.Step, m.Value)).ToList()));
+        });
+
+        api.MapPost("/{id:guid}/cancel", async (Guid id, JobRegistry registry, IPublishEndpoint bus, CancellationToken cancellationToken) =>
+        {
+            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
+            if (job is null) return Results.NotFound();
+            if (job.State.IsTerminal()) return Results.Conflict(new { error = $"job {id} is already {job.State}" });
+            await bus.Publish(new CancelJob(id, "cancelled by the user"), cancellationToken).ConfigureAwait(false);
+            var change = await registry.TransitionAsync(id, JobState.Cancelled, "cancelled by the user", null, cancellationToken).ConfigureAwait(false);
+            if (change is not null) await bus.Publish(change, cancellationToken).ConfigureAwait(false);
+            return Results.Accepted($"/api/jobs/{id}");
+        });
+    }
+
+    public static JobView View(JobRecord job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return new JobView(job.Id, job.State.ToString(), job.Task, job.Source, job.Reason, job.DatasetId, job.Trainers, job.CreatedAt, job.UpdatedAt,
+            job.Epoch, job.Step, job.TotalSteps, job.BestEpoch);
+    }
+}

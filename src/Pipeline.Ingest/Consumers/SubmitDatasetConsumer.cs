@@ -1,0 +1,40 @@
+using MassTransit;
+using Pipeline.Contracts.V1;
+using Pipeline.Ingest.Registry;
+
+namespace Pipeline.Ingest.Consumers;
+
+/// <summary>
+/// The <c>ingest</c> queue: validates and stores a submitted dataset. Idempotent: a redelivered submission for a job
+/// past Submitted does nothing. A bad dataset ends the job Failed with the reason; the service carries on.
+/// </summary>
+public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor ingestor, ILogger<SubmitDatasetConsumer> logger) : IConsumer<SubmitDataset>
+{
+    public async Task Consume(ConsumeContext<SubmitDataset> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var submission = context.Message;
+        var job = await registry.CreateAsync(submission, context.CancellationToken).ConfigureAwait(false);
+        if (job.State is not (JobState.Submitted or JobState.Ingesting))
+        {
+            logger.LogInformation("Job {JobId} is already {State}: submission ignored", job.Id, job.State);
+            return;
+        }
+        await Announce(context, await registry.TransitionAsync(job.Id, JobState.Ingesting, null, null, context.CancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        DatasetIngested ingested;
+        try
+        {
+            ingested = await ingestor.IngestAsync(submission, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (DatasetRejectedException e)
+        {
+            logger.LogWarning("Job {JobId} rejected: {Reason}", job.Id, e.Message);
+            await Announce(context, await registry.TransitionAsync(job.Id, JobState.Failed, e.Message, null, context.CancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            return;
+        }
+        await registry.TransitionAsync(job.Id, JobState.Ingested, null, j => j.DatasetId = ingested.DatasetId, context.CancellationToken).ConfigureAwait(false);
+        await context.Publish(ingested, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    internal static Task Announce(IPublishEndpoint bus, JobStatusChanged? change) => change is null ? Task.CompletedTask : bus.Publish(change);
+}

@@ -1,0 +1,80 @@
+using System.Globalization;
+using Pipeline.Torch;
+using Pipeline.Torch.Serialization;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Training.Checkpoints;
+
+/// <summary>
+/// A folder of checkpoints, one sub-folder per optimizer step (<c>step-00000120/</c>: <c>model.safetensors</c>,
+/// <c>optimizer.safetensors</c>, <c>state.json</c>). Each is written into a temporary folder and renamed into place, so
+/// a reader never sees half a checkpoint; only the newest <c>keepLast</c> are kept.
+/// </summary>
+public sealed class CheckpointStore(string folder, int keepLast = 2)
+{
+    public const string ModelFile = "model.safetensors";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string StateFile = "state.json";
+    private const string Prefix = "step-";
+
+    public string Folder { get; } = folder;
+
+    /// <summary>Writes a checkpoint and returns its folder.</summary>
+    public string Save(nn.Module model, optim.Optimizer optimizer, TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(state);
+        Directory.CreateDirectory(Folder);
+        var name = Prefix + state.Step.ToString("D8", CultureInfo.InvariantCulture);
+        var final = Path.Combine(Folder, name);
+        var temp = Path.Combine(Folder, $".tmp-{name}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            using (var scope = NewDisposeScope())
+                SafeTensors.Save(Path.Combine(temp, ModelFile), model.state_dict());
+            using (var optimizerState = optimizer.state_dict())
+                optimizerState.save(Path.Combine(temp, OptimizerFile));
+            File.WriteAllText(Path.Combine(temp, StateFile), state.ToJson());
+            // The same step saved twice (e.g. end of epoch, then a step limit) replaces the older copy.
+            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+        }
+        catch
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            throw;
+        }
+        Prune();
+        return final;
+    }
+
+    /// <summary>The newest complete checkpoint's folder, or null.</summary>
+    public string? Latest() => List().LastOrDefault();
+
+    /// <summary>Complete checkpoints, oldest first.</summary>
+    public IReadOnlyList<string> List() =>
+        !Directory.Exists(Folder) ? [] :
+        [.. Directory.GetDirectories(Folder, Prefix + "*").Where(d => File.Exists(Path.Combine(d, StateFile))).Order(StringComparer.Ordinal)];
+
+    /// <summary>Restores model and optimizer from a checkpoint folder and returns its training state.</summary>
+    public static TrainingState Load(string checkpoint, nn.Module model, optim.Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var statePath = Path.Combine(checkpoint, StateFile);
+        if (!File.Exists(statePath)) throw new FileNotFoundException($"{checkpoint} is not a checkpoint: it has no {StateFile}", statePath);
+        using (var scope = NewDisposeScope())
+            model.load_state_dict(SafeTensors.Load(Path.Combine(checkpoint, ModelFile)));
+        using (var optimizerState = optim.OptimizerStateDict.load(Path.Combine(checkpoint, OptimizerFile)))
+            optimizer.load_state_dict(optimizerState);
+        return TrainingState.FromJson(File.ReadAllText(statePath));
+    }
+
+    private void Prune()
+    {
+        var all = List();
+        for (var k = 0; k < all.Count - keepLast; k++) Directory.Delete(all[k], recursive: true);
+    }
+}

@@ -1,0 +1,23 @@
+using Pipeline.Torch;
+using Pipeline.Torch.Serialization;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Training;
+
+/// <summary>Transfer learning: loads the tensors of a safetensors file whose name and shape match the model's.</summary>
+public static class PretrainedWeights
+{
+    /// <summary>Returns the model keys left as initialised (absent from the file, or of another shape: a new head).</summary>
+    public static IReadOnlyList<string> Load(nn.Module model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var scope = NewDisposeScope();
+        var weights = SafeTensors.Load(path);
+        var own = model.state_dict();
+        var matching = weights.Where(w => own.TryGetValue(w.Key, out var t) && t.shape.SequenceEqual(w.Value.shape))
+            .ToDictionary(w => w.Key, w => w.Value, StringComparer.Ordinal);
+        if (matching.Count == 0) throw new InvalidDataException($"{path}: no tensor matches the model's parameter names and shapes");
+        model.load_state_dict(matching, strict: false);
+        return [.. own.Keys.Where(k => !matching.ContainsKey(k))];
+    }
+}

@@ -1,0 +1,55 @@
+using Pipeline.Torch;
+using Pipeline.Vision.Models;
+
+namespace Pipeline.Training.Recipes;
+
+/// <summary>Checks what types cannot: ranges, known names, consistent lengths; each failure names the key and its file.</summary>
+internal static class RecipeValidator
+{
+    public static readonly string[] Metrics = ["accuracy", "macro_f1", "weighted_f1", "loss"];
+
+    public static void Validate(Recipe r, RecipeDocument document)
+    {
+        void Require(bool ok, string key, string problem)
+        {
+            if (!ok) throw new RecipeException(document.OriginOf(key), key, problem);
+        }
+
+        Require(r.Epochs >= 1, "epochs", $"must be at least 1, got {r.Epochs}");
+        Require(r.BatchSize >= 1, "batch_size", $"must be at least 1, got {r.BatchSize}");
+        Require(r.GradAccumulation >= 1, "grad_accumulation", $"must be at least 1, got {r.GradAccumulation}");
+        Require(r.LogEvery >= 1, "log_every", $"must be at least 1, got {r.LogEvery}");
+        Require(r.ClipGradNorm is null or > 0, "clip_grad_norm", $"must be positive (or null for no clipping), got {r.ClipGradNorm}");
+        Require(ModelRegistry.Contains(r.Model.Name), "model.name", $"unknown model '{r.Model.Name}'; known: {string.Join(", ", ModelRegistry.Names)}");
+        Require(r.Model.Width is null or >= 1, "model.width", $"must be at least 1, got {r.Model.Width}");
+        Require(r.Model.Pretrained is null || File.Exists(r.Model.Pretrained), "model.pretrained", $"weights file '{r.Model.Pretrained}' does not exist");
+        Require(r.Input.Size is null || (r.Input.Size.Length == 2 && r.Input.Size.All(s => s >= 1)), "input.size", "must be [height, width] of positive sizes");
+        Require(r.Input.Mean.Length >= 1, "input.mean", "needs at least one value");
+        Require(r.Input.Std.Length >= 1 && r.Input.Std.All(s => s > 0), "input.std", "needs positive values");
+        Require(r.Data.ValidationFraction is >= 0 and < 1, "data.validation_fraction", $"must be in [0, 1), got {r.Data.ValidationFraction}");
+        Require(r.Optimizer.Lr > 0, "optimizer.lr", $"must be positive, got {r.Optimizer.Lr}");
+        Require(r.Optimizer.WeightDecay >= 0, "optimizer.weight_decay", $"must not be negative, got {r.Optimizer.WeightDecay}");
+        Require(r.Optimizer.Betas.Length == 2, "optimizer.betas", "must be two numbers [beta1, beta2]");
+        for (var k = 0; k < r.Optimizer.ParamGroups.Length; k++)
+            Require(r.Optimizer.ParamGroups[k].Prefix.Length > 0, $"optimizer.param_groups[{k}].prefix", "must name a parameter prefix");
+        Require(r.Schedule.WarmupEpochs >= 0, "schedule.warmup_epochs", $"must not be negative, got {r.Schedule.WarmupEpochs}");
+        Require(r.Schedule.WarmupStartFactor is > 0 and <= 1, "schedule.warmup_start_factor", $"must be in (0, 1], got {r.Schedule.WarmupStartFactor}");
+        Require(r.Schedule.Factor is > 0 and < 1, "schedule.factor", $"must be in (0, 1), got {r.Schedule.Factor}");
+        Require(r.Schedule.Milestones.SequenceEqual(r.Schedule.Milestones.Order()), "schedule.milestones", "must be increasing");
+        Require(r.Loss.Name == "cross_entropy", "loss.name", $"unknown loss '{r.Loss.Name}'; known: cross_entropy");
+        Require(r.Loss.LabelSmoothing is >= 0 and < 1, "loss.label_smoothing", $"must be in [0, 1), got {r.Loss.LabelSmoothing}");
+        Require(r.Loss.Beta is > 0 and < 1, "loss.beta", $"must be in (0, 1), got {r.Loss.Beta}");
+        Require(r.Augment.CropPadding >= 0, "augment.crop_padding", $"must not be negative, got {r.Augment.CropPadding}");
+        Require(Metrics.Contains(r.EarlyStopping.Metric), "early_stopping.metric", $"unknown metric '{r.EarlyStopping.Metric}'; known: {string.Join(", ", Metrics)}");
+        Require(r.EarlyStopping.Patience is null or >= 1, "early_stopping.patience", $"must be at least 1 (or null: never stop early), got {r.EarlyStopping.Patience}");
+        Require(r.Checkpoint.EveryEpochs >= 0 && r.Checkpoint.EverySteps >= 0, "checkpoint", "intervals must not be negative");
+        Require(r.Checkpoint.KeepLast >= 1, "checkpoint.keep_last", $"must be at least 1, got {r.Checkpoint.KeepLast}");
+        Require(r.Device == "auto" || TryParseDevice(r.Device), "device", $"'{r.Device}' is not auto, cpu, cuda or cuda:N");
+    }
+
+    private static bool TryParseDevice(string text)
+    {
+        try { Device.Parse(text); return true; }
+        catch (FormatException) { return false; }
+    }
+}

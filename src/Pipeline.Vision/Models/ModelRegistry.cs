@@ -1,0 +1,55 @@
+using Pipeline.Torch;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Vision.Models;
+
+/// <summary>What a classifier is built for: input channels, class count, and an optional width (models that have one).</summary>
+public sealed record ModelSpec(long InChannels, long Classes, long? Width = null);
+
+/// <summary>
+/// Classification models by the names recipes use (<c>small_cnn</c>, <c>resnet20</c>, ...), so that a recipe can name
+/// its model and new architectures join by registering a factory.
+/// </summary>
+public static class ModelRegistry
+{
+    private static readonly Dictionary<string, Func<ModelSpec, nn.Module<Tensor, Tensor>>> Factories = new(StringComparer.Ordinal)
+    {
+        ["small_cnn"] = s => new SmallCnn(s.InChannels, s.Classes, s.Width ?? 32),
+        ["resnet20"] = s => new CifarResNet(20, s.InChannels, s.Classes),
+        ["resnet32"] = s => new CifarResNet(32, s.InChannels, s.Classes),
+        ["resnet44"] = s => new CifarResNet(44, s.InChannels, s.Classes),
+        ["resnet56"] = s => new CifarResNet(56, s.InChannels, s.Classes),
+    };
+
+    private static readonly Lock Gate = new();
+
+    /// <summary>The registered names, sorted.</summary>
+    public static IReadOnlyList<string> Names
+    {
+        get { lock (Gate) return [.. Factories.Keys.Order(StringComparer.Ordinal)]; }
+    }
+
+    public static bool Contains(string name)
+    {
+        lock (Gate) return Factories.ContainsKey(name);
+    }
+
+    /// <summary>Adds (or replaces) a model under <paramref name="name"/>.</summary>
+    public static void Register(string name, Func<ModelSpec, nn.Module<Tensor, Tensor>> factory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(factory);
+        lock (Gate) Factories[name] = factory;
+    }
+
+    /// <summary>A new model, initialised from libtorch's generator (seed it first for reproducible weights).</summary>
+    public static nn.Module<Tensor, Tensor> Create(string name, ModelSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(spec);
+        Func<ModelSpec, nn.Module<Tensor, Tensor>>? factory;
+        lock (Gate) Factories.TryGetValue(name, out factory);
+        if (factory is null) throw new ArgumentException($"unknown model '{name}'; known models: {string.Join(", ", Names)}", nameof(name));
+        return factory(spec);
+    }
+}

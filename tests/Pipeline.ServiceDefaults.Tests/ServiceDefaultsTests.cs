@@ -1,0 +1,113 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Hosting;
+using Pipeline.ServiceDefaults.Messaging;
+using Pipeline.ServiceDefaults.Storage;
+
+namespace Pipeline.ServiceDefaults.Tests;
+
+/// <summary>A web service wired with ServiceDefaults against a real broker and blob store.</summary>
+public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) : IClassFixture<InfrastructureFixture>
+{
+    private static readonly Meter TestMeter = new("Pipeline.Tests.ServiceDefaults");
+    private static readonly Counter<long> Widgets = TestMeter.CreateCounter<long>("widgets.made", description: "Widgets made by the test.");
+
+    [Fact]
+    public async Task Ready_once_broker_and_store_answer_and_metrics_in_prometheus_text()
+    {
+        await using var service = await StartServiceAsync(infrastructure.App.GetConnectionString("rabbitmq"), infrastructure.App.GetConnectionString("blobs"));
+        using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(10) };
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/health/live", UriKind.Relative))).StatusCode);
+        await WaitForStatusAsync(http, "/health/ready", HttpStatusCode.OK);
+
+        Widgets.Add(3, new KeyValuePair<string, object?>("colour", "blue \"navy\""));
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("# TYPE widgets_made_total counter", metrics, StringComparison.Ordinal);
+        Assert.Contains("widgets_made_total{colour=\"blue \\\"navy\\\"\"} 3", metrics, StringComparison.Ordinal);
+        // ASP.NET Core's own request histogram, seconds, with cumulative buckets.
+        Assert.Contains("http_server_request_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
+        Assert.Contains("le=\"+Inf\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Not_ready_when_the_store_is_unreachable()
+    {
+        var deadPort = FreePort();
+        var blobs = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{deadPort}/devstoreaccount1;";
+        await using var service = await StartServiceAsync(infrastructure.App.GetConnectionString("rabbitmq"), blobs);
+        using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(60) };
+        var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/health/live", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public void A_missing_connection_string_names_the_variable()
+    {
+        var builder = WebApplication.CreateBuilder();
+        var e = Assert.Throws<InvalidOperationException>(() => builder.AddPipelineBus());
+        Assert.Contains("ConnectionStrings__rabbitmq", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("amqp://guest:guest@127.0.0.1:5700/", "127.0.0.1", 5700, "/", "guest", "guest")]
+    [InlineData("amqp://user:p%40ss@broker/jobs", "broker", 5672, "jobs", "user", "p@ss")]
+    public void Parses_amqp_uris(string uri, string host, int port, string vhost, string user, string password) =>
+        Assert.Equal(new RabbitMqAddress(host, (ushort)port, vhost, user, password), RabbitMqAddress.Parse(uri));
+
+    [Fact]
+    public void Refuses_a_non_amqp_connection_string() =>
+        Assert.Throws<FormatException>(() => RabbitMqAddress.Parse("http://127.0.0.1:5672"));
+
+    private sealed class RunningService(WebApplication app, Uri address) : IAsyncDisposable
+    {
+        public Uri Address { get; } = address;
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static async Task<RunningService> StartServiceAsync(string rabbitmq, string blobs)
+    {
+        var port = FreePort();
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration["ConnectionStrings:rabbitmq"] = rabbitmq;
+        builder.Configuration["ConnectionStrings:blobs"] = blobs;
+        builder.Configuration["OTEL_SERVICE_NAME"] = "servicedefaults-test";
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.AddServiceDefaults();
+        builder.AddPipelineBus();
+        builder.AddArtifactStore();
+        var app = builder.Build();
+        app.MapDefaultEndpoints();
+        await app.StartAsync();
+        return new RunningService(app, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    private static async Task WaitForStatusAsync(HttpClient http, string path, HttpStatusCode expected)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        HttpStatusCode last;
+        do
+        {
+            last = (await http.GetAsync(new Uri(path, UriKind.Relative))).StatusCode;
+            if (last == expected) return;
+            await Task.Delay(250);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Fail($"{path} stayed {last}, expected {expected}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Pipeline.Hosting;
+using Pipeline.Hosting.Testing;
+
+namespace Pipeline.Services.Tests;
+
+/// <summary>RabbitMQ, Azurite and the services as real processes, started once through the orchestrator.</summary>
+public sealed class ServicesFixture : IAsyncLifetime
+{
+    public const string ApiKey = "test-key-0123456789";
+    public DistributedApplication App { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = DistributedApplicationTestingBuilder.Create();
+        var rabbit = builder.AddRabbitMQ("rabbitmq");
+        var blobs = builder.AddAzurite("storage").AddBlobs("blobs");
+        builder.AddProject("ingest", "src/Pipeline.Ingest")
+            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
+            .WithEnvironment("PIPELINE_API_KEY", ApiKey)
+            .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
+        builder.AddProject("preprocess", "src/Pipeline.Preprocess")
+            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
+        App = await builder.BuildAsync();
+        await App.StartAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await App.Resources.WaitForResourceHealthyAsync("ingest", timeout.Token);
+        await App.Resources.WaitForResourceHealthyAsync("preprocess", timeout.Token);
+        Http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        await App.DisposeAsync();
+    }
+
+    /// <summary>Polls the job until it reaches one of <paramref name="states"/>.</summary>
+    public async Task<JsonElement> WaitForJobAsync(string id, params string[] states)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        JsonElement job = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            job = await Http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{id}", UriKind.Relative));
+            if (states.Contains(job.GetProperty("job").GetProperty("state").GetString())) return job;
+            await Task.Delay(250);
+        }
+        Assert.Fail($"job {id} did not reach {string.Join("/", states)}: {job}");
+        return job;
+    }
+}

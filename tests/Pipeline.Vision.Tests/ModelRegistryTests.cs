@@ -1,0 +1,57 @@
+using Pipeline.Torch;
+using Pipeline.Vision.Models;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Vision.Tests;
+
+public class ModelRegistryTests
+{
+    [Fact]
+    public void Small_cnn_maps_grey_28x28_images_and_colour_images_of_another_size_to_logits()
+    {
+        using var scope = NewDisposeScope();
+        using var grey = ModelRegistry.Create("small_cnn", new ModelSpec(1, 10));
+        using var colour = ModelRegistry.Create("small_cnn", new ModelSpec(3, 5, Width: 8));
+        Assert.Equal([4L, 10], grey.call(randn(4, 1, 28, 28)).shape);
+        Assert.Equal([2L, 5], colour.call(randn(2, 3, 40, 24)).shape);
+    }
+
+    [Fact]
+    public void Resnet20_has_the_papers_layout_with_projection_shortcuts()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelRegistry.Create("resnet20", new ModelSpec(3, 10));
+        Assert.Equal([2L, 10], model.call(randn(2, 3, 32, 32)).shape);
+        var names = model.named_parameters().Select(p => p.name).ToHashSet();
+        // 3 stages x 3 blocks x 2 convs + stem = 19 convolutions, plus the head: 20 weighted layers.
+        Assert.Equal(19, names.Count(n => n.EndsWith("conv1.weight", StringComparison.Ordinal) || n.EndsWith("conv2.weight", StringComparison.Ordinal)));
+        Assert.Contains("layer2.0.downsample.0.weight", names);
+        Assert.Contains("layer3.2.bn2.bias", names);
+        Assert.DoesNotContain("layer1.0.downsample.0.weight", names);
+        // 269,722 parameters with the paper's zero-padding shortcuts, plus the two 1x1 projections with their batch norms.
+        Assert.Equal(269_722 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64), model.parameters().Sum(p => p.numel()));
+    }
+
+    [Fact]
+    public void A_model_backpropagates_into_every_parameter()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelRegistry.Create("resnet20", new ModelSpec(1, 10));
+        var loss = nn.functional.cross_entropy(model.call(randn(4, 1, 28, 28)), tensor(new long[] { 0, 1, 2, 3 }));
+        loss.backward();
+        Assert.All(model.parameters(), p => Assert.NotNull(p.grad));
+    }
+
+    [Fact]
+    public void An_unknown_name_is_refused_listing_the_known_ones()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ModelRegistry.Create("resnet21", new ModelSpec(3, 10)));
+        Assert.Contains("unknown model 'resnet21'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("resnet20", e.Message, StringComparison.Ordinal);
+        Assert.Contains("small_cnn", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_depth_that_is_not_6n_plus_2_is_refused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CifarResNet(depth: 21));
+}
