@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Pipeline.Torch;
 using static Pipeline.Torch.torch;
@@ -33,15 +34,23 @@ public sealed class ImageBuffer
     {
         if (Channels == 1) return tensor(Pixels, [1, Height, Width]);
         // Transposed here rather than by a libtorch permute: one pass, no intra-op thread wake-ups per image.
-        var planes = GC.AllocateUninitializedArray<byte>(Pixels.Length);
-        var plane = Width * Height;
-        for (var c = 0; c < Channels; c++)
+        // The planar copy is pooled: the tensor copies it, and large arrays per image would churn the large-object heap.
+        var planes = ArrayPool<byte>.Shared.Rent(Pixels.Length);
+        try
         {
-            var source = Pixels.AsSpan(c);
-            var target = planes.AsSpan(c * plane, plane);
-            for (var p = 0; p < plane; p++) target[p] = source[p * Channels];
+            var plane = Width * Height;
+            for (var c = 0; c < Channels; c++)
+            {
+                var source = Pixels.AsSpan(c);
+                var target = planes.AsSpan(c * plane, plane);
+                for (var p = 0; p < plane; p++) target[p] = source[p * Channels];
+            }
+            return tensor(planes.AsSpan(0, Pixels.Length), [Channels, Height, Width]);
         }
-        return tensor(planes, [Channels, Height, Width]);
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(planes);
+        }
     }
 
     /// <summary>An image from a (C, H, W) uint8 tensor (on any device).</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Pipeline.Vision.Imaging;
@@ -28,21 +29,32 @@ public static class Resampler
         if ((long)width * height * channels != pixels.LongLength) throw new ArgumentException("pixel count does not match the size", nameof(pixels));
         // A planar image is resized as `channels` one-channel images.
         var (images, perPixel) = planar ? (channels, 1) : (1, channels);
-        var output = new byte[toWidth * toHeight * channels];
-        var across = toWidth == width ? null : new byte[toWidth * height * perPixel];
-        var horizontal = Coefficients(width, toWidth);
-        var vertical = Coefficients(height, toHeight);
-        for (var i = 0; i < images; i++)
+        var output = GC.AllocateUninitializedArray<byte>(toWidth * toHeight * channels);
+        // The intermediate (resized across, not yet down) is pooled: large arrays per image would churn the large-object heap.
+        var acrossLength = toWidth == width || toHeight == height ? 0 : toWidth * height * perPixel;
+        var across = acrossLength == 0 ? null : ArrayPool<byte>.Shared.Rent(acrossLength);
+        try
         {
-            var src = pixels.AsSpan(i * width * height * perPixel, width * height * perPixel);
-            var dst = output.AsSpan(i * toWidth * toHeight * perPixel, toWidth * toHeight * perPixel);
-            if (across is null) Vertical(src, dst, toWidth * perPixel, height, toHeight, vertical);
-            else if (toHeight == height) Horizontal(src, dst, width, toWidth, height, perPixel, horizontal);
-            else
+            var horizontal = Coefficients(width, toWidth);
+            var vertical = Coefficients(height, toHeight);
+            for (var i = 0; i < images; i++)
             {
-                Horizontal(src, across, width, toWidth, height, perPixel, horizontal);
-                Vertical(across, dst, toWidth * perPixel, height, toHeight, vertical);
+                var src = pixels.AsSpan(i * width * height * perPixel, width * height * perPixel);
+                var dst = output.AsSpan(i * toWidth * toHeight * perPixel, toWidth * toHeight * perPixel);
+                if (toWidth == width && toHeight == height) src.CopyTo(dst);
+                else if (toWidth == width) Vertical(src, dst, toWidth * perPixel, height, toHeight, vertical);
+                else if (toHeight == height) Horizontal(src, dst, width, toWidth, height, perPixel, horizontal);
+                else
+                {
+                    var middle = across.AsSpan(0, acrossLength);
+                    Horizontal(src, middle, width, toWidth, height, perPixel, horizontal);
+                    Vertical(middle, dst, toWidth * perPixel, height, toHeight, vertical);
+                }
             }
+        }
+        finally
+        {
+            if (across is not null) ArrayPool<byte>.Shared.Return(across);
         }
         return output;
     }
@@ -97,7 +109,9 @@ public static class Resampler
     private static unsafe void Vertical(ReadOnlySpan<byte> src, Span<byte> dst, int rowLength, int height, int toHeight, Filter filter)
     {
         const int Half = 1 << (PrecisionBits - 1);
-        var acc = new int[rowLength];
+        var acc = ArrayPool<int>.Shared.Rent(rowLength);
+        try
+        {
         fixed (byte* s0 = src)
         fixed (byte* d0 = dst)
         fixed (int* a = acc)
@@ -115,6 +129,11 @@ public static class Resampler
                 var outRow = d0 + (long)y * rowLength;
                 for (var i = 0; i < rowLength; i++) outRow[i] = Clip(a[i]);
             }
+        }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(acc);
         }
     }
 
