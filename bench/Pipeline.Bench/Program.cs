@@ -5,6 +5,8 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
 {
     ["engine"] = EngineBenchmark.Run,
     ["ddp"] = DdpBenchmark.Run,
+    ["decode"] = DecodeBenchmark.Run,
+    ["make-detection"] = MakeDetectionCommand.Run,
 };
 
 // One rank of the ddp benchmark, started by the benchmark itself.

@@ -1,0 +1,58 @@
+using Pipeline.Torch;
+using Pipeline.Vision.Data.Sources;
+using Pipeline.Vision.Imaging;
+using Pipeline.Vision.Transforms;
+using static Pipeline.Torch.torch;
+
+namespace Pipeline.Vision.Data;
+
+/// <summary>Decodes a classification dataset's images into the <see cref="TensorDataset"/> the training loop batches from.</summary>
+public static class DatasetTensors
+{
+    /// <summary>
+    /// The items of <paramref name="split"/> decoded as <paramref name="mode"/> (Gray gives 1 channel, Rgb 3) and resized
+    /// (antialiased) to <paramref name="height"/> x <paramref name="width"/>: a (N, C, H, W) uint8 set with the dataset's classes.
+    /// A file that does not decode throws naming it (validate first to skip such items).
+    /// </summary>
+    public static TensorDataset ToTensorDataset(Dataset dataset, IFileSource source, DatasetSplit split, int height, int width,
+        ColorMode mode = ColorMode.Rgb, ImageDecoder? decoder = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        ArgumentNullException.ThrowIfNull(source);
+        if (dataset.Task != TaskKind.Classify) throw new ArgumentException("a tensor dataset holds classification data", nameof(dataset));
+        if (mode is not (ColorMode.Gray or ColorMode.Rgb)) throw new ArgumentException("mode must be Gray or Rgb", nameof(mode));
+        decoder = new ImageDecoder { MaxPixels = (decoder ?? ImageDecoder.Default).MaxPixels, Mode = mode };
+        var items = dataset.InSplit(split).ToList();
+        var channels = mode == ColorMode.Gray ? 1 : 3;
+        var pixels = new byte[(long)items.Count * channels * height * width];
+        var plane = channels * height * width;
+        // Decoding is the cost and needs no torch: decode in parallel, resize each image through the engine.
+        Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k =>
+        {
+            var image = items[k].Pixels ?? decoder.Decode(source.ReadAllBytes(items[k].Path), source.Describe(items[k].Path));
+            image = Convert(image, channels);
+            using var scope = NewDisposeScope();
+            var chw = image.ToTensor();
+            var sized = chw.shape[1] == height && chw.shape[2] == width ? chw : ImageOps.Resize(chw, height, width);
+            sized.contiguous().CopyTo(pixels.AsSpan(k * plane, plane));
+        });
+        using var outer = NewDisposeScope();
+        var images = tensor(pixels, [items.Count, channels, height, width]);
+        var labels = tensor(items.Select(i => (long)(i.Label ?? throw new InvalidDataException($"{i.Path}: no class label"))).ToArray());
+        return new TensorDataset(images, labels, dataset.Classes);
+    }
+
+    // Inline pixels (IDX) come in their own channel count; decoded files already match the mode.
+    private static ImageBuffer Convert(ImageBuffer image, int channels)
+    {
+        if (image.Channels == channels) return image;
+        var n = image.Width * image.Height;
+        var output = new byte[n * channels];
+        for (var p = 0; p < n; p++)
+        {
+            if (channels == 3) output[3 * p] = output[3 * p + 1] = output[3 * p + 2] = image.Pixels[p * image.Channels];
+            else output[p] = (byte)Math.Round(0.299 * image.Pixels[p * image.Channels] + 0.587 * image.Pixels[p * image.Channels + 1] + 0.114 * image.Pixels[p * image.Channels + 2]);
+        }
+        return new ImageBuffer(image.Width, image.Height, channels, output);
+    }
+}

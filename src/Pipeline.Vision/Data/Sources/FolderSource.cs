@@ -1,0 +1,50 @@
+namespace Pipeline.Vision.Data.Sources;
+
+/// <summary>The files under a folder (linked files are read, linked folders are not entered).</summary>
+public sealed class FolderSource : IFileSource
+{
+    private readonly HashSet<string> _set;
+
+    public FolderSource(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder");
+        Name = Path.GetFullPath(folder).TrimEnd('/');
+        var files = new List<string>();
+        var problems = new List<Validation.DatasetProblem>();
+        Walk(new DirectoryInfo(Name), "", files, problems);
+        files.Sort(StringComparer.Ordinal);
+        Files = files;
+        Problems = problems;
+        _set = new HashSet<string>(files, StringComparer.Ordinal);
+    }
+
+    public string Name { get; }
+    public IReadOnlyList<string> Files { get; }
+    public IReadOnlyList<Validation.DatasetProblem> Problems { get; }
+
+    public bool Contains(string path) => _set.Contains(path);
+
+    public byte[] ReadAllBytes(string path)
+    {
+        if (!_set.Contains(path)) throw new FileNotFoundException($"{Describe(path)}: no such file in the dataset");
+        return File.ReadAllBytes(Path.Combine(Name, path));
+    }
+
+    public string Describe(string path) => $"{Name}/{path}";
+
+    public void Dispose() { }
+
+    private void Walk(DirectoryInfo dir, string prefix, List<string> files, List<Validation.DatasetProblem> problems)
+    {
+        foreach (var entry in dir.EnumerateFileSystemInfos())
+        {
+            var relative = prefix + entry.Name;
+            if (entry is FileInfo) files.Add(relative);
+            // Linked folders are not entered: they can form cycles or lead anywhere on the machine.
+            else if (entry.LinkTarget is not null)
+                problems.Add(new(Validation.ProblemKind.LinkNotFollowed, Describe(relative), $"linked folder (to {entry.LinkTarget}) is not read"));
+            else Walk((DirectoryInfo)entry, relative + "/", files, problems);
+        }
+    }
+}
