@@ -1,3 +1,4 @@
+using Pipeline.Vision.Data;
 using Pipeline.Training.Recipes;
 
 namespace Pipeline.Training.Tests;

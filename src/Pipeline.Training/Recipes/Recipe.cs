@@ -1,9 +1,10 @@
+using Pipeline.Vision.Data;
+
 namespace Pipeline.Training.Recipes;
 
 // Everything about a run. Files spell keys in snake_case (batch_size, early_stopping.patience); enums too
 // (multi_step, class_balanced). Every default here is the default classify recipe, so no file is needed.
 
-public enum TaskKind { Classify, Detect }
 public enum OptimizerKind { Sgd, Adamw }
 public enum ScheduleKind { Constant, Cosine, MultiStep, Plateau }
 public enum SamplerKind { Shuffle, ClassBalanced }
