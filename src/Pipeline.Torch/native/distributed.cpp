@@ -117,7 +117,8 @@ struct Group {
   }
 
   // Which peers are gone: their heartbeat counters stand still for a few intervals, or the store (on
-  // rank 0) cannot be reached at all. Bounded by the group's timeout.
+  // rank 0) cannot be reached at all. Ends once every peer's counter moved (about one interval when all
+  // are alive); at most max(1.5 s, 6 intervals), capped by the group's timeout, when one is gone.
   std::string diagnose(std::vector<int>& lost_out) {
     lost_out.clear();
     if (size <= 1) return {};
