@@ -52,6 +52,7 @@ public sealed class DistributedTests : IDisposable
             Assert.Equal("107,107,107,107", w.Value("broadcast_from_last"));
             Assert.Equal("0,0,1;1,1,1", w.Value("all_gather"));
             Assert.Equal("3000;2,2,2", w.Value("async"));
+            Assert.Equal("2,2,3;11,1152921504606846977;1.25;1,2,3,4,5,6", w.Value("broadcast_coalesced"));
             Assert.Equal("ok", w.Value("barrier"));
             Assert.Equal("1", w.Value("metric_mean"));
             Assert.Equal("3", w.Value("metric_max"));

@@ -82,6 +82,16 @@ int Collectives()
         using var sum = a.sum();
         Print("async", $"{Values(sum)};{Values(c)}");
     }
+    // Mixed dtypes and odd byte counts in one flat buffer, and a non-contiguous tensor.
+    using (var f = tensor(new[] { 1f + rank, 2f, 3f }))
+    using (var l = tensor(new long[] { 10 + rank, (1L << 60) + rank }))
+    using (var d = tensor(new[] { 0.25 + rank }))
+    using (var square = arange(0, 6, dtype: float32).reshape(2, 3).add(rank))
+    using (var transposed = square.t())
+    {
+        pg.broadcast_coalesced([f, l, d, transposed], src: world - 1);
+        Print("broadcast_coalesced", $"{Values(f)};{string.Join(",", l.ToArray<long>())};{Values(d)};{Values(square)}");
+    }
     distributed.barrier(pg);
     Print("barrier", "ok");
     Print("metric_mean", distributed.all_reduce(r + 0.5, distributed.ReduceOp.AVG, pg).ToString("R", CultureInfo.InvariantCulture));

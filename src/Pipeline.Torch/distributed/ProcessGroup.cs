@@ -129,7 +129,7 @@ public static partial class torch
                 return t.item<double>();
             }
 
-            /// <summary>Broadcasts tensors from <paramref name="src"/>, one collective per dtype.</summary>
+            /// <summary>Broadcasts tensors from <paramref name="src"/> in one collective per device (their bytes, flattened together).</summary>
             public unsafe void broadcast_coalesced(IReadOnlyList<Tensor> tensors, int src = 0)
             {
                 ArgumentNullException.ThrowIfNull(tensors);

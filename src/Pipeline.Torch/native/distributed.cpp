@@ -117,7 +117,8 @@ struct Group {
   }
 
   // Which peers are gone: their heartbeat counters stand still for a few intervals, or the store (on
-  // rank 0) cannot be reached at all. Bounded by the group's timeout.
+  // rank 0) cannot be reached at all. Ends once every peer's counter moved (about one interval when all
+  // are alive); at most max(1.5 s, 6 intervals), capped by the group's timeout, when one is gone.
   std::string diagnose(std::vector<int>& lost_out) {
     lost_out.clear();
     if (size <= 1) return {};
@@ -403,24 +404,33 @@ PT_API int32_t pt_work_is_completed(PtWork w) { PT_TRY return w->work->isComplet
 PT_API void pt_work_free(PtWork w) { delete w; }
 
 namespace {
-// Broadcasts tensors from root with one collective per dtype (flatten, broadcast, copy back).
+// Broadcasts tensors from root with one collective per device: their bytes, whatever their dtypes, go
+// into one flat buffer (a broadcast copies, so bytes are exact), and come back into each tensor.
 void broadcast_coalesced(Group& group, const std::vector<at::Tensor>& tensors, int root, const std::string& what) {
   at::NoGradGuard no_grad;
-  std::map<std::pair<int, std::string>, std::vector<at::Tensor>> by_kind;
+  std::map<std::string, std::vector<at::Tensor>> by_device;
   for (const auto& t : tensors)
-    if (t.defined() && t.numel() > 0) by_kind[{static_cast<int>(t.scalar_type()), t.device().str()}].push_back(t);
-  for (auto& [kind, list] : by_kind) {
-    std::vector<at::Tensor> flat_parts;
-    for (const auto& t : list) flat_parts.push_back(t.detach().reshape(-1));
-    std::vector<at::Tensor> bucket{at::cat(flat_parts)};
+    if (t.defined() && t.numel() > 0) by_device[t.device().str()].push_back(t);
+  auto bytes_of = [](const at::Tensor& t) { return t.detach().contiguous().reshape(-1).view(at::kByte); };
+  for (auto& [device, list] : by_device) {
+    std::vector<at::Tensor> parts;
+    for (const auto& t : list) parts.push_back(bytes_of(t));
+    std::vector<at::Tensor> bucket{at::cat(parts)};
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
     auto work = launch_or_throw(group, what, [&] { return group.pg->broadcast(bucket, opts); });
     wait_or_throw(group, work, what);
     int64_t offset = 0;
     for (auto& t : list) {
-      t.detach().copy_(bucket[0].narrow(0, offset, t.numel()).view(t.sizes()));
-      offset += t.numel();
+      const int64_t n = t.numel() * static_cast<int64_t>(t.element_size());
+      auto received = bucket[0].narrow(0, offset, n);
+      if (t.is_contiguous()) {
+        t.detach().view({-1}).view(at::kByte).copy_(received);
+      } else {
+        // A byte slice may sit at an offset the wider dtype cannot view: clone it to offset 0 first.
+        t.detach().copy_(received.clone().view(t.scalar_type()).view(t.sizes()));
+      }
+      offset += n;
     }
   }
 }
