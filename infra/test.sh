@@ -12,7 +12,8 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 echo "[test] running tests"
 status=0
-dotnet test Pipeline.sln -c Release --no-build -nologo --logger "trx" --logger "console;verbosity=normal" \
+# One test project at a time: several start the same services (and build them) and all share 2 cores.
+dotnet test Pipeline.sln -c Release --no-build -nologo -m:1 --logger "trx" --logger "console;verbosity=normal" \
   --results-directory "$results" "$@" || status=$?
 
 # One closing line over all test projects.

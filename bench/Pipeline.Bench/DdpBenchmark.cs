@@ -113,27 +113,18 @@ internal static class DdpBenchmark
         using var x = randn(Batch, 1, 28, 28);
         using var y = randint(0, 10, [Batch]);
         using var optimizer = new optim.SGD(net.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
-        for (var k = 0; k < 5; k++) Step(model, optimizer, x, y);
+        for (var k = 0; k < 5; k++) EngineBenchmark.Step(model, optimizer, x, y);
         pg?.barrier();
         using var self = Process.GetCurrentProcess();
         var cpuStart = self.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
-        for (var k = 0; k < steps; k++) Step(model, optimizer, x, y);
+        for (var k = 0; k < steps; k++) EngineBenchmark.Step(model, optimizer, x, y);
         pg?.barrier();
         var elapsed = watch.Elapsed.TotalMilliseconds;
         self.Refresh();
         var cpu = (self.TotalProcessorTime - cpuStart).TotalMilliseconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"elapsed_ms={elapsed:F1} cpu_ms={cpu:F1}"));
         return 0;
-    }
-
-    private static void Step(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y)
-    {
-        using var scope = NewDisposeScope();
-        optimizer.zero_grad();
-        var loss = nn.functional.cross_entropy(model.call(x), y);
-        loss.backward();
-        optimizer.step();
     }
 
     private static ProcessStartInfo SelfStartInfo()

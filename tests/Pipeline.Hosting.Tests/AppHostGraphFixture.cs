@@ -32,7 +32,7 @@ public sealed class AppHostGraphFixture : IAsyncLifetime
 
         App = await builder.BuildAsync();
         await App.StartAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
         foreach (var name in (string[])["rabbitmq", "storage", "blobs", "ingest", "preprocess", "trainer", "evaluator", "prometheus", "testservice", "probe"])
         {
             await App.Resources.WaitForResourceHealthyAsync(name, timeout.Token);

@@ -29,7 +29,7 @@ public sealed class ServicesFixture : IAsyncLifetime
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         App = await builder.BuildAsync();
         await App.StartAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
         await App.Resources.WaitForResourceHealthyAsync("ingest", timeout.Token);
         foreach (var service in (string[])["preprocess", "trainer", "evaluator"])
             await App.Resources.WaitForResourceHealthyAsync(service, timeout.Token);
