@@ -105,6 +105,16 @@ public sealed class AppHostGraphTests(AppHostGraphFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task RabbitMQ_runs_with_its_private_config_that_lets_a_trainer_hold_a_message_for_a_long_run()
+    {
+        var config = Path.Combine(App.RunDirectory, "rabbitmq", "rabbitmq.conf");
+        Assert.Equal("consumer_timeout = 86400000\n", await File.ReadAllTextAsync(config));
+        // The broker names the config files it loaded in its start-up banner.
+        var log = await File.ReadAllTextAsync(App.Logs["rabbitmq"].FilePath!);
+        Assert.Contains(config, log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_killed_RabbitMQ_is_restarted_and_healthy_again_within_30_seconds()
     {
         var before = App.Resources.Get("rabbitmq");

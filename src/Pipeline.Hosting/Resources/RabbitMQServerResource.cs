@@ -40,6 +40,9 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
         }
         // A private plugins file with none enabled: management would add seconds to every start.
         File.WriteAllText(Path.Combine(context.DataDirectory, "enabled_plugins"), "[].\n");
+        // A trainer holds its job's message unacknowledged for the whole run, so that a crash redelivers it; the
+        // broker's default 30-minute consumer timeout would redeliver a long run while it is still training.
+        File.WriteAllText(ConfigFile(context), "consumer_timeout = 86400000\n");
         return Task.CompletedTask;
     }
 
@@ -60,12 +63,20 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
             ["RABBITMQ_LOGS"] = "-", // to stdout, where the supervisor captures it
             ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(data, "enabled_plugins"),
             ["RABBITMQ_PID_FILE"] = Path.Combine(data, "rabbitmq.pid"),
+            ["RABBITMQ_CONFIG_FILE"] = ConfigFile(context),
             ["HOME"] = Path.Combine(data, "home"), // the Erlang cookie is written here: private
             // Makes the script exec the Erlang VM instead of staying as a signal-forwarding shell,
             // so the supervised pid is beam.smp itself and SIGTERM stops the broker gracefully.
             ["RUNNING_UNDER_SYSTEMD"] = "true",
         };
         return new ProcessLaunch(ServerScript, [], data, environment);
+    }
+
+    /// <summary>The broker's private configuration (new-style <c>.conf</c>).</summary>
+    public static string ConfigFile(ResourceContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Path.Combine(context.DataDirectory, "rabbitmq.conf");
     }
 
     public override IHealthCheck GetHealthCheck(ResourceContext context, int replica) =>
