@@ -90,8 +90,7 @@ public sealed class JobArtifacts(IArtifactStore store)
     /// <summary>Reads a prepared split's shard (<c>container/prefix</c> + <c>{split}.safetensors</c>).</summary>
     public async Task<TensorDataset> ReadShardAsync(string preparedPrefix, string split, CancellationToken cancellationToken)
     {
-        var slash = preparedPrefix.IndexOf('/', StringComparison.Ordinal);
-        var (container, prefix) = (preparedPrefix[..slash], preparedPrefix[(slash + 1)..]);
+        var (container, prefix) = BlobPaths.Split(preparedPrefix);
         var temp = Path.GetTempFileName();
         try
         {

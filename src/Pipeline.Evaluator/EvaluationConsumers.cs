@@ -1,6 +1,7 @@
 using MassTransit;
 using Pipeline.Artifacts;
 using Pipeline.Contracts.V1;
+using Pipeline.Storage;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Evaluation;
 
@@ -18,7 +19,7 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
     {
         ArgumentNullException.ThrowIfNull(context);
         var saved = context.Message;
-        var prefix = saved.CheckpointBlob[(JobArtifacts.Container.Length + 1)..];
+        var (_, prefix) = BlobPaths.Split(saved.CheckpointBlob);
         var report = await EvaluateAsync(context, saved.JobId, prefix + "model.safetensors", "val").ConfigureAwait(false);
         if (report is null) return;
         var name = $"val-epoch-{saved.Epoch:D3}.json";

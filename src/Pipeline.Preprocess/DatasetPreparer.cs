@@ -67,7 +67,7 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
 
     private async Task DownloadRawAsync(string rawPrefix, string folder, CancellationToken cancellationToken)
     {
-        var (container, prefix) = SplitBlobPath(rawPrefix);
+        var (container, prefix) = BlobPaths.Split(rawPrefix);
         await foreach (var blob in store.ListAsync(container, prefix, cancellationToken).ConfigureAwait(false))
         {
             var target = Path.Combine(folder, Path.GetFileName(blob.Name));
@@ -101,16 +101,7 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
 
     private static (string Container, string Prefix) PreparedPrefix(DatasetIngested ingested)
     {
-        var (container, _) = SplitBlobPath(ingested.RawPrefix);
+        var (container, _) = BlobPaths.Split(ingested.RawPrefix);
         return (container, $"{ingested.DatasetId}/prepared/");
-    }
-
-    /// <summary><c>container/some/prefix</c> into its container and the rest.</summary>
-    public static (string Container, string Name) SplitBlobPath(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        var slash = path.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0) throw new ArgumentException($"'{path}' is not a container/name blob path", nameof(path));
-        return (path[..slash], path[(slash + 1)..]);
     }
 }

@@ -83,9 +83,9 @@ public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
         var state = model.state_dict();
         Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), state.Keys.Order(StringComparer.Ordinal));
         using var actualLosses = tensor(losses);
-        foreach (var (key, value) in state) output.WriteLine($"{prefix}{key} max |diff| {MaxDiff(expected[key], value):G3}");
+        foreach (var (key, value) in state) output.WriteLine($"{prefix}{key} max |diff| {TensorAssert.MaxAbsDiff(expected[key], value):G3}");
         var expectedFinal = expectedLosses.ToArray<double>()[^1];
-        output.WriteLine($"{prefix}losses max |diff| {MaxDiff(expectedLosses, actualLosses):G3}; final loss {losses[^1]}, PyTorch {expectedFinal}, |diff| {Math.Abs(losses[^1] - expectedFinal):G3}");
+        output.WriteLine($"{prefix}losses max |diff| {TensorAssert.MaxAbsDiff(expectedLosses, actualLosses):G3}; final loss {losses[^1]}, PyTorch {expectedFinal}, |diff| {Math.Abs(losses[^1] - expectedFinal):G3}");
 
         var float64 = dtype == ScalarType.Float64;
         var (atol, rtol) = float64 ? (Atol64, Rtol64) : (Atol32, Rtol32);
@@ -117,11 +117,4 @@ public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
 
     private static Dictionary<string, Tensor> Prefixed(Dictionary<string, Tensor> tensors, string prefix) =>
         tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
-
-    private static double MaxDiff(Tensor expected, Tensor actual)
-    {
-        using var e = expected.to(ScalarType.Float64);
-        using var a = actual.detach().to(ScalarType.Float64);
-        return e.ToArray<double>().Zip(a.ToArray<double>(), (x, y) => Math.Abs(x - y)).DefaultIfEmpty().Max();
-    }
 }

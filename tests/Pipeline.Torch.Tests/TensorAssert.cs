@@ -3,6 +3,16 @@ namespace Pipeline.Torch.Tests;
 /// <summary>Element-wise comparison with PyTorch's allclose rule: |a - e| &lt;= atol + rtol * |e|.</summary>
 public static class TensorAssert
 {
+    /// <summary>The largest element-wise |expected - actual| (for reporting how close a match is).</summary>
+    public static double MaxAbsDiff(Tensor expected, Tensor actual)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(actual);
+        using var e = expected.to(ScalarType.Float64);
+        using var a = actual.detach().to(ScalarType.Float64);
+        return e.ToArray<double>().Zip(a.ToArray<double>(), (x, y) => Math.Abs(x - y)).DefaultIfEmpty().Max();
+    }
+
     public static void Close(Tensor expected, Tensor actual, double atol = 1e-5, double rtol = 1e-4, string what = "tensor")
     {
         Assert.Equal(expected.shape, actual.shape);
