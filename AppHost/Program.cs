@@ -12,8 +12,14 @@ var apiKey = Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length:
     ? given
     : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 
-builder.AddProject("ingest", "src/Pipeline.Ingest")
+// The evaluator also serves predictions; the API reaches it by reference and the key guards both.
+var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WithReference(rabbit).WithReference(blobs)
+    .WaitFor(rabbit).WaitFor(blobs)
+    .WithEnvironment("PIPELINE_API_KEY", apiKey);
+
+builder.AddProject("ingest", "src/Pipeline.Ingest")
+    .WithReference(rabbit).WithReference(blobs).WithReference(evaluator)
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
@@ -25,9 +31,6 @@ builder.AddProject("trainer", "src/Pipeline.Trainer")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs);
 
-builder.AddProject("evaluator", "src/Pipeline.Evaluator")
-    .WithReference(rabbit).WithReference(blobs)
-    .WaitFor(rabbit).WaitFor(blobs);
 
 builder.AddPrometheus("prometheus");
 

@@ -25,6 +25,8 @@ public static class BusRegistration
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
+            // MassTransit would phone home with usage figures; services here have no business reaching the internet.
+            bus.DisableUsageTelemetry();
             configure?.Invoke(bus);
             bus.UsingRabbitMq((context, rabbit) =>
             {

@@ -23,6 +23,7 @@ public sealed class JobArtifacts(IArtifactStore store)
     public static string CheckpointsPrefix(Guid job) => $"{job:N}/checkpoints/";
     public static string ModelBlob(Guid job) => $"{job:N}/model/best.safetensors";
     public static string SummaryBlob(Guid job) => $"{job:N}/model/summary.json";
+    public static string CancelledBlob(Guid job) => $"{job:N}/cancelled.json";
 
     public Task EnsureContainerAsync(CancellationToken cancellationToken) => store.CreateContainerIfMissingAsync(Container, cancellationToken);
 
@@ -84,6 +85,17 @@ public sealed class JobArtifacts(IArtifactStore store)
         await UploadJsonAsync(SummaryBlob(job), summary, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Records that the user cancelled the job, so that a stage that has not started it yet never does
+    /// (a cancel message reaches only the stages running the job at that moment).</summary>
+    public async Task MarkCancelledAsync(Guid job, string reason, CancellationToken cancellationToken)
+    {
+        await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+        await UploadJsonAsync(CancelledBlob(job), new { job, reason, at = DateTimeOffset.UtcNow }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> IsCancelledAsync(Guid job, CancellationToken cancellationToken) =>
+        await store.GetPropertiesAsync(Container, CancelledBlob(job), cancellationToken).ConfigureAwait(false) is not null;
+
     public async Task<bool> IsTrainedAsync(Guid job, CancellationToken cancellationToken) =>
         await store.GetPropertiesAsync(Container, SummaryBlob(job), cancellationToken).ConfigureAwait(false) is not null;
 
@@ -103,6 +115,22 @@ public sealed class JobArtifacts(IArtifactStore store)
             File.Delete(temp);
         }
     }
+
+    private sealed record PreparedShape(int[] ImageShape);
+
+    /// <summary>The prepared images' (channels, height, width), from the preparation's manifest.</summary>
+    public async Task<int[]> ReadImageShapeAsync(string preparedPrefix, CancellationToken cancellationToken)
+    {
+        var (container, prefix) = BlobPaths.Split(preparedPrefix);
+        await using var stream = await store.DownloadAsync(container, prefix + "manifest.json", null, cancellationToken).ConfigureAwait(false);
+        var manifest = await JsonSerializer.DeserializeAsync<PreparedShape>(stream, Json, cancellationToken).ConfigureAwait(false);
+        return manifest?.ImageShape is { Length: 3 } shape ? shape
+            : throw new InvalidDataException($"{container}/{prefix}manifest.json: no imageShape of (channels, height, width)");
+    }
+
+    /// <summary>The ETag of the job's best model, or null while there is none.</summary>
+    public async Task<string?> ModelVersionAsync(Guid job, CancellationToken cancellationToken) =>
+        (await store.GetPropertiesAsync(Container, ModelBlob(job), cancellationToken).ConfigureAwait(false))?.ETag;
 
     private async Task DownloadFileAsync(string container, string blob, string path, CancellationToken cancellationToken)
     {

@@ -8,6 +8,7 @@ public static class CliApp
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("Pipeline: train and evaluate computer-vision models.") { TrainCommand.Create(stdout, stderr) };
+        foreach (var command in Client.ClientCommands.Create(stdout, stderr)) root.Subcommands.Add(command);
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
 }

@@ -2,6 +2,7 @@ using Pipeline.Artifacts;
 using Pipeline.Evaluator;
 using Pipeline.ServiceDefaults;
 using Pipeline.ServiceDefaults.Messaging;
+using Pipeline.ServiceDefaults.Security;
 using Pipeline.ServiceDefaults.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,7 +15,11 @@ builder.AddPipelineBus(bus => bus.AddConsumer<EvaluationConsumers>().Endpoint(e 
 }));
 builder.Services.AddSingleton<JobArtifacts>();
 builder.Services.AddSingleton<ModelEvaluator>();
+builder.Services.AddSingleton<PredictionService>();
+builder.AddApiKey();
 
 var app = builder.Build();
+app.UseApiKey();
 app.MapDefaultEndpoints();
+app.MapPrediction();
 await app.RunAsync().ConfigureAwait(false);

@@ -2,6 +2,9 @@ using System.Text.Json;
 using Pipeline.Contracts.V1;
 using Pipeline.Storage;
 using Pipeline.Vision.Data;
+using Pipeline.Vision.Data.Formats;
+using Pipeline.Vision.Data.Sources;
+using Pipeline.Vision.Data.Validation;
 
 namespace Pipeline.Ingest;
 
@@ -9,87 +12,107 @@ namespace Pipeline.Ingest;
 public sealed class DatasetRejectedException(string message) : Exception(message);
 
 /// <summary>
-/// Validates a submitted dataset and stores it: the raw files under <c>datasets/{id}/raw/</c>, then
-/// <c>report.json</c> and, last, <c>manifest.json</c> (its presence means the dataset is complete).
+/// Validates a submitted dataset (any format the vision library reads, from a folder or an archive) and stores it:
+/// the raw files under <c>datasets/{id}/raw/</c> (an archive as it came, a folder file by file), then
+/// <c>report.json</c> (the validation report) and, last, <c>manifest.json</c> (its presence means the dataset is complete).
 /// </summary>
 public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngestor> logger)
 {
     public const string Container = "datasets";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
+    /// <summary>How many failing problems a rejection names (the report lists them all).</summary>
+    private const int ProblemsNamed = 5;
+
+    /// <summary>The manifest's record of where the raw files are: <c>archive</c> (one blob) or <c>folder</c> (one blob per file).</summary>
+    public sealed record RawManifest(string DatasetId, string Format, string Task, IReadOnlyList<string> Classes, string Layout,
+        IReadOnlyList<string> Files, string Source);
+
     public async Task<DatasetIngested> IngestAsync(SubmitDataset submission, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(submission);
-        if (submission.Task != "classify")
-            throw new DatasetRejectedException($"{submission.Source}: task '{submission.Task}' is not supported yet (supported: classify)");
-        var folder = ResolveLocalFolder(submission.Source);
-        if (submission.Format is { } format && format != "idx")
-            throw new DatasetRejectedException($"{folder}: format '{format}' is not supported yet (supported: idx)");
-        if (!FashionMnist.IsIdxFolder(folder))
-            throw new DatasetRejectedException($"{folder}: no dataset found: expected the IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (optionally .gz)");
-
-        // Loading both splits validates every header, size and label.
-        var splits = new Dictionary<string, long[]>();
-        IReadOnlyList<string> classes;
-        try
-        {
-            using var train = FashionMnist.Load(folder, "train");
-            using var test = FashionMnist.Load(folder, "t10k");
-            classes = train.Classes;
-            splits["train"] = train.ClassCounts();
-            splits["test"] = test.ClassCounts();
-        }
-        catch (InvalidDataException e)
-        {
-            throw new DatasetRejectedException(e.Message);
-        }
+        var task = ParseTask(submission);
+        await using var local = await LocalSource.ResolveAsync(store, submission.Source, cancellationToken).ConfigureAwait(false);
+        var (dataset, report) = Validate(local.Path, submission.Format, task);
+        if (task == TaskKind.Detect)
+            throw new DatasetRejectedException($"{local.Describe}: detection datasets validate ({report.ItemsKept} images, {dataset.Classes.Count} classes) but detection training is not available yet; submit a classification dataset");
 
         var datasetId = $"ds-{submission.JobId:N}";
         await store.CreateContainerIfMissingAsync(Container, cancellationToken).ConfigureAwait(false);
         var rawPrefix = $"{datasetId}/raw/";
         var files = new List<string>();
-        foreach (var path in Directory.EnumerateFiles(folder).Where(p => Path.GetFileName(p).Contains("-idx", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        string layout;
+        if (File.Exists(local.Path))
         {
-            var name = rawPrefix + Path.GetFileName(path);
-            await using var input = File.OpenRead(path);
-            await store.UploadAsync(Container, name, input, new UploadOptions { ContentType = "application/octet-stream" }, cancellationToken).ConfigureAwait(false);
-            files.Add(name);
+            layout = "archive";
+            files.Add(await UploadFileAsync(rawPrefix + local.FileName, local.Path, cancellationToken).ConfigureAwait(false));
+        }
+        else
+        {
+            layout = "folder";
+            using var source = new FolderSource(local.Path);
+            foreach (var file in source.Files)
+                files.Add(await UploadFileAsync(rawPrefix + file, Path.Combine(local.Path, file), cancellationToken).ConfigureAwait(false));
         }
 
-        var report = new
-        {
-            datasetId,
-            format = "idx",
-            task = submission.Task,
-            classes,
-            splits = splits.ToDictionary(kv => kv.Key, kv => new { images = kv.Value.Sum(), perClass = kv.Value }),
-            longTailRatio = splits["train"].Max() / (double)Math.Max(1, splits["train"].Min()),
-            imageSize = new { width = 28, height = 28, channels = 1 },
-            problems = Array.Empty<object>(),
-        };
         var reportBlob = $"{datasetId}/report.json";
-        await UploadJsonAsync(reportBlob, report, cancellationToken).ConfigureAwait(false);
+        await UploadAsync(reportBlob, System.Text.Encoding.UTF8.GetBytes(report.ToJson()), cancellationToken).ConfigureAwait(false);
         var manifestBlob = $"{datasetId}/manifest.json";
-        await UploadJsonAsync(manifestBlob, new { datasetId, format = "idx", task = submission.Task, classes, files, source = submission.Source }, cancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Ingested {DatasetId} for job {JobId}: {Count} training images, {Classes} classes", datasetId, submission.JobId, splits["train"].Sum(), classes.Count);
+        var manifest = new RawManifest(datasetId, dataset.Format, TaskName(task), dataset.Classes, layout, files, submission.Source);
+        await UploadAsync(manifestBlob, JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellationToken).ConfigureAwait(false);
+        logger.LogInformation("Ingested {DatasetId} for job {JobId}: {Format}, {Kept} images kept, {Skipped} skipped, {Classes} classes",
+            datasetId, submission.JobId, dataset.Format, report.ItemsKept, report.ItemsSkipped, dataset.Classes.Count);
 
-        return new DatasetIngested(submission.JobId, datasetId, submission.Task, "idx", classes, $"{Container}/{manifestBlob}",
+        return new DatasetIngested(submission.JobId, datasetId, TaskName(task), dataset.Format, dataset.Classes, $"{Container}/{manifestBlob}",
             $"{Container}/{reportBlob}", $"{Container}/{rawPrefix}", submission.RecipeYaml ?? "", submission.Trainers);
     }
 
-    private static string ResolveLocalFolder(string source)
+    /// <summary>Loads and validates; any reason the dataset is unusable becomes a rejection naming the file.</summary>
+    private static (Dataset Dataset, ValidationReport Report) Validate(string path, string? format, TaskKind task)
     {
-        if (!source.StartsWith("path:", StringComparison.Ordinal))
-            throw new DatasetRejectedException($"{source}: only path: sources (a folder the ingest service can read) are supported yet");
-        var folder = source["path:".Length..];
-        if (!Path.IsPathFullyQualified(folder)) throw new DatasetRejectedException($"{folder}: the path must be absolute");
-        if (!Directory.Exists(folder)) throw new DatasetRejectedException($"{folder}: no such folder");
-        return folder;
+        try
+        {
+            using var source = FileSources.Open(path);
+            var load = DatasetLoader.Load(source, format);
+            if (load.Dataset.Task != task)
+                throw new DatasetRejectedException($"{source.Name}: the job's task is {TaskName(task)} but the dataset is a {TaskName(load.Dataset.Task)} dataset ({load.Dataset.Format}); submit it with --task {TaskName(load.Dataset.Task)}");
+            var validated = new DatasetValidator { Policy = ProblemPolicy.Unattended }.Validate(source, load);
+            var report = validated.Report;
+            if (report.Failed)
+            {
+                var failing = report.Problems.Where(p => p.Action == ProblemAction.Fail).ToList();
+                var named = string.Join("; ", failing.Take(ProblemsNamed).Select(p => $"{p.File}: {p.Message}"));
+                var more = failing.Count > ProblemsNamed ? $" (and {failing.Count - ProblemsNamed} more)" : "";
+                throw new DatasetRejectedException($"dataset refused: {named}{more}");
+            }
+            return (validated.Dataset, report);
+        }
+        catch (Exception e) when (e is DatasetFormatException or InvalidDataException or ArchiveLimitException or FileNotFoundException
+            or DirectoryNotFoundException or ArgumentException or IOException)
+        {
+            throw new DatasetRejectedException(e.Message);
+        }
     }
 
-    private async Task UploadJsonAsync(string blob, object value, CancellationToken cancellationToken)
+    private static TaskKind ParseTask(SubmitDataset submission) => submission.Task.ToLowerInvariant() switch
     {
-        using var content = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(value, Json));
-        await store.UploadAsync(Container, blob, content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+        "classify" => TaskKind.Classify,
+        "detect" => TaskKind.Detect,
+        var other => throw new DatasetRejectedException($"{submission.Source}: unknown task '{other}' (known: classify, detect)"),
+    };
+
+    private static string TaskName(TaskKind task) => task.ToString().ToLowerInvariant();
+
+    private async Task<string> UploadFileAsync(string blob, string path, CancellationToken cancellationToken)
+    {
+        await using var input = File.OpenRead(path);
+        await store.UploadAsync(Container, blob, input, new UploadOptions { ContentType = "application/octet-stream" }, cancellationToken).ConfigureAwait(false);
+        return blob;
+    }
+
+    private async Task UploadAsync(string blob, byte[] content, CancellationToken cancellationToken)
+    {
+        using var stream = new MemoryStream(content);
+        await store.UploadAsync(Container, blob, stream, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
     }
 }

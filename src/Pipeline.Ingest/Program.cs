@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Pipeline.Ingest;
 using Pipeline.Ingest.Api;
@@ -6,6 +5,7 @@ using Pipeline.Ingest.Consumers;
 using Pipeline.Ingest.Registry;
 using Pipeline.ServiceDefaults;
 using Pipeline.ServiceDefaults.Messaging;
+using Pipeline.ServiceDefaults.Security;
 using Pipeline.ServiceDefaults.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -24,18 +24,17 @@ builder.Services.AddDbContextFactory<JobRegistryDbContext>(options => options.Us
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<JobRegistry>();
 builder.Services.AddSingleton<DatasetIngestor>();
+builder.Services.AddSingleton<Pipeline.Artifacts.JobArtifacts>();
+builder.Services.AddHttpClient("evaluator", client => client.Timeout = TimeSpan.FromMinutes(2));
 
-var apiKey = builder.Configuration["PIPELINE_API_KEY"];
-if (string.IsNullOrWhiteSpace(apiKey))
-{
-    apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
-    Console.WriteLine($"PIPELINE_API_KEY is not set; this run's key is {apiKey}");
-}
-builder.Services.AddSingleton(new ApiKey(apiKey));
+builder.AddApiKey();
 
 var app = builder.Build();
 await app.Services.GetRequiredService<JobRegistry>().InitializeAsync(app.Lifetime.ApplicationStopping).ConfigureAwait(false);
-app.UseMiddleware<ApiKeyMiddleware>();
+app.UseApiKey();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
+app.MapArtifactsApi();
+app.MapPredictProxy();
+app.MapUploadsApi(builder.Configuration.GetValue("PIPELINE_MAX_UPLOAD_BYTES", 8L << 30));
 await app.RunAsync().ConfigureAwait(false);

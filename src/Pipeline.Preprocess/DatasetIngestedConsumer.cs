@@ -21,7 +21,8 @@ public sealed class DatasetIngestedConsumer(DatasetPreparer preparer, ILogger<Da
             {
                 prepared = await preparer.PrepareAsync(ingested, context.CancellationToken).ConfigureAwait(false);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or Vision.Data.Formats.DatasetFormatException or Training.Recipes.RecipeException
+                or Vision.Imaging.ImageDecodeException)
             {
                 logger.LogWarning("Job {JobId}: dataset {DatasetId} cannot be prepared: {Reason}", ingested.JobId, ingested.DatasetId, e.Message);
                 await context.Publish(new JobFailed(ingested.JobId, "preprocess", e.Message), context.CancellationToken).ConfigureAwait(false);

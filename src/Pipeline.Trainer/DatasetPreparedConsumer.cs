@@ -21,6 +21,11 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
         var prepared = context.Message;
         var job = prepared.JobId;
         await artifacts.EnsureContainerAsync(context.CancellationToken).ConfigureAwait(false);
+        if (await artifacts.IsCancelledAsync(job, context.CancellationToken).ConfigureAwait(false))
+        {
+            logger.LogInformation("Job {JobId} was cancelled before it was trained: skipped", job);
+            return;
+        }
         if (await artifacts.IsTrainedAsync(job, context.CancellationToken).ConfigureAwait(false))
         {
             logger.LogInformation("Job {JobId} is already trained: announcing it again", job);

@@ -59,9 +59,15 @@ public static class ClassifierEvaluation
     /// <summary>Builds the recipe's model for <paramref name="dataset"/>'s shape and classes and loads the weights file.</summary>
     public static nn.Module<Tensor, Tensor> LoadModel(Recipe recipe, TensorDataset dataset, string weightsFile, Device device)
     {
-        ArgumentNullException.ThrowIfNull(recipe);
         ArgumentNullException.ThrowIfNull(dataset);
-        var model = ModelRegistry.Create(recipe.Model.Name, new ModelSpec(dataset.Images.shape[1], dataset.Classes.Count, recipe.Model.Width));
+        return LoadModel(recipe, dataset.Images.shape[1], dataset.Classes.Count, weightsFile, device);
+    }
+
+    /// <summary>Builds the recipe's model for <paramref name="channels"/> input channels and <paramref name="classes"/> classes and loads the weights file.</summary>
+    public static nn.Module<Tensor, Tensor> LoadModel(Recipe recipe, long channels, long classes, string weightsFile, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        var model = ModelRegistry.Create(recipe.Model.Name, new ModelSpec(channels, classes, recipe.Model.Width));
         try
         {
             using (var scope = NewDisposeScope())

@@ -5,7 +5,15 @@ using Pipeline.Hosting.Testing;
 
 namespace Pipeline.Services.Tests;
 
-/// <summary>RabbitMQ, Azurite and the services as real processes, started once through the orchestrator.</summary>
+/// <summary>The test classes that share one running system.</summary>
+[CollectionDefinition(Name)]
+public sealed class ServicesCollection : ICollectionFixture<ServicesFixture>
+{
+    public const string Name = "services";
+}
+
+/// <summary>RabbitMQ, Azurite and the services as real processes, started once (for all the classes of the collection)
+/// through the orchestrator.</summary>
 public sealed class ServicesFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-key-0123456789";
@@ -17,15 +25,16 @@ public sealed class ServicesFixture : IAsyncLifetime
         var builder = DistributedApplicationTestingBuilder.Create();
         var rabbit = builder.AddRabbitMQ("rabbitmq");
         var blobs = builder.AddAzurite("storage").AddBlobs("blobs");
-        builder.AddProject("ingest", "src/Pipeline.Ingest")
+        var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
+            .WithEnvironment("PIPELINE_API_KEY", ApiKey);
+        builder.AddProject("ingest", "src/Pipeline.Ingest")
+            .WithReference(rabbit).WithReference(blobs).WithReference(evaluator).WaitFor(rabbit).WaitFor(blobs)
             .WithEnvironment("PIPELINE_API_KEY", ApiKey)
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
         builder.AddProject("preprocess", "src/Pipeline.Preprocess")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         builder.AddProject("trainer", "src/Pipeline.Trainer")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
-        builder.AddProject("evaluator", "src/Pipeline.Evaluator")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         App = await builder.BuildAsync();
         await App.StartAsync();
@@ -36,6 +45,18 @@ public sealed class ServicesFixture : IAsyncLifetime
         Http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
+
+    /// <summary>Runs the <c>pipeline</c> CLI in-process against this system; returns its exit code and output.</summary>
+    /// A call that outlives <see cref="CliLimit"/> fails the test rather than hanging it.
+    public Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args) => Task.Run(() =>
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = Pipeline.Cli.CliApp.Run([.. args, "--url", App.GetEndpoint("ingest").ToString(), "--api-key", ApiKey], stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }).WaitAsync(CliLimit);
+
+    public static readonly TimeSpan CliLimit = TimeSpan.FromMinutes(10);
 
     public async Task DisposeAsync()
     {

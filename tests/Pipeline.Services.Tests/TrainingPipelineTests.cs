@@ -1,47 +1,73 @@
 using System.Buffers.Binary;
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
-using Pipeline.Storage;
 using Pipeline.Vision.Data;
+using Pipeline.Vision.Imaging;
 
 namespace Pipeline.Services.Tests;
 
 /// <summary>From submission to an evaluated model, through all four services as separate processes.</summary>
-public sealed class TrainingPipelineTests(ServicesFixture fixture) : IClassFixture<ServicesFixture>
+[Collection(ServicesCollection.Name)]
+public sealed class TrainingPipelineTests(ServicesFixture fixture)
 {
     // Small on purpose (CI has 2 cores): 1,500 training and 500 test images, two epochs of a narrow CNN.
-    private const string Recipe = "epochs: 2\nbatch_size: 50\nmodel: { name: small_cnn, width: 8 }\n";
+    private static readonly string[] Recipe = ["--epochs=2", "--batch_size=50", "--model.name=small_cnn", "--model.width=8"];
     private const double AccuracyFloor = 0.45; // chance is 0.10
 
     [Fact]
-    public async Task A_fashion_mnist_subset_becomes_an_evaluated_model()
+    public async Task A_fashion_mnist_subset_becomes_an_evaluated_model_that_answers_predictions()
     {
         var dataset = WriteSubset(1500, 500);
-        var response = await fixture.Http.PostAsJsonAsync(new Uri("/api/jobs", UriKind.Relative), new { path = dataset, task = "classify", recipeYaml = Recipe });
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--wait", "--json", .. Recipe]);
+        Assert.True(code == 0, $"submit --wait exited {code}: {stderr}\n{stdout}");
+        var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal("Succeeded", summary.GetProperty("state").GetString());
+        var id = summary.GetProperty("job").GetString()!;
 
-        var detail = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(8), "Succeeded", "Failed");
-        var job = detail.GetProperty("job");
-        Assert.True(job.GetProperty("state").GetString() == "Succeeded", $"job ended {job}");
-
+        var detail = await fixture.WaitForJobAsync(id, "Succeeded");
         var kinds = detail.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToHashSet();
         foreach (var kind in (string[])["DatasetPrepared", "TrainingStarted", "TrainingProgress", "CheckpointSaved", "TrainingCompleted", "EvaluationCompleted"])
             Assert.Contains(kind, kinds);
         var metrics = detail.GetProperty("metrics").EnumerateArray().ToList();
         Assert.Contains(metrics, m => m.GetProperty("name").GetString() == "loss" && m.GetProperty("split").GetString() == "train");
         Assert.Equal(2, metrics.Count(m => m.GetProperty("name").GetString() == "accuracy" && m.GetProperty("split").GetString() == "val"));
-        var testAccuracy = metrics.Single(m => m.GetProperty("name").GetString() == "accuracy" && m.GetProperty("split").GetString() == "test").GetProperty("value").GetDouble();
+        var testAccuracy = summary.GetProperty("test").GetProperty("accuracy").GetDouble();
         Assert.True(testAccuracy >= AccuracyFloor, $"test accuracy {testAccuracy:P1} is below the floor {AccuracyFloor:P0}");
 
-        using var store = new AzureBlobStore(fixture.App.GetConnectionString("blobs"));
-        var jobKey = Guid.Parse(id).ToString("N");
-        Assert.NotNull(await store.GetPropertiesAsync("jobs", $"{jobKey}/model/best.safetensors"));
-        await using var report = await store.DownloadAsync("jobs", $"{jobKey}/reports/test.json");
-        var testReport = await JsonSerializer.DeserializeAsync<JsonElement>(report);
+        // pipeline download: the best model, the reports and the dataset's report, not the checkpoints.
+        var downloads = Directory.CreateTempSubdirectory("download-").FullName;
+        (code, _, stderr) = await fixture.CliAsync("download", id, downloads);
+        Assert.True(code == 0, stderr);
+        Assert.True(File.Exists(Path.Combine(downloads, "model", "best.safetensors")));
+        Assert.False(Directory.Exists(Path.Combine(downloads, "checkpoints")));
+        var testReport = JsonDocument.Parse(File.ReadAllText(Path.Combine(downloads, "reports", "test.json"))).RootElement;
         Assert.Equal(500, testReport.GetProperty("count").GetInt64());
         Assert.Equal(10, testReport.GetProperty("confusion_matrix").GetArrayLength());
+        Assert.True(File.Exists(Path.Combine(downloads, "dataset", "report.json")));
+
+        // pipeline predict: most of a handful of test images come back with their own class on top.
+        using var source = FashionMnist.Load(FashionMnist.DebianPath, "t10k");
+        var images = source.Images.ToArray<byte>();
+        var labels = source.Labels.ToArray<long>();
+        var right = 0;
+        for (var k = 1500; k < 1510; k++)
+        {
+            var png = Path.Combine(downloads, $"test-{k}.png");
+            File.WriteAllBytes(png, PngCodec.Encode(new ImageBuffer(28, 28, 1, images.AsSpan(k * 784, 784).ToArray())));
+            (code, stdout, stderr) = await fixture.CliAsync("predict", id, png, "--json", "--top", "3");
+            Assert.True(code == 0, stderr);
+            var predictions = JsonDocument.Parse(stdout).RootElement.GetProperty("predictions").EnumerateArray().ToList();
+            Assert.Equal(3, predictions.Count);
+            Assert.True(predictions[0].GetProperty("score").GetDouble() >= predictions[1].GetProperty("score").GetDouble());
+            if (predictions[0].GetProperty("index").GetInt32() == labels[k]) right++;
+        }
+        Assert.True(right >= 4, $"only {right} of 10 test images predicted right");
+
+        // Not an image: a clear error, and the CLI exits non-zero.
+        var text = Path.Combine(downloads, "not-an-image.png");
+        File.WriteAllText(text, "hello");
+        (code, _, stderr) = await fixture.CliAsync("predict", id, text);
+        Assert.Equal(1, code);
+        Assert.Contains("the uploaded image", stderr, StringComparison.Ordinal);
     }
 
     /// <summary>The first images of Fashion-MNIST's test split, written as an IDX dataset folder.</summary>

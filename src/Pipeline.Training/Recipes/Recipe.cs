@@ -64,6 +64,8 @@ public sealed record DataRecipe
 {
     /// <summary>Share of the training set held out (seeded) for validation when no validation split is given.</summary>
     public double ValidationFraction { get; set; } = 0.1;
+    /// <summary>Share held out (seeded, stratified) for the test set when the dataset gives no test split.</summary>
+    public double TestFraction { get; set; } = 0.1;
 }
 
 public sealed record OptimizerRecipe

@@ -27,6 +27,8 @@ internal static class RecipeValidator
         Require(r.Input.Mean.Length >= 1, "input.mean", "needs at least one value");
         Require(r.Input.Std.Length >= 1 && r.Input.Std.All(s => s > 0), "input.std", "needs positive values");
         Require(r.Data.ValidationFraction is >= 0 and < 1, "data.validation_fraction", $"must be in [0, 1), got {r.Data.ValidationFraction}");
+        Require(r.Data.TestFraction is >= 0 and < 1, "data.test_fraction", $"must be in [0, 1), got {r.Data.TestFraction}");
+        Require(r.Data.ValidationFraction + r.Data.TestFraction < 1, "data.test_fraction", $"validation_fraction + test_fraction must leave training data, got {r.Data.ValidationFraction + r.Data.TestFraction}");
         Require(r.Optimizer.Lr > 0, "optimizer.lr", $"must be positive, got {r.Optimizer.Lr}");
         Require(r.Optimizer.WeightDecay >= 0, "optimizer.weight_decay", $"must not be negative, got {r.Optimizer.WeightDecay}");
         Require(r.Optimizer.Betas.Length == 2, "optimizer.betas", "must be two numbers [beta1, beta2]");

@@ -30,11 +30,8 @@ public static class DatasetTensors
         Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k =>
         {
             var image = items[k].Pixels ?? decoder.Decode(source.ReadAllBytes(items[k].Path), source.Describe(items[k].Path));
-            image = Convert(image, channels);
             using var scope = NewDisposeScope();
-            var chw = image.ToTensor();
-            var sized = chw.shape[1] == height && chw.shape[2] == width ? chw : ImageOps.Resize(chw, height, width);
-            sized.contiguous().CopyTo(pixels.AsSpan(k * plane, plane));
+            ToImageTensor(image, channels, height, width).CopyTo(pixels.AsSpan(k * plane, plane));
         });
         using var outer = NewDisposeScope();
         var images = tensor(pixels, [items.Count, channels, height, width]);
@@ -42,16 +39,41 @@ public static class DatasetTensors
         return new TensorDataset(images, labels, dataset.Classes);
     }
 
-    // Inline pixels (IDX) come in their own channel count; decoded files already match the mode.
+    /// <summary>
+    /// One image as a training set holds it: <paramref name="channels"/> (1 gray, 3 RGB) and resized (antialiased) to
+    /// <paramref name="height"/> x <paramref name="width"/>, a contiguous uint8 (C, H, W) tensor in the current dispose scope.
+    /// Prediction prepares its input through here too, so that a model sees what it was trained on.
+    /// </summary>
+    public static Tensor ToImageTensor(ImageBuffer image, int channels, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (channels is not (1 or 3)) throw new ArgumentException("channels must be 1 or 3", nameof(channels));
+        var chw = Convert(image, channels).ToTensor();
+        var sized = chw.shape[1] == height && chw.shape[2] == width ? chw : ImageOps.Resize(chw, height, width);
+        return sized.contiguous();
+    }
+
+    // Inline pixels (IDX) come in their own channel count; decoded files may be gray, RGB or RGBA (alpha dropped).
     private static ImageBuffer Convert(ImageBuffer image, int channels)
     {
         if (image.Channels == channels) return image;
         var n = image.Width * image.Height;
         var output = new byte[n * channels];
+        var c = image.Channels;
         for (var p = 0; p < n; p++)
         {
-            if (channels == 3) output[3 * p] = output[3 * p + 1] = output[3 * p + 2] = image.Pixels[p * image.Channels];
-            else output[p] = (byte)Math.Round(0.299 * image.Pixels[p * image.Channels] + 0.587 * image.Pixels[p * image.Channels + 1] + 0.114 * image.Pixels[p * image.Channels + 2]);
+            if (c < 3) // gray, or gray with alpha
+            {
+                if (channels == 3) output[3 * p] = output[3 * p + 1] = output[3 * p + 2] = image.Pixels[p * c];
+                else output[p] = image.Pixels[p * c];
+            }
+            else if (channels == 3)
+            {
+                output[3 * p] = image.Pixels[p * c];
+                output[3 * p + 1] = image.Pixels[p * c + 1];
+                output[3 * p + 2] = image.Pixels[p * c + 2];
+            }
+            else output[p] = (byte)Math.Round(0.299 * image.Pixels[p * c] + 0.587 * image.Pixels[p * c + 1] + 0.114 * image.Pixels[p * c + 2]);
         }
         return new ImageBuffer(image.Width, image.Height, channels, output);
     }

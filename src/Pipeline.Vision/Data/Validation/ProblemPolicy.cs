@@ -23,6 +23,12 @@ public sealed class ProblemPolicy
         [ProblemKind.EmptyDataset] = ProblemAction.Fail,
     });
 
+    /// <summary>For runs nobody can be asked about (the services): labels that do not fit the classes fail the dataset,
+    /// as training on them would be wrong; damaged images are still skipped and listed.</summary>
+    public static ProblemPolicy Unattended { get; } = Default
+        .With(ProblemKind.UnknownClass, ProblemAction.Fail)
+        .With(ProblemKind.MalformedLabel, ProblemAction.Fail);
+
     /// <summary>Every problem fails the dataset.</summary>
     public static ProblemPolicy Strict { get; } = new(Enum.GetValues<ProblemKind>().ToDictionary(k => k, _ => ProblemAction.Fail));
 
