@@ -80,6 +80,13 @@ public class TorchvisionOpsParityTests
         Assert.Throws<ArgumentException>(() => ops.box_convert(boxes, "xyxy", "yxyx"));
     }
 
+    [Fact]
+    public void Clipping_to_the_image_matches()
+    {
+        using var scope = NewDisposeScope();
+        TensorAssert.Close(R("out/clip"), ops.clip_boxes_to_image(R("in/convert") - 20, height: 60, width: 45), 0, 0, "clip_boxes_to_image");
+    }
+
     public static TheoryData<int, double> NmsCases()
     {
         var data = new TheoryData<int, double>();

@@ -75,6 +75,7 @@ def main(out_dir):
     for f in formats:
         for g in formats:
             put(f"out/convert_{f}_{g}", ops.box_convert(e, f, g))
+    put("out/clip", ops.clip_boxes_to_image(e - 20, (60, 45)))
 
     # NMS: grid boxes with tied scores (ties keep the lower index first), continuous boxes, several thresholds.
     for k, (n, grid) in enumerate([(150, True), (300, False), (40, True)]):
