@@ -17,7 +17,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
 
     /// <param name="bottleneck">Bottleneck blocks (ResNet-50 and deeper) rather than basic blocks</param>
     /// <param name="layers">blocks per stage, e.g. [2, 2, 2, 2] for ResNet-18</param>
-    public ResNet(bool bottleneck, int[] layers, long inChannels = 3, long classes = 1000)
+    /// <param name="includeHead">false: the backbone alone (no avgpool and fc; torchvision's detection body), for
+    /// <see cref="forward_stages"/></param>
+    public ResNet(bool bottleneck, int[] layers, long inChannels = 3, long classes = 1000, bool includeHead = true)
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (layers.Length != 4 || layers.Any(n => n < 1)) throw new ArgumentException("a ResNet has four stages of at least one block each", nameof(layers));
@@ -34,9 +36,12 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         layer2 = register_module("layer2", Stage(bottleneck, ref channels, 128, layers[1], 2));
         layer3 = register_module("layer3", Stage(bottleneck, ref channels, 256, layers[2], 2));
         layer4 = register_module("layer4", Stage(bottleneck, ref channels, 512, layers[3], 2));
-        register_module("avgpool", new nn.AdaptiveAvgPool2d(1));
         FeatureChannels = 512 * expansion;
-        fc = register_module("fc", new nn.Linear(FeatureChannels, classes));
+        if (includeHead)
+        {
+            register_module("avgpool", new nn.AdaptiveAvgPool2d(1));
+            head = register_module("fc", new nn.Linear(FeatureChannels, classes));
+        }
         // torchvision's initialisation: He (fan-out) for convolutions; batch norm is already 1 and 0, the head PyTorch's default.
         foreach (var module in modules())
             if (module is nn.Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
@@ -45,6 +50,15 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public static ResNet resnet18(long inChannels = 3, long classes = 1000) => new(false, [2, 2, 2, 2], inChannels, classes);
     public static ResNet resnet34(long inChannels = 3, long classes = 1000) => new(false, [3, 4, 6, 3], inChannels, classes);
     public static ResNet resnet50(long inChannels = 3, long classes = 1000) => new(true, [3, 4, 6, 3], inChannels, classes);
+
+    /// <summary>A ResNet by its registry name (resnet18, resnet34, resnet50) without its head: a detection backbone.</summary>
+    public static ResNet Backbone(string name, long inChannels = 3) => name switch
+    {
+        "resnet18" => new(false, [2, 2, 2, 2], inChannels, includeHead: false),
+        "resnet34" => new(false, [3, 4, 6, 3], inChannels, includeHead: false),
+        "resnet50" => new(true, [3, 4, 6, 3], inChannels, includeHead: false),
+        _ => throw new ArgumentException($"unknown ResNet '{name}': resnet18, resnet34 or resnet50", nameof(name)),
+    };
 
     public bool Bottlenecked { get; }
     /// <summary>Channels of the pooled features the head sees (512, or 2048 with bottlenecks).</summary>
@@ -57,7 +71,10 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public nn.Sequential layer2 { get; }
     public nn.Sequential layer3 { get; }
     public nn.Sequential layer4 { get; }
-    public nn.Linear fc { get; private set; }
+    private nn.Linear? head;
+
+    /// <summary>The classification head (absent from a backbone built without it).</summary>
+    public nn.Linear fc => head ?? throw new InvalidOperationException("this ResNet was built without its head (includeHead: false)");
 
     public override Tensor forward(Tensor input)
     {
@@ -88,11 +105,11 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         var old = fc;
-        var head = new nn.Linear(FeatureChannels, classes, device: old.weight.device, dtype: old.weight.dtype);
-        head.requires_grad_(old.weight.requires_grad);
-        fc = register_module("fc", head);
+        var fresh = new nn.Linear(FeatureChannels, classes, device: old.weight.device, dtype: old.weight.dtype);
+        fresh.requires_grad_(old.weight.requires_grad);
+        head = register_module("fc", fresh);
         old.Dispose();
-        return head;
+        return fresh;
     }
 
     /// <summary>
@@ -135,7 +152,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public ResNet unfreeze_from(string stage)
     {
         ArgumentNullException.ThrowIfNull(stage);
-        string[] order = [.. BackboneModules, "fc"];
+        string[] order = head is null ? [.. BackboneModules] : [.. BackboneModules, "fc"];
         var first = Array.IndexOf(order, stage);
         if (first < 0) throw new ArgumentException($"unknown stage '{stage}'; stages: {string.Join(", ", order)}", nameof(stage));
         foreach (var name in order[first..]) GetModule(name)!.requires_grad_(true);
