@@ -66,6 +66,10 @@ public class FcosParityTests(ITestOutputHelper output)
             output.WriteLine($"loss {key}: {loss.item<float>()} vs {R($"loss/{key}").item<float>()}");
             TensorAssert.Close(R($"loss/{key}"), loss, 1e-5, 1e-4, $"{key} loss");
         }
+        // An image without objects: background everywhere, nothing to regress.
+        using (no_grad())
+            foreach (var (key, loss) in model.compute_loss(result, [Targets()[0], new DetectionTarget(zeros(0, 4), zeros([0], ScalarType.Int64))]))
+                TensorAssert.Close(R($"loss_no_objects/{key}"), loss, 1e-5, 1e-4, $"{key} loss with an image without objects");
         (losses["classification"] + losses["bbox_regression"] + losses["bbox_ctrness"]).backward();
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var name in Reference.Value.Meta["grads"].Split(','))

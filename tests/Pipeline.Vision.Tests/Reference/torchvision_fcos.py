@@ -4,7 +4,7 @@ Builds torchvision's FCOS with a ResNet-18 body and a 64-channel FPN over layer2
 (BackboneWithFPN + LastLevelP6P7, 4 classes; torch.manual_seed(0)) and writes into OUT_DIR:
   weights.safetensors    its state_dict, as torchvision names it
   reference.safetensors  x (2x3x96x128); anchors; train mode: cls_logits, bbox_regression, bbox_ctrness, the three
-                         losses for targets t<i>_boxes/t<i>_labels, grad/<name> of their sum for a few parameters;
+                         losses for targets t<i>_boxes/t<i>_labels (loss_no_objects/*: image 1 without objects), grad/<name> of their sum for a few parameters;
                          eval mode: eval_cls_logits; postprocessing of random head outputs pp_cls/pp_reg/pp_ctr:
                          det<i>_boxes/scores/labels. Metadata: locations per level, state_dict keys.
 
@@ -53,6 +53,10 @@ def main(out_dir):
     anchors = model.anchor_generator(images, features)
     per_level = [f.size(2) * f.size(3) for f in features]
     losses = model.compute_loss(targets, head_outputs, anchors, per_level)
+    with torch.no_grad():
+        no_objects = [targets[0], {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}]
+        for k, v in model.compute_loss(no_objects, head_outputs, anchors, per_level).items():
+            out[f"loss_no_objects/{k}"] = v
     sum(losses.values()).backward()
     out["anchors"] = anchors[0]
     for k, v in head_outputs.items():
