@@ -8,7 +8,7 @@ namespace Pipeline.Vision.Models;
 /// convolution): a 7x7/2 stem (<c>conv1</c>, <c>bn1</c>, <c>relu</c>, <c>maxpool</c>), four stages <c>layer1</c>..
 /// <c>layer4</c> of 64, 128, 256, 512 planes (the last three halve the resolution), global average pooling and a
 /// linear head <c>fc</c>. A torchvision state dict loads as it is, no renaming. Any input channel count (1 for grey
-/// images) and input size of at least 32x32 works.
+/// images) works, and any input size down to 28x28 (Fashion-MNIST: layer4 is then 1x1).
 /// </summary>
 public sealed class ResNet : nn.Module<Tensor, Tensor>
 {
