@@ -1,5 +1,6 @@
 using Pipeline.Torch;
 using Pipeline.Torch.Serialization;
+using Pipeline.Vision.Models;
 using static Pipeline.Torch.torch;
 
 namespace Pipeline.Training;
@@ -14,9 +15,17 @@ public static class PretrainedWeights
         using var scope = NewDisposeScope();
         var weights = SafeTensors.Load(path);
         var own = model.state_dict();
+        if (model is ResNet resnet)
+        {
+            // A ResNet's backbone loads whole (a missing or misshapen layer is an error, not a silent re-initialisation)
+            // and colour weights fit a grey model's stem; only the head may stay as initialised (another class count).
+            resnet.load_state_dict_except_fc(weights);
+            weights = weights.Where(w => w.Key.StartsWith("fc.", StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
+            own = own.Where(w => w.Key.StartsWith("fc.", StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
+        }
         var matching = weights.Where(w => own.TryGetValue(w.Key, out var t) && t.shape.SequenceEqual(w.Value.shape))
             .ToDictionary(w => w.Key, w => w.Value, StringComparer.Ordinal);
-        if (matching.Count == 0) throw new InvalidDataException($"{path}: no tensor matches the model's parameter names and shapes");
+        if (matching.Count == 0 && model is not ResNet) throw new InvalidDataException($"{path}: no tensor matches the model's parameter names and shapes");
         model.load_state_dict(matching, strict: false);
         return [.. own.Keys.Where(k => !matching.ContainsKey(k))];
     }

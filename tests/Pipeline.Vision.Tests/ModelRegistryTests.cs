@@ -32,6 +32,46 @@ public class ModelRegistryTests
         Assert.Equal(269_722 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64), model.parameters().Sum(p => p.numel()));
     }
 
+    [Theory]
+    [InlineData("resnet18", 11_689_512)]
+    [InlineData("resnet34", 21_797_672)]
+    [InlineData("resnet50", 25_557_032)]
+    public void Imagenet_resnets_have_torchvisions_parameter_counts(string name, long parameters)
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelRegistry.Create(name, new ModelSpec(3, 1000));
+        Assert.Equal(parameters, model.parameters().Sum(p => p.numel()));
+        Assert.Contains(name == "resnet50" ? "layer4.2.bn3.running_var" : "layer4.1.bn2.running_var", model.state_dict().Keys);
+    }
+
+    [Fact]
+    public void Resnet18_takes_grey_28x28_images_and_trains_every_parameter()
+    {
+        using var scope = NewDisposeScope();
+        // Fashion-MNIST size: the stem and four stages bring 28x28 down to 1x1 before pooling.
+        using var model = ModelRegistry.Create("resnet18", new ModelSpec(1, 10));
+        var logits = model.call(randn(4, 1, 28, 28));
+        Assert.Equal([4L, 10], logits.shape);
+        nn.functional.cross_entropy(logits, tensor(new long[] { 0, 1, 2, 3 })).backward();
+        Assert.All(model.parameters(), p => Assert.NotNull(p.grad));
+    }
+
+    [Fact]
+    public void Resnet_backbone_freezes_and_unfreezes_from_a_stage_upwards()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ResNet.resnet18(classes: 10).freeze_backbone();
+        string[] Trainable() => [.. model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name.Split('.')[0]).Distinct()];
+        Assert.Equal(["fc"], Trainable());
+        nn.functional.cross_entropy(model.call(randn(2, 3, 64, 64)), tensor(new long[] { 0, 1 })).backward();
+        Assert.All(model.named_parameters(), p => Assert.Equal(p.name.StartsWith("fc.", StringComparison.Ordinal), p.parameter.grad is not null));
+        model.unfreeze_from("layer3");
+        Assert.Equal(["layer3", "layer4", "fc"], Trainable());
+        model.unfreeze_from("conv1");
+        Assert.Equal(model.named_parameters().Count(), model.parameters().Count(p => p.requires_grad));
+        Assert.Throws<ArgumentException>(() => model.unfreeze_from("layer5"));
+    }
+
     [Fact]
     public void A_model_backpropagates_into_every_parameter()
     {

@@ -5,19 +5,24 @@ namespace Pipeline.Vision.Models;
 
 /// <summary>
 /// ResNet's basic residual block: two 3x3 conv/BN layers plus a shortcut, then ReLU. Where the shape changes the
-/// shortcut is a 1x1 convolution with batch norm (torchvision's <c>downsample.0</c>/<c>downsample.1</c>).
+/// shortcut is a 1x1 convolution with batch norm (torchvision's <c>downsample.0</c>/<c>downsample.1</c>). Children are
+/// registered in torchvision's order (conv1, bn1, relu, conv2, bn2, downsample), so module and state names match it.
 /// </summary>
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Output channels per unit of <c>planes</c> (torchvision's <c>BasicBlock.expansion</c>).</summary>
+    public const long Expansion = 1;
+
     public BasicBlock(long inChannels, long outChannels, long stride = 1)
     {
+        // torchvision builds the shortcut before the block: constructing in its order draws the same random numbers.
+        var shortcut = Shortcut(inChannels, outChannels, stride);
         conv1 = register_module("conv1", new nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false));
         bn1 = register_module("bn1", new nn.BatchNorm2d(outChannels));
+        register_module("relu", new nn.ReLU());
         conv2 = register_module("conv2", new nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false));
         bn2 = register_module("bn2", new nn.BatchNorm2d(outChannels));
-        if (stride != 1 || inChannels != outChannels)
-            downsample = register_module("downsample", new nn.Sequential(
-                new nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), new nn.BatchNorm2d(outChannels)));
+        if (shortcut is not null) downsample = register_module("downsample", shortcut);
     }
 
     public nn.Conv2d conv1 { get; }
@@ -34,4 +39,9 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         var identity = downsample is null ? input : downsample.call(input);
         return nn.functional.relu(h + identity).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The 1x1 projection + batch norm a block needs where its output shape differs from its input's.</summary>
+    internal static nn.Sequential? Shortcut(long inChannels, long outChannels, long stride) =>
+        stride == 1 && inChannels == outChannels ? null
+            : new nn.Sequential(new nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), new nn.BatchNorm2d(outChannels));
 }

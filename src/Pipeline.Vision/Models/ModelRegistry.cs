@@ -7,7 +7,7 @@ namespace Pipeline.Vision.Models;
 public sealed record ModelSpec(long InChannels, long Classes, long? Width = null);
 
 /// <summary>
-/// Classification models by the names recipes use (<c>small_cnn</c>, <c>resnet20</c>, ...), so that a recipe can name
+/// Classification models by the names recipes use (<c>small_cnn</c>, <c>resnet20</c>, <c>resnet18</c>, ...), so that a recipe can name
 /// its model and new architectures join by registering a factory.
 /// </summary>
 public static class ModelRegistry
@@ -19,6 +19,10 @@ public static class ModelRegistry
         ["resnet32"] = s => new CifarResNet(32, s.InChannels, s.Classes),
         ["resnet44"] = s => new CifarResNet(44, s.InChannels, s.Classes),
         ["resnet56"] = s => new CifarResNet(56, s.InChannels, s.Classes),
+        // torchvision's ImageNet ResNets (its state-dict names): for pretrained weights and larger images.
+        ["resnet18"] = s => ResNet.resnet18(s.InChannels, s.Classes),
+        ["resnet34"] = s => ResNet.resnet34(s.InChannels, s.Classes),
+        ["resnet50"] = s => ResNet.resnet50(s.InChannels, s.Classes),
     };
 
     private static readonly Lock Gate = new();
