@@ -87,6 +87,12 @@ public class DetectionMetricsTests
         plain.Add([Box(0, 0, 10, 10), Box(20, 0, 60, 40)],
             [Pred(25, 5, 35, 15, 0.95), Pred(40, 10, 50, 20, 0.92), Pred(0, 0, 10, 10, 0.9)]);
         Assert.True(plain.Report().PerClass[0].Ap < 0.5);
+
+        // A box inside a crowd region: a detection that matches it is a hit, not absorbed by the region around it,
+        // though its IoU with the region (over its own area) is 1.
+        var inside = new DetectionEvaluator(["a"]);
+        inside.Add([Box(0, 0, 100, 100), Box(10, 10, 30, 30)], [Pred(11, 10, 30, 30, 0.9)], [true, false]);
+        Assert.Equal(1.0, inside.Report().Map!.Value, 12);
     }
 
     [Fact]
