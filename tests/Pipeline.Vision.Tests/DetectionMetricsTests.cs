@@ -178,6 +178,17 @@ public class DetectionMetricsTests
     }
 
     [Fact]
+    public void Bad_input_is_refused_by_name()
+    {
+        var e = new DetectionEvaluator(Ab);
+        Assert.Throws<ArgumentOutOfRangeException>("truth", () => e.Add([Box(0, 0, 1, 1, 2)], []));
+        Assert.Throws<ArgumentException>("predictions", () => e.Add([], [Pred(0, double.NaN, 1, 1, 0.5)]));
+        Assert.Throws<ArgumentException>("predictions", () => e.Add([], [Pred(0, 0, 1, 1, double.NaN)]));
+        Assert.Throws<ArgumentException>("crowd", () => e.Add([Box(0, 0, 1, 1)], [], [true, false]));
+        Assert.Equal(0, e.Report().Images);
+    }
+
+    [Fact]
     public void Iou_thresholds_and_recall_points_are_cocos()
     {
         Assert.Equal(10, DetectionEvaluator.IouThresholds.Count);

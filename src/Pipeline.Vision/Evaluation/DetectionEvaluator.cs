@@ -47,10 +47,10 @@ public sealed class DetectionEvaluator
         ArgumentNullException.ThrowIfNull(predictions);
         if (crowd is not null && crowd.Count != truth.Count)
             throw new ArgumentException($"{crowd.Count} crowd flags for {truth.Count} ground-truth boxes", nameof(crowd));
-        foreach (var box in truth) CheckClass(box.ClassId, nameof(truth));
+        foreach (var box in truth) CheckBox(box, nameof(truth));
         foreach (var p in predictions)
         {
-            CheckClass(p.Box.ClassId, nameof(predictions));
+            CheckBox(p.Box, nameof(predictions));
             if (!double.IsFinite(p.Score)) throw new ArgumentException($"a prediction's score must be finite, got {p.Score}", nameof(predictions));
         }
         images++;
@@ -242,10 +242,12 @@ public sealed class DetectionEvaluator
         return values;
     }
 
-    private void CheckClass(int classId, string name)
+    private void CheckBox(BoundingBox box, string name)
     {
-        if (classId < 0 || classId >= classes.Count)
-            throw new ArgumentOutOfRangeException(name, classId, $"a class index must be in [0, {classes.Count})");
+        if (box.ClassId < 0 || box.ClassId >= classes.Count)
+            throw new ArgumentOutOfRangeException(name, box.ClassId, $"a class index must be in [0, {classes.Count})");
+        // A NaN IoU compares as neither below nor above a threshold and would match anything.
+        if (!double.IsFinite(box.X1 + box.Y1 + box.X2 + box.Y2)) throw new ArgumentException($"box {box} has a non-finite coordinate", name);
     }
 
     private enum DetectionStatus : byte { FalsePositive, TruePositive, Ignored }
