@@ -42,8 +42,9 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture)
         var testReport = JsonDocument.Parse(File.ReadAllText(Path.Combine(downloads, "reports", "test.json"))).RootElement;
         Assert.Equal(500, testReport.GetProperty("count").GetInt64());
         Assert.Equal(10, testReport.GetProperty("confusion_matrix").GetArrayLength());
-<<<<<<< HEAD
         Assert.True(File.Exists(Path.Combine(downloads, "dataset", "report.json")));
+        var picture = PngCodec.Decode(File.ReadAllBytes(Path.Combine(downloads, "reports", "confusion_matrix.png")), "confusion_matrix.png");
+        Assert.True(picture.Width > 200 && picture.Height > 200);
 
         // pipeline predict: most of a handful of test images come back with their own class on top.
         using var source = FashionMnist.Load(FashionMnist.DebianPath, "t10k");
@@ -69,9 +70,6 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture)
         (code, _, stderr) = await fixture.CliAsync("predict", id, text);
         Assert.Equal(1, code);
         Assert.Contains("the uploaded image", stderr, StringComparison.Ordinal);
-=======
-        Assert.NotNull(await store.GetPropertiesAsync("jobs", $"{jobKey}/reports/confusion_matrix.png"));
->>>>>>> feat/metrics
     }
 
     /// <summary>The first images of Fashion-MNIST's test split, written as an IDX dataset folder.</summary>
