@@ -21,8 +21,9 @@ public sealed class DatasetSubmissionTests(ServicesFixture fixture) : IDisposabl
         var (code, stdout, stderr) = await fixture.CliAsync("submit", archive, "--input.size=[16,16]", "--data.validation_fraction=0.1", "--data.test_fraction=0.2", "--seed=3");
         Assert.True(code == 0, stderr);
         var id = stdout.Trim();
-        var detail = await fixture.WaitForJobAsync(id, "Prepared", "Failed");
-        Assert.True(detail.GetProperty("job").GetProperty("state").GetString() == "Prepared", detail.ToString());
+        // Such a small job may be trained and evaluated by the time the test looks: any state from Prepared on will do.
+        var detail = await fixture.WaitForJobAsync(id, "Prepared", "Training", "Evaluating", "Succeeded", "Failed");
+        Assert.NotEqual("Failed", detail.GetProperty("job").GetProperty("state").GetString());
 
         using var store = new AzureBlobStore(fixture.App.GetConnectionString("blobs"));
         var datasetId = detail.GetProperty("job").GetProperty("datasetId").GetString()!;

@@ -77,7 +77,7 @@ public sealed class ServicesFixture : IAsyncLifetime
             if (states.Contains(job.GetProperty("job").GetProperty("state").GetString())) return job;
             await Task.Delay(250);
         }
-        Assert.Fail($"job {id} did not reach {string.Join("/", states)}: {job}");
+        Assert.Fail($"job {id} did not reach {string.Join("/", states)}: {(job.ValueKind == JsonValueKind.Object ? job.GetProperty("job") : job)}");
         return job;
     }
 }

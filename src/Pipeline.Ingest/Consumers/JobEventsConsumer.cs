@@ -71,8 +71,12 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
             job.BestEpoch = e.Epoch;
             job.BestCheckpoint = e.ReportBlob;
         }, context.CancellationToken).ConfigureAwait(false);
-        // The evaluation of the best model on the test split is the job's last step.
-        if (e.Split == "test") await Transition(context, JobState.Succeeded, null).ConfigureAwait(false);
+        // The evaluation of the best model on the test split is the job's last step (its event is recorded above).
+        if (e.Split == "test")
+        {
+            var change = await registry.TransitionAsync(e.JobId, JobState.Succeeded, null, null, context.CancellationToken).ConfigureAwait(false);
+            await SubmitDatasetConsumer.Announce(context, change).ConfigureAwait(false);
+        }
     }
 
     public Task Consume(ConsumeContext<StopTrainingEarly> context) => Record(context, null);
