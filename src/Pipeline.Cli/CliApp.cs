@@ -7,7 +7,9 @@ public static class CliApp
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("Pipeline: train and evaluate computer-vision models.") { TrainCommand.Create(stdout, stderr) };
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        var root = new RootCommand("Pipeline: train and evaluate computer-vision models.") { TrainCommand.Create(args, stdout, stderr) };
+        // Ctrl+C lets training finish its step and write a checkpoint (all ranks of a --nproc run together) instead
+        // of the default 2 seconds before the process is ended.
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
 }
