@@ -111,7 +111,16 @@ public sealed class TrainCommandTests : IDisposable
         // Rank 0 writes recipe.json once the group has formed.
         while (DateTime.UtcNow < deadline && launcher.IsAlive && (ranks.Length < 2 || !File.Exists(Path.Combine(output, "recipe.json"))))
         {
-            ranks = Children.OfThisProcess("pipeline.dll").OrderBy(c => c.Rank).Select(c => c.Pid).ToArray();
+            var children = Children.OfThisProcess("pipeline.dll").OrderBy(c => c.Rank).ToArray();
+            ranks = [.. children.Select(c => c.Pid)];
+            // torchrun's variables, one rendezvous port, and the cores shared out.
+            foreach (var (_, rank, env) in children)
+            {
+                Assert.Equal("2", env["WORLD_SIZE"]);
+                Assert.Equal(rank.ToString(System.Globalization.CultureInfo.InvariantCulture), env["LOCAL_RANK"]);
+                Assert.Equal(children[0].Environment["MASTER_PORT"], env["MASTER_PORT"]);
+                Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2).ToString(System.Globalization.CultureInfo.InvariantCulture), env["PIPELINE_TORCH_THREADS"]);
+            }
             Thread.Sleep(100);
         }
         Assert.True(ranks.Length == 2 && launcher.IsAlive, $"ranks did not start: {result?.Stderr}");
