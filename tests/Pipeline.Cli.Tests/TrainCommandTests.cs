@@ -133,6 +133,47 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void An_interrupt_to_the_launcher_stops_every_rank_at_one_step_with_a_checkpoint()
+    {
+        // The command as a user runs it (its own process); SIGINT goes to the launcher only, which passes it on.
+        var output = Path.Combine(dir, "run");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "pipeline.dll"), "train", FashionMnist.DebianPath, "--limit", "4000", "--epochs", "50",
+                     "--output", output, "--nproc", "2", "--json", "--model.width=8", "--batch_size=64", "log_every=5" })
+            psi.ArgumentList.Add(a);
+        using var launcher = System.Diagnostics.Process.Start(psi)!;
+        var stderr = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        launcher.ErrorDataReceived += (_, e) => { if (e.Data is not null) stderr.Enqueue(e.Data); };
+        var stdout = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        launcher.OutputDataReceived += (_, e) => { if (e.Data is not null) stdout.Enqueue(e.Data); };
+        launcher.BeginOutputReadLine();
+        launcher.BeginErrorReadLine();
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (DateTime.UtcNow < deadline && !launcher.HasExited && !stderr.Any(l => l.StartsWith("epoch 1 step 10/", StringComparison.Ordinal))) Thread.Sleep(100);
+            Assert.False(launcher.HasExited, string.Join("\n", stderr));
+            var pids = stderr.First(l => l.StartsWith("launched 2 ranks", StringComparison.Ordinal));
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", launcher.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+
+            Assert.True(launcher.WaitForExit(TimeSpan.FromSeconds(60)), "the launcher did not stop after SIGINT");
+            launcher.WaitForExit();
+            Assert.True(launcher.ExitCode == 130, $"exit code {launcher.ExitCode}; stderr:\n{string.Join("\n", stderr)}");
+            using var json = JsonDocument.Parse(stdout.Last());
+            Assert.Equal("cancelled", json.RootElement.GetProperty("stop_reason").GetString());
+            // The checkpoint of the step where both ranks stopped, resumable.
+            var steps = json.RootElement.GetProperty("steps").GetInt64();
+            Assert.True(Directory.Exists(Path.Combine(output, "checkpoints", $"step-{steps:D8}")), $"no checkpoint at step {steps}");
+            foreach (var pid in pids[(pids.IndexOf("pids ", StringComparison.Ordinal) + 5)..pids.IndexOf(')', StringComparison.Ordinal)].Split(", "))
+                Assert.False(Directory.Exists($"/proc/{pid}"), $"rank pid {pid} is still running");
+        }
+        finally
+        {
+            if (!launcher.HasExited) launcher.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
     public void Fewer_than_one_process_is_refused()
     {
         var (code, _, stderr) = Run("train", FashionMnist.DebianPath, "--nproc", "0");
