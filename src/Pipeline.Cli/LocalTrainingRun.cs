@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using Pipeline.Training;
 using Pipeline.Training.Checkpoints;
+using Pipeline.Torch;
 using Pipeline.Training.Data;
+using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
@@ -12,13 +14,16 @@ using Spectre.Console;
 namespace Pipeline.Cli;
 
 /// <summary>What <c>pipeline train</c> was asked to do.</summary>
-public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadOnlyList<string> Overrides, string Output, int? Limit, bool Resume, bool Json);
+/// <param name="Rank">Set when this process is one rank of a data-parallel run (null: the only process).</param>
+public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadOnlyList<string> Overrides, string Output, int? Limit, bool Resume, bool Json,
+    DistributedSettings? Rank = null);
 
 /// <summary>
 /// One local training run: loads the recipe and the IDX dataset (train split less a seeded validation share; t10k as the
 /// test set), trains with progress on the terminal, then evaluates the best model on the test set. The run folder gets
 /// <c>recipe.json</c> (resolved), <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c>, <c>evaluation.json</c>,
 /// and the pictures <c>confusion_matrix.png</c> (test set) and <c>training_curves.png</c> (from results.csv).
+/// As one rank of a data-parallel run it trains and evaluates its share; only rank 0 writes and reports.
 /// </summary>
 public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
 {
@@ -34,8 +39,10 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         if (!Directory.Exists(options.Dataset)) throw new DirectoryNotFoundException($"{options.Dataset}: no such dataset folder");
         if (!FashionMnist.IsIdxFolder(options.Dataset))
             throw new InvalidDataException($"{options.Dataset}: not an IDX dataset folder (needs train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)");
+        using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, UsesCuda(recipe) ? Device.CUDA() : Device.CPU) : null;
+        var primary = parallel is null || parallel.Rank == 0;
         Directory.CreateDirectory(options.Output);
-        AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
+        if (primary) AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
 
         using var fullTrain = FashionMnist.Load(options.Dataset, "train");
         using var fullTest = FashionMnist.Load(options.Dataset, "t10k");
@@ -45,20 +52,25 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         using var _ = train;
         using var __ = validation;
 
-        var sinks = new List<ITrainingSink> { new CsvResultsSink(Path.Combine(options.Output, ResultsFile)) };
-        var interactive = !options.Json && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+        var sinks = new List<ITrainingSink>();
+        if (primary) sinks.Add(new CsvResultsSink(Path.Combine(options.Output, ResultsFile)));
+        var interactive = primary && !options.Json && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
         if (!interactive) sinks.Add(new ConsoleSink(stderr));
-        using var trainer = new Trainer(recipe, train, validation, new TrainerOptions { OutputDirectory = options.Output, Sinks = sinks });
+        var trainerOptions = new TrainerOptions { OutputDirectory = options.Output, Sinks = sinks, Parallel = (IDataParallel?)parallel ?? SingleProcess.Instance };
+        using var trainer = new Trainer(recipe, train, validation, trainerOptions);
+        // Every rank resumes from the checkpoint rank 0 wrote.
         if (options.Resume && new CheckpointStore(Path.Combine(options.Output, Trainer.CheckpointFolder)).Latest() is { } checkpoint)
         {
             trainer.Resume(checkpoint);
-            stderr.WriteLine($"resuming from {checkpoint}");
+            if (primary) stderr.WriteLine($"resuming from {checkpoint}");
         }
-        stderr.WriteLine($"training {recipe.Model.Name} on {train.Count} images ({validation.Count} for validation), {trainer.TotalSteps} steps, run folder {options.Output}");
+        var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each)";
+        if (primary) stderr.WriteLine($"training {recipe.Model.Name} on {train.Count} images ({validation.Count} for validation), {trainer.TotalSteps} steps{ranks}, run folder {options.Output}");
 
         var summary = interactive ? FitWithProgressBar(trainer, sinks, cancellation) : trainer.Fit(cancellation);
         trainer.RestoreBestWeights();
         var report = trainer.Evaluate(test ?? fullTest);
+        if (!primary) return summary.Reason == StopReason.Cancelled ? 130 : 0;
         AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
         var confusion = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)");
         AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
@@ -85,6 +97,9 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         else WriteReport(report, summary);
         return summary.Reason == StopReason.Cancelled ? 130 : 0;
     }
+
+    private static bool UsesCuda(Recipe recipe) =>
+        recipe.Device == "auto" ? Torch.torch.cuda.is_available() : Device.Parse(recipe.Device).Type == DeviceType.CUDA;
 
     private TensorDataset? Limit(TensorDataset dataset) =>
         options.Limit is { } n && n < dataset.Count ? dataset.Subset([.. Enumerable.Range(0, n).Select(k => (long)k)]) : null;

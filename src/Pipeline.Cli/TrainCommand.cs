@@ -1,12 +1,18 @@
 using System.CommandLine;
+using Pipeline.Torch;
+using Pipeline.Training.Distributed;
 using Pipeline.Training.Recipes;
 
 namespace Pipeline.Cli;
 
-/// <summary><c>pipeline train &lt;dataset&gt; [--task] [--config] [--epochs] [--output] [--limit] [--resume] [--json] [--key=value ...]</c>.</summary>
+/// <summary>
+/// <c>pipeline train &lt;dataset&gt; [--task] [--config] [--epochs] [--output] [--limit] [--resume] [--json] [--nproc N] [--key=value ...]</c>.
+/// With --nproc N above 1 it launches N ranks of itself (<see cref="DistributedLauncher"/>); a process started with
+/// torchrun's WORLD_SIZE/RANK variables (by the launcher, or by hand on several machines) trains as that rank.
+/// </summary>
 public static class TrainCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         var dataset = new Argument<string>("dataset") { Description = "Dataset folder (IDX: train-/t10k-images/labels, as Fashion-MNIST)" };
         var task = new Option<string>("--task") { Description = "classify (detect comes later)", DefaultValueFactory = _ => "classify" };
@@ -16,35 +22,59 @@ public static class TrainCommand
         var limit = new Option<int?>("--limit") { Description = "Use only the first N training and N test images (quick runs)" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the run folder's latest checkpoint" };
         var json = new Option<bool>("--json") { Description = "End with one JSON line of final metrics on stdout; progress goes to stderr" };
-        var nproc = new Option<int>("--nproc") { Description = "Training processes (only 1 until data-parallel training lands)", DefaultValueFactory = _ => 1 };
+        var nproc = new Option<int>("--nproc") { Description = "Data-parallel training processes on this machine (batch_size is the global batch, split between them)", DefaultValueFactory = _ => 1 };
         var command = new Command("train", "Train a model locally and evaluate it; any recipe key can be overridden as --key.sub=value.")
         {
             dataset, task, config, epochs, output, limit, resume, json, nproc,
         };
         command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction((parse, cancellation) =>
+        // On a worker thread: the termination handler (Ctrl+C, SIGTERM) then waits for the run to stop by itself.
+        command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             var overrides = new List<string> { $"task={parse.GetValue(task)}" };
             if (parse.GetValue(epochs) is { } n) overrides.Add($"epochs={n}");
             overrides.AddRange(parse.UnmatchedTokens);
-            var options = new LocalTrainingOptions(parse.GetValue(dataset)!, parse.GetValue(config), overrides,
-                parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)),
-                parse.GetValue(limit), parse.GetValue(resume), parse.GetValue(json));
-            if (parse.GetValue(nproc) != 1)
+            var processes = parse.GetValue(nproc);
+            if (processes < 1)
             {
-                stderr.WriteLine("error: --nproc other than 1 needs data-parallel training, which has not landed yet");
-                return Task.FromResult(2);
+                stderr.WriteLine($"error: --nproc {processes}: needs at least 1 process");
+                return 2;
             }
+            DistributedSettings? rank;
             try
             {
-                return Task.FromResult(new LocalTrainingRun(options, stdout, stderr).Execute(cancellation));
+                rank = DistributedSettings.FromEnvironment();
+            }
+            catch (ArgumentException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+            var runFolder = parse.GetValue(output)
+                ?? (rank is not null ? Environment.GetEnvironmentVariable(DistributedLauncher.OutputVariable) : null)
+                ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
+            // The launcher's children carry WORLD_SIZE: they train, whatever --nproc says.
+            if (rank is null && processes > 1)
+                return new DistributedLauncher(args, processes, runFolder, stdout, stderr).Run(cancellation);
+            if (rank is not null && int.TryParse(Environment.GetEnvironmentVariable(DistributedLauncher.LauncherPidVariable), out var launcher))
+                DistributedLauncher.ExitWithLauncher(launcher);
+            var options = new LocalTrainingOptions(parse.GetValue(dataset)!, parse.GetValue(config), overrides, runFolder,
+                parse.GetValue(limit), parse.GetValue(resume), parse.GetValue(json), rank);
+            try
+            {
+                return new LocalTrainingRun(options, stdout, stderr).Execute(cancellation);
             }
             catch (Exception e) when (e is RecipeException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
             {
                 stderr.WriteLine($"error: {e.Message}");
-                return Task.FromResult(2);
+                return 2;
             }
-        });
+            catch (Exception e) when (rank is not null && e is DistributedException or TorchException)
+            {
+                stderr.WriteLine($"error: rank {rank.Rank}: {e.Message}");
+                return 1;
+            }
+        }, CancellationToken.None));
         return command;
     }
 }

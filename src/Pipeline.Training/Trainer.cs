@@ -18,7 +18,10 @@ namespace Pipeline.Training;
 /// Trains a classifier as a recipe says: epochs of shuffled (or class-balanced) mini-batches with augmentation,
 /// gradient accumulation, clipping and bf16 autocast on CUDA; the lr schedule per optimizer step; validation after every
 /// epoch, best model by the recipe's metric, early stopping; checkpoints that resume bit-exactly (on CPU), mid-epoch
-/// included; cancellation between optimizer steps. Data-parallel training plugs in through <see cref="IDataParallel"/>.
+/// included; cancellation between optimizer steps. Data-parallel training plugs in through <see cref="IDataParallel"/>:
+/// the recipe's batch size is the global one (each of N ranks trains on batch_size / N), so that N ranks take the same
+/// steps as one process; every rank evaluates its part of the validation set and the counts are summed, so all ranks
+/// see the same metric and agree on the best epoch and early stopping.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -36,6 +39,8 @@ public sealed class Trainer : IDisposable
     private readonly IReadOnlyList<string> classes;
     private readonly Tensor? classWeights;
     private readonly CheckpointStore? checkpoints;
+    private readonly int rankBatchSize;
+    private nn.Module<Tensor, Tensor> training;
     private Dictionary<string, Tensor>? bestWeights;
     private TrainingState state = new();
 
@@ -58,22 +63,28 @@ public sealed class Trainer : IDisposable
         Model = ModelRegistry.Create(recipe.Model.Name, new ModelSpec(train.Images.shape[1], classes.Count, recipe.Model.Width));
         if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model, weights);
         Model.to(device);
-        parallel.BroadcastModel(Model);
+        // The wrapper starts every rank from rank 0's weights and buffers.
+        training = parallel.Wrap(Model);
+        // Ranks draw their own augmentation and dropout (their weights are rank 0's anyway).
+        if (parallel.WorldSize > 1) manual_seed(recipe.Seed + parallel.Rank);
         Optimizer = OptimizerFactory.Create(Model, recipe.Optimizer);
+        if (recipe.BatchSize % parallel.WorldSize != 0)
+            throw new ArgumentException($"batch_size {recipe.BatchSize} is the global batch: it must be a multiple of the {parallel.WorldSize} ranks", nameof(recipe));
+        rankBatchSize = recipe.BatchSize / parallel.WorldSize;
 
         var labels = train.Labels.ToArray<long>();
         sampler = parallel.Shard(recipe.Sampler == SamplerKind.ClassBalanced
             ? new ClassBalancedSampler(labels, recipe.Seed)
-            : new ShuffleSampler(labels.Length, recipe.Seed));
+            : new ShuffleSampler(labels.Length, recipe.Seed), padToEqual: true);
         // The last incomplete batch is dropped (a batch of one breaks batch norm), unless it is the only one.
-        BatchesPerEpoch = Math.Max(1, sampler.Length / recipe.BatchSize);
+        BatchesPerEpoch = Math.Max(1, sampler.Length / rankBatchSize);
         StepsPerEpoch = (BatchesPerEpoch + recipe.GradAccumulation - 1) / recipe.GradAccumulation;
         Scheduler = LrScheduler.FromRecipe(Optimizer, recipe, StepsPerEpoch);
 
         var augment = recipe.Augment.CropPadding > 0 || recipe.Augment.HorizontalFlip ? new TensorAugmenter(recipe.Augment) : null;
         trainBatches = new ImageBatcher(train, recipe.Input, device, augment);
         validationBatches = new ImageBatcher(validation, recipe.Input, device);
-        validationSampler = parallel.Shard(new SequentialSampler(validation.Count));
+        validationSampler = parallel.Shard(new SequentialSampler(validation.Count), padToEqual: false);
         if (ClassWeights.From(train.ClassCounts(), recipe.Loss.ClassWeights, recipe.Loss.Beta) is { } w)
             classWeights = tensor(w.Select(v => (float)v).ToArray(), device: device).DetachFromDisposeScope();
         if (this.options.OutputDirectory is { } dir)
@@ -94,7 +105,10 @@ public sealed class Trainer : IDisposable
     {
         state = CheckpointStore.Load(checkpoint, Model, Optimizer);
         if (state.Scheduler is { } s) Scheduler.LoadStateDict(s);
-        if (state.RngState is { } rng)
+        // The checkpoint holds the epoch's loss sums over all ranks: rank 0 carries them on.
+        if (!parallel.IsPrimary) (state.EpochLossSum, state.EpochLossCount) = (0, 0);
+        var rng = state.RankRngStates is { } perRank && perRank.Length == parallel.WorldSize ? perRank[parallel.Rank] : state.RngState;
+        if (rng is not null)
         {
             using var scope = NewDisposeScope();
             set_rng_state(tensor(Convert.FromBase64String(rng)));
@@ -120,11 +134,13 @@ public sealed class Trainer : IDisposable
             }
             last = Evaluate(validationBatches, validationSampler);
             var metric = MetricOf(last);
+            var (lossSum, lossCount) = (state.EpochLossSum, (double)state.EpochLossCount);
+            if (parallel.WorldSize > 1 && parallel.SumOverRanks([lossSum, lossCount]) is [var sum, var count]) (lossSum, lossCount) = (sum, count);
             Scheduler.EpochEnd(metric);
             var isBest = Improves(metric);
             if (isBest) KeepBest(metric, epoch);
             else state.EpochsWithoutImprovement++;
-            var trainLoss = state.EpochLossCount == 0 ? double.NaN : state.EpochLossSum / state.EpochLossCount;
+            var trainLoss = lossCount == 0 ? double.NaN : lossSum / lossCount;
             state.Epoch++;
             state.BatchInEpoch = 0;
             state.EpochLossSum = 0;
@@ -140,6 +156,8 @@ public sealed class Trainer : IDisposable
             if (recipe.Checkpoint.EveryEpochs > 0 && state.Epoch % recipe.Checkpoint.EveryEpochs == 0) SaveCheckpoint();
         }
         if (reason == StopReason.Completed) state.Finished = true;
+        // Buffers drift apart after the last training forward: the run ends with rank 0's everywhere.
+        parallel.SyncBuffers(Model);
         SaveCheckpoint();
         var summary = new TrainingSummary(reason, state.Epoch, state.Step, recipe.EarlyStopping.Metric, state.BestMetric, state.BestEpoch, last, clock.Elapsed);
         Report(s => s.OnFinished(summary));
@@ -150,7 +168,7 @@ public sealed class Trainer : IDisposable
     public ClassificationReport Evaluate(TensorDataset dataset)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        return Evaluate(new ImageBatcher(dataset, recipe.Input, device), parallel.Shard(new SequentialSampler(dataset.Count)));
+        return Evaluate(new ImageBatcher(dataset, recipe.Input, device), parallel.Shard(new SequentialSampler(dataset.Count), padToEqual: false));
     }
 
     /// <summary>Loads the best weights seen (this run's, or the run folder's <c>best.safetensors</c>) into the model.</summary>
@@ -175,7 +193,7 @@ public sealed class Trainer : IDisposable
     {
         var order = sampler.Order(epoch);
         var parameters = Model.parameters().ToArray();
-        var batchSize = recipe.BatchSize;
+        var batchSize = rankBatchSize;
         var useAutocast = recipe.Bf16 && device.Type == DeviceType.CUDA;
         var window = Stopwatch.StartNew();
         double windowLoss = 0;
@@ -183,20 +201,23 @@ public sealed class Trainer : IDisposable
         var b = state.BatchInEpoch;
         while (b < BatchesPerEpoch)
         {
-            // Stop only between optimizer steps, so that a checkpoint never holds half-accumulated gradients.
-            if (cancellation.IsCancellationRequested) return StopReason.Cancelled;
+            // Stop only between optimizer steps, so that a checkpoint never holds half-accumulated gradients; all
+            // ranks stop at the same step when any of them is cancelled.
+            if (AnyRank(cancellation.IsCancellationRequested)) return StopReason.Cancelled;
             if (options.MaxSteps is { } max && state.Step >= max) return StopReason.StepLimit;
             var groupEnd = Math.Min(b + recipe.GradAccumulation, BatchesPerEpoch);
             var groupSize = groupEnd - b;
             for (; b < groupEnd; b++)
             {
                 using var scope = NewDisposeScope();
+                // Gradients are averaged over ranks once per optimizer step, in the last micro-batch's backward.
+                using var local = b < groupEnd - 1 ? parallel.NoSync(training) : null;
                 var start = (int)(b * batchSize);
                 var indices = order.AsSpan(start, (int)Math.Min(batchSize, order.Length - start));
                 var (images, labels) = trainBatches.Batch(indices);
                 Tensor loss;
                 using (useAutocast ? autocast(DeviceType.CUDA) : null)
-                    loss = nn.functional.cross_entropy(Model.call(images), labels, classWeights, label_smoothing: recipe.Loss.LabelSmoothing);
+                    loss = nn.functional.cross_entropy(training.call(images), labels, classWeights, label_smoothing: recipe.Loss.LabelSmoothing);
                 (loss / groupSize).backward();
                 var value = loss.item<double>();
                 windowLoss += value;
@@ -205,7 +226,6 @@ public sealed class Trainer : IDisposable
                 state.EpochLossSum += value;
                 state.EpochLossCount++;
             }
-            parallel.AverageGradients(parameters);
             if (recipe.ClipGradNorm is { } maxNorm) nn.utils.clip_grad_norm_(parameters, maxNorm);
             Optimizer.step();
             Optimizer.zero_grad();
@@ -230,7 +250,9 @@ public sealed class Trainer : IDisposable
 
     private ClassificationReport Evaluate(ImageBatcher batches, IEpochSampler evaluationSampler)
     {
-        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), recipe.BatchSize, classes, recipe.Bf16 && device.Type == DeviceType.CUDA);
+        // Every rank evaluates (and keeps as best) the same model: rank 0's running statistics.
+        parallel.SyncBuffers(Model);
+        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), rankBatchSize, classes, recipe.Bf16 && device.Type == DeviceType.CUDA);
         if (parallel.WorldSize > 1) evaluator.SetCounts(parallel.SumOverRanks(evaluator.Counts()));
         return evaluator.Report();
     }
@@ -270,23 +292,43 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>Every rank calls it at the same points (it gathers what only rank 0 writes).</summary>
     private void SaveCheckpoint()
     {
-        if (checkpoints is null || !parallel.IsPrimary) return;
-        state.Scheduler = Scheduler.StateDict();
+        if (checkpoints is null) return;
+        byte[] rng;
         using (var scope = NewDisposeScope())
-            state.RngState = Convert.ToBase64String(get_rng_state().ToArray<byte>());
-        var folder = checkpoints.Save(Model, Optimizer, state);
+            rng = get_rng_state().ToArray<byte>();
+        var saved = state with { Scheduler = Scheduler.StateDict(), RngState = Convert.ToBase64String(rng) };
+        if (parallel.WorldSize > 1)
+        {
+            saved.RankRngStates = [.. parallel.AllGather(rng).Select(r => Convert.ToBase64String(r))];
+            if (parallel.SumOverRanks([state.EpochLossSum, state.EpochLossCount]) is [var sum, var count])
+                (saved.EpochLossSum, saved.EpochLossCount) = (sum, (long)count);
+        }
+        if (!parallel.IsPrimary) return;
+        var folder = checkpoints.Save(Model, Optimizer, saved);
         Report(s => s.OnCheckpoint(new CheckpointWritten(folder, state.Epoch, state.Step, state.Finished)));
     }
 
+    private bool AnyRank(bool flag) => parallel.WorldSize == 1 ? flag : parallel.SumOverRanks([flag ? 1 : 0])[0] > 0;
+
     // A parameter is frozen while any stage that names its module prefix has not reached its until_epoch.
+    // The data-parallel wrapper reduces the parameters that required gradients when it was made: rewrap on a change.
     private void ApplyFreezePlan(int epoch)
     {
         if (recipe.Freeze.Length == 0) return;
+        var changed = false;
         foreach (var (name, parameter) in Model.named_parameters())
-            parameter.requires_grad = !recipe.Freeze.Any(stage => epoch < stage.UntilEpoch &&
+        {
+            var trainable = !recipe.Freeze.Any(stage => epoch < stage.UntilEpoch &&
                 stage.Modules.Any(prefix => name == prefix || name.StartsWith(prefix + ".", StringComparison.Ordinal)));
+            changed |= parameter.requires_grad != trainable;
+            parameter.requires_grad = trainable;
+        }
+        if (!changed || ReferenceEquals(training, Model)) return;
+        training.Dispose();
+        training = parallel.Wrap(Model);
     }
 
     private void Report(Action<ITrainingSink> send)
@@ -300,6 +342,7 @@ public sealed class Trainer : IDisposable
         if (bestWeights is not null)
             foreach (var t in bestWeights.Values) t.Dispose();
         classWeights?.Dispose();
+        if (!ReferenceEquals(training, Model)) training.Dispose();
         Optimizer.Dispose();
         Model.Dispose();
     }

@@ -22,6 +22,8 @@ public sealed record TrainingState
     public JsonObject? Scheduler { get; set; }
     /// <summary>libtorch's CPU generator state (base64).</summary>
     public string? RngState { get; set; }
+    /// <summary>Each rank's generator state (base64), in rank order, for a data-parallel run.</summary>
+    public string[]? RankRngStates { get; set; }
     public double? BestMetric { get; set; }
     public int? BestEpoch { get; set; }
     public int EpochsWithoutImprovement { get; set; }
