@@ -74,8 +74,13 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
         var confusion = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)");
         AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
-        var curves = ResultsCsv.Chart(Path.Combine(options.Output, ResultsFile), $"{recipe.Model.Name}: {ResultsFile}");
-        AtomicFile.Write(Path.Combine(options.Output, TrainingCurvesFile), temp => File.WriteAllBytes(temp, curves.ToPng()));
+        // A run stopped inside its first epoch has no epoch to draw yet.
+        var results = Path.Combine(options.Output, ResultsFile);
+        if (File.Exists(results) && ResultsCsv.Read(results)["epoch"].Length > 0)
+        {
+            var curves = ResultsCsv.Chart(results, $"{recipe.Model.Name}: {ResultsFile}");
+            AtomicFile.Write(Path.Combine(options.Output, TrainingCurvesFile), temp => File.WriteAllBytes(temp, curves.ToPng()));
+        }
 
         if (options.Json)
         {
