@@ -3,9 +3,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pipeline.Torch.Distributed.Tests;
+namespace Pipeline.Testing;
 
-/// <summary>One rank: the worker executable in its own OS process, its output collected line by line.</summary>
+/// <summary>
+/// One rank: the test project's worker executable (the one <c>*.DistributedWorker.dll</c> beside the tests) in its own
+/// OS process, its output collected line by line. Shared by the engine's and the training library's distributed tests.
+/// </summary>
 internal sealed class WorkerProcess : IDisposable
 {
     private readonly Process process;
@@ -16,7 +19,9 @@ internal sealed class WorkerProcess : IDisposable
 
     public static WorkerProcess Start(params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Pipeline.Torch.DistributedWorker.dll");
+        var workers = Directory.GetFiles(AppContext.BaseDirectory, "*.DistributedWorker.dll");
+        if (workers.Length != 1) throw new InvalidOperationException($"expected one *.DistributedWorker.dll in {AppContext.BaseDirectory}, found {workers.Length}");
+        var dll = workers[0];
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);

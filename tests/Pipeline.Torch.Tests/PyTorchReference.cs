@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Pipeline.Torch.Serialization;
 
@@ -10,7 +9,7 @@ namespace Pipeline.Torch.Tests;
 /// </summary>
 public static class PyTorchReference
 {
-    public const string Python = "/usr/bin/python3";
+    public const string Python = Pipeline.Testing.Python3Script.Python;
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata)> Cache = [];
 
@@ -38,22 +37,7 @@ public static class PyTorchReference
 
     private static void Execute(string scriptPath, string[] args, string output)
     {
-        if (!File.Exists(Python))
-            throw new InvalidOperationException($"{Python} is missing: run `bash infra/provision.sh` (installs python3-torch)");
-        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ReferenceDir };
-        psi.ArgumentList.Add(scriptPath);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["OMP_NUM_THREADS"] = "1";
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {Python}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{scriptPath} did not finish within 5 minutes");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{scriptPath} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
+        Pipeline.Testing.Python3Script.Run(scriptPath, args);
         File.Move(args[0], output, overwrite: true);
     }
 }

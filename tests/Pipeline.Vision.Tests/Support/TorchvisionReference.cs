@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -11,7 +10,6 @@ namespace Pipeline.Vision.Tests.Support;
 /// </summary>
 public static class TorchvisionReference
 {
-    public const string Python = "/usr/bin/python3";
     private static readonly Lock Gate = new();
 
     public static string ReferenceDir => Path.Combine(AppContext.BaseDirectory, "Reference");
@@ -33,23 +31,5 @@ public static class TorchvisionReference
         }
     }
 
-    private static void Execute(string scriptPath, string[] args)
-    {
-        if (!File.Exists(Python))
-            throw new InvalidOperationException($"{Python} is missing: run `bash infra/provision.sh` (installs python3-torch and python3-torchvision)");
-        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ReferenceDir };
-        psi.ArgumentList.Add(scriptPath);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["OMP_NUM_THREADS"] = "1";
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {Python}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{scriptPath} did not finish within 5 minutes");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{scriptPath} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-    }
+    private static void Execute(string scriptPath, string[] args) => Pipeline.Testing.Python3Script.Run(scriptPath, args);
 }
