@@ -25,6 +25,7 @@ public sealed class JobArtifacts(IArtifactStore store)
     public static string ModelBlob(Guid job) => $"{job:N}/model/best.safetensors";
     public static string SummaryBlob(Guid job) => $"{job:N}/model/summary.json";
     public static string CancelledBlob(Guid job) => $"{job:N}/cancelled.json";
+    public static string BestSoFarBlob(Guid job) => $"{job:N}/model/best-so-far.safetensors";
 
     public Task EnsureContainerAsync(CancellationToken cancellationToken) => store.CreateContainerIfMissingAsync(Container, cancellationToken);
 
@@ -92,6 +93,22 @@ public sealed class JobArtifacts(IArtifactStore store)
         await using (var input = File.OpenRead(bestModelFile))
             await store.UploadAsync(Container, ModelBlob(job), input, null, cancellationToken).ConfigureAwait(false);
         await UploadJsonAsync(SummaryBlob(job), summary, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Keeps the best weights seen so far in the store: a trainer that takes the job over after a failure
+    /// resumes from a checkpoint, but the best epoch may lie before it.</summary>
+    public async Task UploadBestSoFarAsync(Guid job, string bestModelFile, CancellationToken cancellationToken)
+    {
+        await using var input = File.OpenRead(bestModelFile);
+        await store.UploadAsync(Container, BestSoFarBlob(job), input, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Downloads the best weights so far to <paramref name="path"/>; false when none are stored.</summary>
+    public async Task<bool> DownloadBestSoFarAsync(Guid job, string path, CancellationToken cancellationToken)
+    {
+        if (await store.GetPropertiesAsync(Container, BestSoFarBlob(job), cancellationToken).ConfigureAwait(false) is null) return false;
+        await DownloadFileAsync(Container, BestSoFarBlob(job), path, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Records that the user cancelled the job, so that a stage that has not started it yet never does

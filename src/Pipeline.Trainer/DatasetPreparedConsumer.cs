@@ -1,7 +1,9 @@
 using MassTransit;
 using Pipeline.Artifacts;
 using Pipeline.Contracts.V1;
+using Pipeline.Torch;
 using Pipeline.Training;
+using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 
@@ -12,7 +14,7 @@ namespace Pipeline.Trainer;
 /// trainer that dies has its job redelivered, and the next one resumes from the last stored checkpoint. A job whose
 /// model is already stored is announced again, never trained twice.
 /// </summary>
-public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl control, IConfiguration configuration, ILogger<DatasetPreparedConsumer> logger)
+public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl control, RankRun ranks, ILogger<DatasetPreparedConsumer> logger)
     : IConsumer<DatasetPrepared>
 {
     public async Task Consume(ConsumeContext<DatasetPrepared> context)
@@ -46,41 +48,92 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
 
         await artifacts.WriteJobInfoAsync(new JobArtifacts.JobInfo(job, prepared.Task, prepared.Classes, prepared.PreparedPrefix, prepared.RecipeYaml),
             context.CancellationToken).ConfigureAwait(false);
-        var runFolder = Path.Combine(configuration["PIPELINE_DATA_DIR"] ?? Path.GetTempPath(), "jobs", job.ToString("N"));
-        Directory.CreateDirectory(runFolder);
         var (token, why) = control.Register(job, context.CancellationToken);
         try
         {
-            using var train = await artifacts.ReadShardAsync(prepared.PreparedPrefix, "train", token).ConfigureAwait(false);
-            using var validation = await artifacts.ReadShardAsync(prepared.PreparedPrefix, "val", token).ConfigureAwait(false);
-            var sink = new TrainingEventsSink(job, 0, context, artifacts, context.CancellationToken);
-            using var trainer = new Training.Trainer(recipe, train, validation, new TrainerOptions { OutputDirectory = runFolder, Sinks = [sink] });
-            var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, Training.Trainer.CheckpointFolder), token).ConfigureAwait(false);
-            if (resumed is not null)
+            // This replica leads the job as rank 0. A group that breaks (a member lost, or one that never came) is
+            // re-formed with one member fewer, from the last stored checkpoint, until it is this replica alone.
+            var world = Math.Max(1, prepared.Trainers);
+            for (var attempt = 1; ; attempt++)
             {
-                trainer.Resume(resumed);
-                logger.LogInformation("Job {JobId} resumes from {Checkpoint}", job, resumed);
-            }
-            await context.Publish(new TrainingStarted(job, 1, [Environment.MachineName + "/" + (configuration["PIPELINE_REPLICA_INDEX"] ?? "0")], recipe.Epochs, DateTimeOffset.UtcNow), token).ConfigureAwait(false);
-
-            // The loop is synchronous and long: off the consumer's thread, cancellable between steps.
-            var summary = await Task.Run(() => trainer.Fit(token), CancellationToken.None).ConfigureAwait(false);
-            if (summary.Reason == StopReason.Cancelled && why() != StopRequest.EarlyStop)
-            {
-                logger.LogInformation("Job {JobId} cancelled after {Steps} steps", job, summary.Steps);
+                DistributedSettings? group = null;
+                if (world > 1)
+                {
+                    group = new DistributedSettings(0, world, ranks.Address, RankRun.FreePort(), ranks.GroupTimeout);
+                    for (var r = 1; r < world; r++)
+                        await context.Publish(new JoinTrainingGroup(job, attempt, r, world, group.MasterAddr, group.MasterPort, prepared.PreparedPrefix,
+                            prepared.Classes, prepared.RecipeYaml), token).ConfigureAwait(false);
+                }
+                var size = world;
+                var currentAttempt = attempt;
+                TrainingSummary summary;
+                string runFolder;
+                try
+                {
+                    (summary, runFolder) = await ranks.RunAsync(new RankAssignment(job, prepared.PreparedPrefix, prepared.Classes, recipe, group), context,
+                        members => context.Publish(new TrainingStarted(job, size, members, recipe.Epochs, DateTimeOffset.UtcNow, currentAttempt), token),
+                        token, context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (DistributedException e) when (world > 1)
+                {
+                    logger.LogWarning("Job {JobId}: the group of {World} broke up ({Reason}); re-forming with {Next} from the last checkpoint", job, world, e.Message, world - 1);
+                    await context.Publish(new TrainingGroupLost(job, attempt, world, e.Message), context.CancellationToken).ConfigureAwait(false);
+                    world--;
+                    continue;
+                }
+                if (summary.Reason == StopReason.Cancelled && why() != StopRequest.EarlyStop)
+                {
+                    logger.LogInformation("Job {JobId} cancelled after {Steps} steps", job, summary.Steps);
+                    return;
+                }
+                var best = Path.Combine(runFolder, Training.Trainer.BestModelFile);
+                if (!File.Exists(best)) throw new InvalidOperationException($"training of job {job} ended without a best model at {best}");
+                await artifacts.UploadModelAsync(job, best, new { summary.Reason, summary.Epochs, summary.Steps, summary.Metric, summary.BestMetric, summary.BestEpoch },
+                    context.CancellationToken).ConfigureAwait(false);
+                await context.Publish(new TrainingCompleted(job, summary.Epochs, JobArtifacts.ModelBlob(job),
+                    summary.Reason is StopReason.EarlyStopped || why() == StopRequest.EarlyStop), context.CancellationToken).ConfigureAwait(false);
                 return;
             }
-            var best = Path.Combine(runFolder, Training.Trainer.BestModelFile);
-            if (!File.Exists(best)) throw new InvalidOperationException($"training of job {job} ended without a best model at {best}");
-            await artifacts.UploadModelAsync(job, best, new { summary.Reason, summary.Epochs, summary.Steps, summary.Metric, summary.BestMetric, summary.BestEpoch },
-                context.CancellationToken).ConfigureAwait(false);
-            await context.Publish(new TrainingCompleted(job, summary.Epochs, JobArtifacts.ModelBlob(job),
-                summary.Reason is StopReason.EarlyStopped || why() == StopRequest.EarlyStop), context.CancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or ArgumentException or Torch.TorchException)
         {
             logger.LogError(e, "Job {JobId} failed", job);
             await context.Publish(new TrainingFailed(job, e.Message), context.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            control.Unregister(job);
+        }
+    }
+}
+
+/// <summary>
+/// The trainer queue's invitations: this idle replica joins a job's group as the rank it is given. A group that breaks
+/// ends this rank's part (the leader re-forms the group, inviting again); an invitation of a past attempt finds no
+/// store and is dropped after the group timeout.
+/// </summary>
+public sealed class JoinTrainingGroupConsumer(RankRun ranks, JobArtifacts artifacts, JobControl control, ILogger<JoinTrainingGroupConsumer> logger)
+    : IConsumer<JoinTrainingGroup>
+{
+    public async Task Consume(ConsumeContext<JoinTrainingGroup> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var invitation = context.Message;
+        var job = invitation.JobId;
+        if (await artifacts.IsCancelledAsync(job, context.CancellationToken).ConfigureAwait(false) ||
+            await artifacts.IsTrainedAsync(job, context.CancellationToken).ConfigureAwait(false)) return;
+        var recipe = RecipeLoader.LoadText(invitation.RecipeYaml, "recipe.yaml");
+        var settings = new DistributedSettings(invitation.Rank, invitation.WorldSize, invitation.MasterAddr, invitation.MasterPort, ranks.GroupTimeout);
+        var (token, _) = control.Register(job, context.CancellationToken);
+        try
+        {
+            var (summary, _) = await ranks.RunAsync(new RankAssignment(job, invitation.PreparedPrefix, invitation.Classes, recipe, settings), context,
+                _ => Task.CompletedTask, token, context.CancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Job {JobId}: rank {Rank} of {World} finished ({Reason}, {Steps} steps)", job, invitation.Rank, invitation.WorldSize, summary.Reason, summary.Steps);
+        }
+        catch (DistributedException e)
+        {
+            logger.LogWarning("Job {JobId}: rank {Rank} of attempt {Attempt} left the group: {Reason}", job, invitation.Rank, invitation.Attempt, e.Message);
         }
         finally
         {

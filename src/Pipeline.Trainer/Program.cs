@@ -11,7 +11,13 @@ var replica = builder.Configuration["PIPELINE_REPLICA_INDEX"] ?? "0";
 builder.AddPipelineBus(bus =>
 {
     // One job at a time per replica: training uses every core (or the GPU) it has.
+    // Jobs to lead and invitations to join a job's group share the queue and its limit, so only idle replicas join.
     bus.AddConsumer<DatasetPreparedConsumer>().Endpoint(e =>
+    {
+        e.Name = "trainer";
+        e.ConcurrentMessageLimit = 1;
+    });
+    bus.AddConsumer<JoinTrainingGroupConsumer>().Endpoint(e =>
     {
         e.Name = "trainer";
         e.ConcurrentMessageLimit = 1;
@@ -25,6 +31,7 @@ builder.AddPipelineBus(bus =>
 });
 builder.Services.AddSingleton<JobArtifacts>();
 builder.Services.AddSingleton<JobControl>();
+builder.Services.AddSingleton<RankRun>();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

@@ -33,6 +33,9 @@ public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus,
         if (checkpoint.Step == lastStoredStep) return;
         lastStoredStep = checkpoint.Step;
         var prefix = Wait(artifacts.UploadCheckpointAsync(job, checkpoint.Folder, checkpoint.Epoch, checkpoint.Step, cancellationToken));
+        // The run folder is the checkpoints folder's parent; its best model is what a take-over must not lose.
+        var best = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(checkpoint.Folder)!)!, Training.Trainer.BestModelFile);
+        if (lastEpoch is { IsBest: true } && File.Exists(best)) Wait(artifacts.UploadBestSoFarAsync(job, best, cancellationToken));
         var metrics = new Dictionary<string, double>();
         if (lastEpoch is { } e)
         {

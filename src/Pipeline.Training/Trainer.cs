@@ -240,6 +240,7 @@ public sealed class Trainer : IDisposable
                 var progress = new StepProgress(epoch, state.Step, TotalSteps, windowLoss / windowBatches, Optimizer.param_groups[0].lr,
                     windowSamples * parallel.WorldSize / seconds, eta);
                 Report(s => s.OnStep(progress));
+                foreach (var sink in options.RankSinks) sink.OnStep(progress);
                 (windowLoss, windowBatches, windowSamples, windowSteps) = (0, 0, 0, 0);
                 window.Restart();
             }

@@ -34,8 +34,10 @@ public sealed class ServicesFixture : IAsyncLifetime
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
         builder.AddProject("preprocess", "src/Pipeline.Preprocess")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
+        // Two replicas: a job may train as a group of both; a lost member is noticed within 20 s.
         builder.AddProject("trainer", "src/Pipeline.Trainer")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
+            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
+            .WithReplicas(2).WithEnvironment("PIPELINE_DIST_TIMEOUT", "20");
         App = await builder.BuildAsync();
         await App.StartAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));

@@ -73,7 +73,7 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture)
     }
 
     /// <summary>The first images of Fashion-MNIST's test split, written as an IDX dataset folder.</summary>
-    private static string WriteSubset(int train, int test)
+    internal static string WriteSubset(int train, int test)
     {
         var folder = Directory.CreateTempSubdirectory("fashion-subset-").FullName;
         using var source = FashionMnist.Load(FashionMnist.DebianPath, "t10k");

@@ -15,3 +15,20 @@ public sealed record SubmitDataset(
 
 /// <summary>Stop the job between steps; it ends Cancelled.</summary>
 public sealed record CancelJob(Guid JobId, string Reason);
+
+/// <summary>
+/// Join job <paramref name="JobId"/>'s data-parallel group as <paramref name="Rank"/> of <paramref name="WorldSize"/>:
+/// rendezvous on the leader's TCPStore at <paramref name="MasterAddr"/>:<paramref name="MasterPort"/>. Sent by the
+/// trainer replica that leads the job (rank 0) to the trainer queue, so an idle replica takes it. An invitation of an
+/// earlier <paramref name="Attempt"/> finds no one at the address and is dropped.
+/// </summary>
+public sealed record JoinTrainingGroup(
+    Guid JobId,
+    int Attempt,
+    int Rank,
+    int WorldSize,
+    string MasterAddr,
+    int MasterPort,
+    string PreparedPrefix,
+    IReadOnlyList<string> Classes,
+    string RecipeYaml);

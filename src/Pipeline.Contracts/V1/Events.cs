@@ -33,7 +33,13 @@ public sealed record DatasetPrepared(
     string RecipeYaml,
     int Trainers) : IJobEvent;
 
-public sealed record TrainingStarted(Guid JobId, int WorldSize, IReadOnlyList<string> Members, int Epochs, DateTimeOffset StartedAt) : IJobEvent;
+/// <summary>The job's training group formed (again, after a lost member: a higher <paramref name="Attempt"/>) and starts
+/// or resumes training; <paramref name="Members"/> by rank.</summary>
+public sealed record TrainingStarted(Guid JobId, int WorldSize, IReadOnlyList<string> Members, int Epochs, DateTimeOffset StartedAt, int Attempt = 1) : IJobEvent;
+
+/// <summary>Attempt <paramref name="Attempt"/>'s group of <paramref name="WorldSize"/> broke up (a member was lost or
+/// never came); the leader re-forms it from the last checkpoint.</summary>
+public sealed record TrainingGroupLost(Guid JobId, int Attempt, int WorldSize, string Reason) : IJobEvent;
 
 /// <summary>Progress from one rank, every few steps.</summary>
 public sealed record TrainingProgress(

@@ -19,7 +19,8 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
     IConsumer<TrainingFailed>,
     IConsumer<JobFailed>,
     IConsumer<EvaluationCompleted>,
-    IConsumer<StopTrainingEarly>
+    IConsumer<StopTrainingEarly>,
+    IConsumer<TrainingGroupLost>
 {
     public Task Consume(ConsumeContext<DatasetIngested> context) => Record(context, null);
 
@@ -80,6 +81,8 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
     }
 
     public Task Consume(ConsumeContext<StopTrainingEarly> context) => Record(context, null);
+
+    public Task Consume(ConsumeContext<TrainingGroupLost> context) => Record(context, null);
 
     private Task Record<T>(ConsumeContext<T> context, Action<JobRecord>? update) where T : class, IJobEvent
     {

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using MassTransit;
+using Pipeline.Artifacts;
+using Pipeline.Torch;
+using Pipeline.Training;
+using Pipeline.Training.Distributed;
+using Pipeline.Training.Progress;
+using Pipeline.Training.Recipes;
+
+namespace Pipeline.Trainer;
+
+/// <summary>What one rank needs to train a job: its prepared data, its recipe, and (in a group) its place in it.</summary>
+public sealed record RankAssignment(Guid JobId, string PreparedPrefix, IReadOnlyList<string> Classes, Recipe Recipe, DistributedSettings? Group);
+
+/// <summary>
+/// Trains one rank of a job: reads the shards, joins the group (if any), resumes from the job's last stored checkpoint,
+/// and fits. Rank 0 writes checkpoints (stored and announced by <see cref="TrainingEventsSink"/>); every rank streams its
+/// own progress. A lost group member surfaces as <see cref="DistributedException"/> within the group's timeout.
+/// </summary>
+public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration, ILogger<RankRun> logger)
+{
+    /// <summary>How long a group waits for its members and for any collective: a lost member is noticed within it.</summary>
+    public TimeSpan GroupTimeout => TimeSpan.FromSeconds(configuration.GetValue("PIPELINE_DIST_TIMEOUT", 60.0));
+
+    /// <summary>This replica's name in events: host and replica index.</summary>
+    public string Member => $"{Environment.MachineName}/{configuration["PIPELINE_REPLICA_INDEX"] ?? "0"}";
+
+    /// <summary>The address other replicas reach this one's TCPStore at (one machine: loopback).</summary>
+    public string Address => configuration["PIPELINE_TRAINER_ADDRESS"] ?? "127.0.0.1";
+
+    /// <param name="started">Called on every rank once the group has formed, with every member's name by rank.</param>
+    /// <returns>The summary, and the rank's run folder (rank 0's holds <c>best.safetensors</c>).</returns>
+    public async Task<(TrainingSummary Summary, string RunFolder)> RunAsync(RankAssignment assignment, IPublishEndpoint bus, Func<IReadOnlyList<string>, Task> started,
+        CancellationToken token, CancellationToken publishToken)
+    {
+        ArgumentNullException.ThrowIfNull(assignment);
+        var job = assignment.JobId;
+        var rank = assignment.Group?.Rank ?? 0;
+        var runFolder = Path.Combine(configuration["PIPELINE_DATA_DIR"] ?? Path.GetTempPath(), "jobs", job.ToString("N"), $"rank-{rank}");
+        if (Directory.Exists(runFolder)) Directory.Delete(runFolder, recursive: true);
+        Directory.CreateDirectory(runFolder);
+        using var train = await artifacts.ReadShardAsync(assignment.PreparedPrefix, "train", token).ConfigureAwait(false);
+        using var validation = await artifacts.ReadShardAsync(assignment.PreparedPrefix, "val", token).ConfigureAwait(false);
+        var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, Training.Trainer.CheckpointFolder), token).ConfigureAwait(false);
+        if (resumed is not null && rank == 0) await artifacts.DownloadBestSoFarAsync(job, Path.Combine(runFolder, Training.Trainer.BestModelFile), token).ConfigureAwait(false);
+
+        return await Task.Run(async () =>
+        {
+            // Joining blocks until every member has come (or the timeout): off the consumer's thread, as is the loop.
+            using var group = assignment.Group is { } settings ? new ProcessGroupParallel(settings) : null;
+            // Members on one machine share its cores: each takes its part, or they would all wait on the slowest.
+            var threads = Torch.torch.get_num_threads();
+            if (group is not null && Address == "127.0.0.1") Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.WorldSize));
+            using var restore = new ThreadsRestorer(threads);
+            var progress = new TrainingEventsSink(job, rank, bus, artifacts, publishToken);
+            var options = new TrainerOptions
+            {
+                OutputDirectory = runFolder,
+                Sinks = rank == 0 ? [progress] : [],
+                RankSinks = rank == 0 ? [] : [progress],
+                Parallel = (IDataParallel?)group ?? SingleProcess.Instance,
+            };
+            using var trainer = new Training.Trainer(assignment.Recipe, train, validation, options);
+            if (resumed is not null)
+            {
+                trainer.Resume(resumed);
+                logger.LogInformation("Job {JobId} rank {Rank} resumes from {Checkpoint}", job, rank, resumed);
+            }
+            IReadOnlyList<string> members = group is null ? [Member]
+                : [.. group.AllGather(System.Text.Encoding.UTF8.GetBytes(Member)).Select(b => System.Text.Encoding.UTF8.GetString(b))];
+            await started(members).ConfigureAwait(false);
+            return (trainer.Fit(token), runFolder);
+        }, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private sealed class ThreadsRestorer(int threads) : IDisposable
+    {
+        public void Dispose() => Torch.torch.set_num_threads(threads);
+    }
+
+    /// <summary>A free TCP port for a group's store (the leader binds it at once).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

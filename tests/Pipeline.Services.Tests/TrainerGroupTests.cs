@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text.Json;
+using Pipeline.Hosting;
+
+namespace Pipeline.Services.Tests;
+
+/// <summary>Two trainer replicas train one job as a data-parallel group, and a group that loses a member re-forms and
+/// finishes the job from its last checkpoint.</summary>
+[Collection(ServicesCollection.Name)]
+public sealed class TrainerGroupTests(ServicesFixture fixture)
+{
+    // The batch is the global one: two ranks take 25 each, and the run takes the steps one trainer would.
+    private static readonly string[] Recipe = ["--epochs=2", "--batch_size=50", "--model.name=small_cnn", "--model.width=8", "--log_every=5"];
+
+    /// <summary>How far the group's test accuracy may be from one trainer's on this small run (500 test images, two
+    /// short epochs, different augmentation draws per rank); the 1 point is for full-size runs.</summary>
+    private const double Tolerance = 0.05;
+
+    [Fact]
+    public async Task Two_trainers_train_one_job_as_a_group_and_come_close_to_one_trainer()
+    {
+        var dataset = TrainingPipelineTests.WriteSubset(1500, 500);
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--trainers", "2", "--wait", "--json", .. Recipe]);
+        Assert.True(code == 0, $"{stderr}\n{stdout}");
+        var group = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--trainers", "1", "--wait", "--json", .. Recipe]);
+        Assert.True(code == 0, $"{stderr}\n{stdout}");
+        var single = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+
+        var detail = await fixture.WaitForJobAsync(group.GetProperty("job").GetString()!, "Succeeded");
+        var events = detail.GetProperty("events").EnumerateArray().ToList();
+        var started = Payloads(events, "TrainingStarted").Single();
+        Assert.Equal(2, started.GetProperty("worldSize").GetInt32());
+        Assert.Equal(2, started.GetProperty("members").GetArrayLength());
+        var ranks = Payloads(events, "TrainingProgress").Select(p => p.GetProperty("rank").GetInt32()).ToHashSet();
+        Assert.Equal([0, 1], ranks.Order());
+
+        var a = group.GetProperty("test").GetProperty("accuracy").GetDouble();
+        var b = single.GetProperty("test").GetProperty("accuracy").GetDouble();
+        Assert.True(Math.Abs(a - b) <= Tolerance, $"2 trainers: {a:P1}, 1 trainer: {b:P1}");
+    }
+
+    [Fact]
+    public async Task A_group_that_loses_a_trainer_re_forms_and_completes_the_job()
+    {
+        var dataset = TrainingPipelineTests.WriteSubset(1500, 500);
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--trainers", "2", "--epochs=5", "--batch_size=50", "--model.width=8", "--log_every=5"]);
+        Assert.True(code == 0, stderr);
+        var id = stdout.Trim();
+
+        // Once the group has stored a checkpoint, one member is killed outright.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            var job = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(5), "Training", "Succeeded", "Failed");
+            if (job.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("kind").GetString() == "CheckpointSaved")) break;
+            await Task.Delay(250);
+        }
+        var victim = fixture.App.Resources.Instances("trainer").First(s => s.ProcessId is not null);
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-9", victim.ProcessId!.Value.ToString(CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+
+        var detail = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(8), "Succeeded", "Failed");
+        Assert.True(detail.GetProperty("job").GetProperty("state").GetString() == "Succeeded", detail.GetProperty("job").ToString());
+        var events = detail.GetProperty("events").EnumerateArray().ToList();
+        // The events show the group forming again after the loss.
+        Assert.True(Payloads(events, "TrainingStarted").Count() >= 2, string.Join(", ", events.Select(e => e.GetProperty("kind").GetString())));
+        // The supervisor brought the killed replica back.
+        using var healthy = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await fixture.App.Resources.WaitForResourceHealthyAsync("trainer", healthy.Token);
+    }
+
+    private static IEnumerable<JsonElement> Payloads(List<JsonElement> events, string kind) =>
+        events.Where(e => e.GetProperty("kind").GetString() == kind).Select(e => JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement);
+}
