@@ -1,4 +1,6 @@
 using MassTransit;
+using Pipeline.Artifacts;
+using Pipeline.Storage;
 using Pipeline.Contracts.V1;
 using Pipeline.Ingest.Registry;
 
@@ -17,6 +19,12 @@ public static class JobsApi
     public sealed record JobDetail(JobView Job, IReadOnlyList<EventView> Events, IReadOnlyList<MetricView> Metrics);
     public sealed record EventView(DateTime At, string Kind, string Payload);
     public sealed record MetricView(string Name, string Split, int Rank, int Epoch, long Step, double Value);
+
+    /// <summary>One stored artifact of a job: <c>reports/test.json</c>, <c>model/best.safetensors</c>, or the
+    /// dataset's files under <c>dataset/</c> (<c>dataset/report.json</c>); the raw images are left out.</summary>
+    public sealed record ArtifactView(string Name, long Length, DateTimeOffset LastModified, string? ContentType);
+
+    private const string DatasetPrefix = "dataset/";
 
     public static void MapJobsApi(this WebApplication app)
     {
@@ -57,6 +65,45 @@ public static class JobsApi
             if (change is not null) await bus.Publish(change, cancellationToken).ConfigureAwait(false);
             return Results.Accepted($"/api/jobs/{id}");
         });
+
+        api.MapGet("/{id:guid}/artifacts", async (Guid id, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
+        {
+            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
+            if (job is null) return Results.NotFound();
+            var found = new List<ArtifactView>();
+            await ListAsync(store, JobArtifacts.Container, $"{id:N}/", "", found, cancellationToken).ConfigureAwait(false);
+            if (job.DatasetId is { } dataset)
+                await ListAsync(store, DatasetIngestor.Container, $"{dataset}/", DatasetPrefix, found, cancellationToken).ConfigureAwait(false);
+            return Results.Ok(found.Where(a => !a.Name.StartsWith(DatasetPrefix + "raw/", StringComparison.Ordinal)));
+        });
+
+        api.MapGet("/{id:guid}/artifacts/{**name}", async (Guid id, string name, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
+        {
+            if (name.Split('/').Any(part => part is "" or "." or ".."))
+                return Results.Problem($"artifact name '{name}' must be a relative path without '.' or '..' parts", statusCode: 400);
+            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
+            if (job is null) return Results.NotFound();
+            var (container, blob) = name.StartsWith(DatasetPrefix, StringComparison.Ordinal)
+                ? (DatasetIngestor.Container, job.DatasetId is { } ds ? $"{ds}/{name[DatasetPrefix.Length..]}" : null)
+                : (JobArtifacts.Container, $"{id:N}/{name}");
+            if (blob is null || await store.GetPropertiesAsync(container, blob, cancellationToken).ConfigureAwait(false) is not { } properties)
+                return Results.NotFound();
+            var content = await store.DownloadAsync(container, blob, null, cancellationToken).ConfigureAwait(false);
+            return Results.Stream(content, properties.ContentType ?? "application/octet-stream", Path.GetFileName(name), properties.LastModified);
+        });
+    }
+
+    private static async Task ListAsync(IArtifactStore store, string container, string prefix, string shownAs, List<ArtifactView> into, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var blob in store.ListAsync(container, prefix, cancellationToken).ConfigureAwait(false))
+                into.Add(new ArtifactView(shownAs + blob.Name[prefix.Length..], blob.Length, blob.LastModified, blob.ContentType));
+        }
+        catch (ArtifactNotFoundException)
+        {
+            // The container does not exist yet: the job has stored nothing there.
+        }
     }
 
     public static JobView View(JobRecord job)
