@@ -12,7 +12,7 @@ var apiKey = Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length:
     ? given
     : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 
-builder.AddProject("ingest", "src/Pipeline.Ingest")
+var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
@@ -29,7 +29,13 @@ builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs);
 
-builder.AddPrometheus("prometheus");
+var prometheus = builder.AddPrometheus("prometheus");
+
+// The dashboard calls the jobs API with the key server-side: the browser only holds the dashboard's token.
+builder.AddDashboard()
+    .WithJobsApi(ingest, apiKey)
+    .WithMetrics(prometheus)
+    .WithBundledDataset("Fashion-MNIST", "/usr/share/datasets/fashion-mnist");
 
 var app = builder.Build();
 _ = PrintClientSettingsAsync(app, apiKey);
