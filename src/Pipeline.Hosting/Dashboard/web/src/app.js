@@ -258,6 +258,17 @@ function jobPage(id) {
     }
   };
 
+  let retry = null;
+  const tryRefresh = (j) => {
+    clearTimeout(retry);
+    refreshArtifacts(j).catch((e) => {
+      console.warn(e);
+      lastArtifactsKey = ""; // the API may be restarting: try again
+      retry = setTimeout(() => tryRefresh(j), 3000);
+    });
+  };
+  onCleanup(() => clearTimeout(retry));
+
   const render = (detail) => {
     const j = detail.job, m = detail.metrics;
     const test = Object.fromEntries(m.filter((x) => x.split === "test").map((x) => [x.name, x.value]));
@@ -277,7 +288,7 @@ function jobPage(id) {
     speed.update(series(m, "samples_per_second", "train", "step"));
     events.replaceChildren(...detail.events.slice(-200).reverse().filter((e) => e.kind !== "TrainingProgress").map((e) =>
       h("tr", {}, h("td", {}, when(e.at)), h("td", {}, e.kind), h("td", { class: "muted" }, e.payload.length > 240 ? e.payload.slice(0, 240) + "…" : e.payload))));
-    refreshArtifacts(j).catch((e) => console.warn(e));
+    tryRefresh(j);
   };
 
   const es = new EventSource(`/api/jobs/${id}/events`);
