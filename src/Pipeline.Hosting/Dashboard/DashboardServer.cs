@@ -360,7 +360,7 @@ public sealed class DashboardServer : IAsyncDisposable
         ("Working set", "bytes", "sum by (job, replica) (dotnet_process_memory_working_set_bytes)"),
         ("GC heap", "bytes", "sum by (job, replica) (dotnet_gc_last_collection_heap_size_bytes)"),
         ("HTTP requests", "1/s", "sum by (job, replica) (rate(http_server_request_duration_seconds_count[1m]))"),
-        ("Messages consumed", "1/s", "sum by (job, replica) (rate(messaging_masstransit_consume_duration_seconds_count[1m]))"),
+        ("Messages consumed", "1/s", "sum by (job, replica) (rate(messaging_masstransit_consume_total[1m]))"),
     ];
 
     private async Task<IResult> MetricsAsync(CancellationToken cancellationToken)
