@@ -28,6 +28,18 @@ public sealed class DashboardBrowserTests
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run infra/provision.sh (Debian's chromium)");
         Directory.CreateDirectory(Screenshots);
         var dataset = WriteFashionMnistSubset(train: 3000, test: 500);
+        try
+        {
+            await RunAsync(dataset);
+        }
+        finally
+        {
+            Directory.Delete(dataset, recursive: true);
+        }
+    }
+
+    private static async Task RunAsync(string dataset)
+    {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Program>();
         await using var app = await builder.BuildAsync();
         await app.StartAsync();
@@ -118,7 +130,6 @@ public sealed class DashboardBrowserTests
         await page.GotoAsync(new Uri(dashboard.Url, "#/metrics").ToString());
         await page.WaitForSelectorAsync("#metrics .card");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "7-metrics.png"), FullPage = true });
-        Directory.Delete(dataset, recursive: true);
     }
 
     private static async Task<int> ChartPointsAsync(ILocator chart) =>
