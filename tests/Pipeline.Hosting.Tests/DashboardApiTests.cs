@@ -49,6 +49,7 @@ public sealed class DashboardApiTests
         {
             Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
             var setCookie = Assert.Single(login.Headers.GetValues("Set-Cookie"));
+            Assert.StartsWith(dashboard.CookieName + "=", setCookie, StringComparison.Ordinal);
             Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
             Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
         }

@@ -20,7 +20,6 @@ namespace Pipeline.Hosting;
 /// here with its key; metrics from Prometheus' query API.</summary>
 public sealed class DashboardServer : IAsyncDisposable
 {
-    public const string CookieName = "pipeline-dashboard";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
     private readonly DistributedApplication app;
@@ -41,6 +40,9 @@ public sealed class DashboardServer : IAsyncDisposable
     public string Token { get; }
     public int Port { get; }
     public Uri Url => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>Per port: browsers share cookies across the ports of a host, and several AppHosts may run on one.</summary>
+    public string CookieName => $"pipeline-dashboard-{Port}";
 
     /// <summary>What the AppHost prints: opening it logs the browser in.</summary>
     public Uri LoginUrl => new(Url, "login?t=" + Token);
