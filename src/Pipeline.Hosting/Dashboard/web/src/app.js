@@ -226,16 +226,17 @@ function jobPage(id) {
   const acc = chart("Validation accuracy", "val-chart", { xLabel: "epoch", lines: [{ label: "val accuracy", color: "#18794e" }] }, "accuracy");
   const speed = chart("Throughput", "throughput-chart", { xLabel: "step", lines: [{ label: "samples/s", color: "#7a2ed6" }] }, "samples/s");
   const report = h("div", { class: "grid", id: "report" });
+  const picture = h("div");
   const artifacts = h("div", { class: "card", id: "artifacts" }, h("h2", {}, "Artifacts"), h("div", { class: "muted" }, "none yet"));
   const dataset = h("div", { class: "card", id: "dataset" }, h("h2", {}, "Dataset report"), h("div", { class: "muted" }, "not stored yet"));
   const events = h("tbody");
   main.replaceChildren(h("h1", {}, `Job ${id}`), header,
-    h("div", { class: "grid" }, loss.el, lr.el, acc.el, speed.el), report,
+    h("div", { class: "grid" }, loss.el, lr.el, acc.el, speed.el), report, picture,
     h("div", { class: "grid" }, artifacts, dataset),
     h("h2", {}, "Events"), h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "At"), h("th", {}, "Event"), h("th", {}, "Payload"))), events));
   onCleanup(() => [loss, lr, acc, speed].forEach((c) => c.destroy()));
 
-  let shownReport = false, shownDataset = false, lastArtifactsKey = "";
+  let shownReport = false, shownDataset = false, shownPicture = false, lastArtifactsKey = "";
   const refreshArtifacts = async (job) => {
     const key = `${job.state}|${job.step}|${job.epoch}`;
     if (key === lastArtifactsKey) return;
@@ -255,6 +256,12 @@ function jobPage(id) {
       shownReport = true;
       const r = await api(`/api/jobs/${id}/artifacts/reports/test.json`);
       report.replaceChildren(confusionMatrix(r), perClass(r));
+    }
+    // The evaluator's own rendering of the matrix, where it stores one.
+    if (!shownPicture && names.has("reports/confusion_matrix.png")) {
+      shownPicture = true;
+      picture.replaceChildren(h("div", { class: "card", id: "confusion-png" }, h("h2", {}, "Confusion matrix (evaluator's picture)"),
+        h("img", { src: `/api/jobs/${id}/artifacts/reports/confusion_matrix.png`, alt: "confusion matrix", style: "max-width:100%" })));
     }
   };
 
