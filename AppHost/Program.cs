@@ -18,7 +18,7 @@ var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
-builder.AddProject("ingest", "src/Pipeline.Ingest")
+var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WithReference(rabbit).WithReference(blobs).WithReference(evaluator)
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
@@ -27,12 +27,19 @@ builder.AddProject("preprocess", "src/Pipeline.Preprocess")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs);
 
+// Two replicas: a job submitted with --trainers 2 trains on both as one data-parallel group.
 builder.AddProject("trainer", "src/Pipeline.Trainer")
     .WithReference(rabbit).WithReference(blobs)
-    .WaitFor(rabbit).WaitFor(blobs);
+    .WaitFor(rabbit).WaitFor(blobs)
+    .WithReplicas(2);
 
+var prometheus = builder.AddPrometheus("prometheus");
 
-builder.AddPrometheus("prometheus");
+// The dashboard calls the jobs API with the key server-side: the browser only holds the dashboard's token.
+builder.AddDashboard()
+    .WithJobsApi(ingest, apiKey)
+    .WithMetrics(prometheus)
+    .WithBundledDataset("Fashion-MNIST", "/usr/share/datasets/fashion-mnist");
 
 var app = builder.Build();
 _ = PrintClientSettingsAsync(app, apiKey);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the system and its tests need on a Debian 12 machine, idempotently:
 # Debian packages (libtorch, Gloo headers, codecs, RabbitMQ, Prometheus, the PyTorch reference,
-# Fashion-MNIST) and Azurite from the committed npm lock file. Safe to run again: it only does
+# Fashion-MNIST, Chromium for the browser test) and Azurite from the committed npm lock file. Safe to run again: it only does
 # what is missing, and says what it does.
 set -euo pipefail
 
@@ -16,7 +16,8 @@ packages=(
   python3-torch python3-torchvision python3-pil python3-numpy  # the reference for parity tests and benchmarks
   dataset-fashion-mnist                           # real data
   rabbitmq-server prometheus                      # infrastructure the AppHost runs
-  nodejs                                          # Azurite
+  nodejs                                          # Azurite, the dashboard's bundle build
+  chromium chromium-driver                        # the dashboard's browser test (headless, Playwright)
 )
 
 missing=()

@@ -23,6 +23,7 @@ public sealed class DistributedApplication : IAsyncDisposable
         orchestrator = new Orchestrator(options, model, Resources, Logs);
         console = new ConsoleReporter(options, Resources);
         orchestrator.Register();
+        Dashboard = options.Dashboard is { } dashboard ? new DashboardServer(this, dashboard) : null;
     }
 
     public static IDistributedApplicationBuilder CreateBuilder(string[] args)
@@ -40,6 +41,9 @@ public sealed class DistributedApplication : IAsyncDisposable
 
     /// <summary>State of every instance, with a change stream: what the dashboard renders.</summary>
     public ResourceRegistry Resources { get; }
+
+    /// <summary>The hosted dashboard (AddDashboard), with its login URL; null when the graph has none.</summary>
+    public DashboardServer? Dashboard { get; }
 
     /// <summary>Console output of every instance.</summary>
     public ResourceLogs Logs { get; }
@@ -73,8 +77,16 @@ public sealed class DistributedApplication : IAsyncDisposable
         // Leftovers of an AppHost that was killed outright on this same folder (--keep-data, --data-dir)
         // would hold its RabbitMQ database and ports: clear them before starting anew.
         await ProcessTree.KillMarkedAsync($"{ProcessTree.RunDirectoryVariable}={RunDirectory}");
+        if (Dashboard is not null)
+        {
+            await Dashboard.StartAsync(cancellationToken);
+        }
         if (Options.ConsoleOutput)
         {
+            if (Dashboard is not null)
+            {
+                Console.WriteLine($"Dashboard: {Dashboard.LoginUrl}");
+            }
             console.PrintResources();
             following = console.FollowAsync(consoleFollow.Token);
         }
@@ -103,6 +115,10 @@ public sealed class DistributedApplication : IAsyncDisposable
                     Console.WriteLine("Stopping ...");
                 }
                 await orchestrator.StopAsync();
+            }
+            if (Dashboard is not null)
+            {
+                await Dashboard.StopAsync();
             }
             await consoleFollow.CancelAsync();
             if (following is not null)
@@ -161,6 +177,10 @@ public sealed class DistributedApplication : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
+        if (Dashboard is not null)
+        {
+            await Dashboard.DisposeAsync();
+        }
         Logs.Dispose();
         consoleFollow.Dispose();
         if (Options.DeleteRunDirectoryOnDispose && Directory.Exists(RunDirectory))

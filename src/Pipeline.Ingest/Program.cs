@@ -34,7 +34,6 @@ await app.Services.GetRequiredService<JobRegistry>().InitializeAsync(app.Lifetim
 app.UseApiKey();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
-app.MapArtifactsApi();
 app.MapPredictProxy();
 app.MapUploadsApi(builder.Configuration.GetValue("PIPELINE_MAX_UPLOAD_BYTES", 8L << 30));
 await app.RunAsync().ConfigureAwait(false);

@@ -46,7 +46,8 @@ public sealed class AppHostAcceptanceTests
 
         try
         {
-            await Task.WhenAny(healthy.Task, apphost.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
+            // The AppHost builds each service first (an up-to-date check takes a minute each on 2 busy cores).
+            await Task.WhenAny(healthy.Task, apphost.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(6)));
             Assert.True(healthy.Task.IsCompleted, "no healthy line:\n" + string.Join('\n', output));
             var printed = string.Join('\n', output);
             foreach (var resource in (string[])["rabbitmq", "storage", "blobs", "prometheus"])

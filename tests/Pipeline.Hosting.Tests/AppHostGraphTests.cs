@@ -13,7 +13,7 @@ public sealed class AppHostGraphTests(AppHostGraphFixture fixture) : IClassFixtu
     {
         var snapshots = App.Resources.Snapshots;
         Assert.Equal(
-            ["rabbitmq", "storage", "blobs", "ingest", "preprocess", "trainer", "evaluator", "prometheus", "testservice-0", "testservice-1", "probe-0", "probe-1"],
+            ["rabbitmq", "storage", "blobs", "evaluator", "ingest", "preprocess", "trainer-0", "trainer-1", "prometheus", "testservice-0", "testservice-1", "probe-0", "probe-1"],
             snapshots.Select(s => s.InstanceName));
         Assert.All(snapshots, s => Assert.Equal(ResourceState.Healthy, s.State));
         var ports = snapshots.Where(s => s.ParentName is null).SelectMany(s => s.Endpoints).Select(e => new Uri(e).Port).ToList();

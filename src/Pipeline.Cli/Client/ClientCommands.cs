@@ -166,13 +166,15 @@ public static class ClientCommands
             foreach (var artifact in artifacts.EnumerateArray())
             {
                 var name = Str(artifact, "name");
+                // The dataset's prepared shards are large and the server's business; its report is the user's.
                 if (!parse.GetValue(all) && name.StartsWith("checkpoints/", StringComparison.Ordinal)) continue;
+                if (name.StartsWith("dataset/", StringComparison.Ordinal) && name != "dataset/report.json") continue;
                 var target = Path.GetFullPath(Path.Combine(root, name));
                 if (!target.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                     throw new PipelineApiException($"the server listed '{name}', which would be written outside {root}");
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await client.DownloadAsync(id, name, target, cancellation).ConfigureAwait(false);
-                stdout.WriteLine($"{name} ({artifact.GetProperty("bytes").GetInt64()} bytes)");
+                stdout.WriteLine($"{name} ({artifact.GetProperty("length").GetInt64()} bytes)");
                 count++;
             }
             if (count == 0) throw new PipelineApiException($"job {id} has no artifacts yet");

@@ -31,6 +31,9 @@ public sealed class DistributedApplicationOptions
     /// <summary>Lines of console output kept in memory per process.</summary>
     public int LogCapacity { get; set; } = 5000;
 
+    /// <summary>The dashboard to host (AddDashboard); null: none.</summary>
+    public DashboardOptions? Dashboard { get; set; }
+
     /// <summary>Set by the testing builder for the temporary run folder it chose.</summary>
     internal bool DeleteRunDirectoryOnDispose { get; set; }
 

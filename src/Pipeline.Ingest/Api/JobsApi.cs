@@ -1,8 +1,8 @@
 using MassTransit;
-using Pipeline.Contracts.V1;
 using Pipeline.Artifacts;
-using Pipeline.Ingest.Registry;
 using Pipeline.Storage;
+using Pipeline.Contracts.V1;
+using Pipeline.Ingest.Registry;
 using Pipeline.Training.Recipes;
 
 namespace Pipeline.Ingest.Api;
@@ -21,6 +21,12 @@ public static class JobsApi
     public sealed record JobDetail(JobView Job, IReadOnlyList<EventView> Events, IReadOnlyList<MetricView> Metrics);
     public sealed record EventView(DateTime At, string Kind, string Payload);
     public sealed record MetricView(string Name, string Split, int Rank, int Epoch, long Step, double Value);
+
+    /// <summary>One stored artifact of a job: <c>reports/test.json</c>, <c>model/best.safetensors</c>, or the
+    /// dataset's files under <c>dataset/</c> (<c>dataset/report.json</c>); the raw images are left out.</summary>
+    public sealed record ArtifactView(string Name, long Length, DateTimeOffset LastModified, string? ContentType);
+
+    private const string DatasetPrefix = "dataset/";
 
     public static void MapJobsApi(this WebApplication app)
     {
@@ -81,48 +87,45 @@ public static class JobsApi
             if (change is not null) await bus.Publish(change, cancellationToken).ConfigureAwait(false);
             return Results.Accepted($"/api/jobs/{id}");
         });
+
+        api.MapGet("/{id:guid}/artifacts", async (Guid id, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
+        {
+            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
+            if (job is null) return Results.NotFound();
+            var found = new List<ArtifactView>();
+            await ListAsync(store, JobArtifacts.Container, $"{id:N}/", "", found, cancellationToken).ConfigureAwait(false);
+            if (job.DatasetId is { } dataset)
+                await ListAsync(store, DatasetIngestor.Container, $"{dataset}/", DatasetPrefix, found, cancellationToken).ConfigureAwait(false);
+            return Results.Ok(found.Where(a => !a.Name.StartsWith(DatasetPrefix + "raw/", StringComparison.Ordinal)));
+        });
+
+        api.MapGet("/{id:guid}/artifacts/{**name}", async (Guid id, string name, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
+        {
+            if (name.Split('/').Any(part => part is "" or "." or ".."))
+                return Results.Problem($"artifact name '{name}' must be a relative path without '.' or '..' parts", statusCode: 400);
+            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
+            if (job is null) return Results.NotFound();
+            var (container, blob) = name.StartsWith(DatasetPrefix, StringComparison.Ordinal)
+                ? (DatasetIngestor.Container, job.DatasetId is { } ds ? $"{ds}/{name[DatasetPrefix.Length..]}" : null)
+                : (JobArtifacts.Container, $"{id:N}/{name}");
+            if (blob is null || await store.GetPropertiesAsync(container, blob, cancellationToken).ConfigureAwait(false) is not { } properties)
+                return Results.NotFound();
+            var content = await store.DownloadAsync(container, blob, null, cancellationToken).ConfigureAwait(false);
+            return Results.Stream(content, properties.ContentType ?? "application/octet-stream", Path.GetFileName(name), properties.LastModified);
+        });
     }
 
-    /// <summary>A stored file of a job: its name relative to the job (as the download route takes it) and its size.</summary>
-    public sealed record ArtifactView(string Name, long Bytes, DateTimeOffset LastModified);
-
-    /// <summary>The dataset's validation report is listed with the job's files under this name.</summary>
-    public const string DatasetReportArtifact = "dataset/report.json";
-
-    /// <summary>Lists and streams a job's artifacts: checkpoints, the best model, reports, and the dataset report.</summary>
-    public static void MapArtifactsApi(this WebApplication app)
+    private static async Task ListAsync(IArtifactStore store, string container, string prefix, string shownAs, List<ArtifactView> into, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(app);
-        var api = app.MapGroup("/api/jobs/{id:guid}/artifacts");
-
-        api.MapGet("/", async (Guid id, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
+        try
         {
-            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
-            if (job is null) return Results.NotFound();
-            var list = new List<ArtifactView>();
-            var prefix = $"{id:N}/";
-            await store.CreateContainerIfMissingAsync(JobArtifacts.Container, cancellationToken).ConfigureAwait(false);
-            await foreach (var blob in store.ListAsync(JobArtifacts.Container, prefix, cancellationToken).ConfigureAwait(false))
-                list.Add(new ArtifactView(blob.Name[prefix.Length..], blob.Length, blob.LastModified));
-            if (job.DatasetId is { } dataset && await store.GetPropertiesAsync(DatasetIngestor.Container, $"{dataset}/report.json", cancellationToken).ConfigureAwait(false) is { } report)
-                list.Add(new ArtifactView(DatasetReportArtifact, report.Length, report.LastModified));
-            return Results.Ok(list);
-        });
-
-        api.MapGet("/{**name}", async (Guid id, string name, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
+            await foreach (var blob in store.ListAsync(container, prefix, cancellationToken).ConfigureAwait(false))
+                into.Add(new ArtifactView(shownAs + blob.Name[prefix.Length..], blob.Length, blob.LastModified, blob.ContentType));
+        }
+        catch (ArtifactNotFoundException)
         {
-            var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
-            if (job is null) return Results.NotFound();
-            if (name.Split('/').Any(part => part is "" or "." or ".."))
-                return Results.Problem($"artifact name '{name}' is not a plain relative path", statusCode: 400);
-            var (container, blob) = name == DatasetReportArtifact && job.DatasetId is { } dataset
-                ? (DatasetIngestor.Container, $"{dataset}/report.json")
-                : (JobArtifacts.Container, $"{id:N}/{name}");
-            var properties = await store.GetPropertiesAsync(container, blob, cancellationToken).ConfigureAwait(false);
-            if (properties is null) return Results.NotFound();
-            var stream = await store.DownloadAsync(container, blob, null, cancellationToken).ConfigureAwait(false);
-            return Results.Stream(stream, properties.ContentType ?? "application/octet-stream", fileDownloadName: Path.GetFileName(name));
-        });
+            // The container does not exist yet: the job has stored nothing there.
+        }
     }
 
     /// <summary>

@@ -1,0 +1,406 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Pipeline.Hosting;
+
+/// <summary>The AppHost's dashboard: Kestrel in the AppHost process on its own port. Every page and API needs
+/// the run's token (from /login?t=TOKEN, kept in an HttpOnly cookie, or as a Bearer header); without it: 401
+/// and no data. Resources and logs come from the registry and the log rings; jobs from the jobs API, called
+/// here with its key; metrics from Prometheus' query API.</summary>
+public sealed class DashboardServer : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    private readonly DistributedApplication app;
+    private readonly DashboardOptions options;
+    private readonly byte[] token;
+    private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private WebApplication? web;
+
+    internal DashboardServer(DistributedApplication app, DashboardOptions options)
+    {
+        this.app = app;
+        this.options = options;
+        Token = Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+        token = Encoding.ASCII.GetBytes(Token);
+        Port = options.Port != 0 ? options.Port : PortAllocator.Next();
+    }
+
+    public string Token { get; }
+    public int Port { get; }
+    public Uri Url => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>Per port: browsers share cookies across the ports of a host, and several AppHosts may run on one.</summary>
+    public string CookieName => $"pipeline-dashboard-{Port}";
+
+    /// <summary>What the AppHost prints: opening it logs the browser in.</summary>
+    public Uri LoginUrl => new(Url, "login?t=" + Token);
+
+    internal async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders(); // the AppHost's console is for resource states
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>(); // the AppHost handles Ctrl+C itself
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.Protocols = HttpProtocols.Http1));
+        web = builder.Build();
+        web.Use(AuthorizeAsync);
+        Map(web);
+        await web.StartAsync(cancellationToken);
+    }
+
+    internal async Task StopAsync()
+    {
+        if (web is null)
+        {
+            return;
+        }
+        // Stopping ends the event streams (they watch ApplicationStopping), then Kestrel drains.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await web.StopAsync(timeout.Token);
+        await web.DisposeAsync();
+        web = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        http.Dispose();
+    }
+
+    private bool Matches(string? presented) =>
+        presented is not null && CryptographicOperations.FixedTimeEquals(token, Encoding.ASCII.GetBytes(presented));
+
+    private async Task AuthorizeAsync(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (request.Path == "/login")
+        {
+            if (Matches(request.Query["t"].ToString()))
+            {
+                context.Response.Cookies.Append(CookieName, Token, new CookieOptions
+                {
+                    HttpOnly = true,
+                    SameSite = SameSiteMode.Strict,
+                    Path = "/",
+                    IsEssential = true,
+                });
+                context.Response.Redirect("/");
+                return;
+            }
+        }
+        else
+        {
+            var bearer = request.Headers.Authorization.ToString();
+            if (Matches(request.Cookies[CookieName]) || (bearer.StartsWith("Bearer ", StringComparison.Ordinal) && Matches(bearer["Bearer ".Length..])))
+            {
+                await next(context);
+                return;
+            }
+        }
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync("401: open the dashboard through the login link the AppHost printed (http://127.0.0.1:PORT/login?t=TOKEN).\n");
+    }
+
+    private void Map(WebApplication w)
+    {
+        w.MapGet("/", () => Asset("index.html", "text/html; charset=utf-8"));
+        w.MapGet("/assets/{name}", (string name) => Asset(name, name.EndsWith(".css", StringComparison.Ordinal) ? "text/css" : "text/javascript"));
+
+        w.MapGet("/api/resources", () => Results.Json(app.Resources.Snapshots, Json));
+        w.MapGet("/api/resources/{instance}/logs", (string instance) =>
+            Exists(instance) ? Results.Json(app.Logs[instance].Snapshot(), Json) : Results.NotFound());
+        w.MapGet("/api/resources/{instance}/logs/events", LogEventsAsync);
+        w.MapGet("/api/events", EventsAsync);
+
+        w.MapGet("/api/config", () => Results.Json(new
+        {
+            jobs = options.JobsApiResource is not null,
+            metrics = options.MetricsResource is not null,
+            datasets = options.BundledDatasets.Where(d => Directory.Exists(d.Value)).Select(d => new { name = d.Key, path = d.Value }),
+        }, Json));
+
+        w.MapGet("/api/jobs", (HttpContext c) => ProxyAsync(c, HttpMethod.Get, "api/jobs"));
+        w.MapPost("/api/jobs", (HttpContext c) => ProxyAsync(c, HttpMethod.Post, "api/jobs"));
+        w.MapGet("/api/jobs/{id:guid}", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}"));
+        w.MapPost("/api/jobs/{id:guid}/cancel", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Post, $"api/jobs/{id}/cancel"));
+        w.MapGet("/api/jobs/{id:guid}/artifacts", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}/artifacts"));
+        w.MapGet("/api/jobs/{id:guid}/artifacts/{**name}", (HttpContext c, Guid id, string name) =>
+            ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}/artifacts/{string.Join('/', name.Split('/').Select(Uri.EscapeDataString))}"));
+        w.MapGet("/api/jobs/{id:guid}/events", JobEventsAsync);
+
+        w.MapGet("/api/metrics", MetricsAsync);
+    }
+
+    private static IResult Asset(string name, string contentType)
+    {
+        var stream = typeof(DashboardServer).Assembly.GetManifestResourceStream("dashboard/" + name);
+        return stream is null ? Results.NotFound() : Results.Stream(stream, contentType);
+    }
+
+    private bool Exists(string instance) => app.Resources.Snapshots.Any(s => s.InstanceName == instance);
+
+    // --- server-sent events --------------------------------------------------------------------------
+
+    private static CancellationTokenSource StreamCancellation(HttpContext context) =>
+        CancellationTokenSource.CreateLinkedTokenSource(
+            context.RequestAborted, context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+
+    private static async Task BeginEventsAsync(HttpContext context)
+    {
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    private static async Task SendAsync(HttpContext context, string kind, string json, CancellationToken cancellationToken)
+    {
+        await context.Response.WriteAsync($"event: {kind}\ndata: {json}\n\n", cancellationToken);
+        await context.Response.Body.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Resource snapshots (all, then each change) and the job list whenever it changes.</summary>
+    private async Task EventsAsync(HttpContext context)
+    {
+        using var stop = StreamCancellation(context);
+        var events = Channel.CreateUnbounded<(string Kind, string Json)>(new UnboundedChannelOptions { SingleReader = true });
+        var resources = Task.Run(async () =>
+        {
+            await foreach (var s in app.Resources.WatchAsync(stop.Token))
+            {
+                events.Writer.TryWrite(("resource", JsonSerializer.Serialize(s, Json)));
+            }
+        }, stop.Token);
+        var jobs = options.JobsApiResource is null ? Task.CompletedTask : Task.Run(() => PollJobsAsync(events.Writer, stop.Token), stop.Token);
+        await BeginEventsAsync(context);
+        try
+        {
+            while (true)
+            {
+                using var heartbeat = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                heartbeat.CancelAfter(TimeSpan.FromSeconds(15));
+                try
+                {
+                    var (kind, json) = await events.Reader.ReadAsync(heartbeat.Token);
+                    await SendAsync(context, kind, json, stop.Token);
+                }
+                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+                {
+                    // Keeps proxies and the browser from timing out an idle stream.
+                    await context.Response.WriteAsync(": ping\n\n", stop.Token);
+                    await context.Response.Body.FlushAsync(stop.Token);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The browser left or the AppHost is stopping.
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(resources, jobs).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task PollJobsAsync(ChannelWriter<(string, string)> events, CancellationToken cancellationToken)
+    {
+        string? last = null;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (await GetJobsApiAsync("api/jobs", cancellationToken) is { } list && list != last)
+            {
+                last = list;
+                events.TryWrite(("jobs", list));
+            }
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+    }
+
+    /// <summary>One job's detail (state, events, metrics history) each time it changes.</summary>
+    private async Task JobEventsAsync(HttpContext context, Guid id)
+    {
+        using var stop = StreamCancellation(context);
+        await BeginEventsAsync(context);
+        string? last = null;
+        try
+        {
+            while (true)
+            {
+                if (await GetJobsApiAsync($"api/jobs/{id}", stop.Token) is { } detail && detail != last)
+                {
+                    last = detail;
+                    await SendAsync(context, "job", detail, stop.Token);
+                }
+                await Task.Delay(TimeSpan.FromSeconds(1.5), stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The browser left or the AppHost is stopping.
+        }
+    }
+
+    /// <summary>The retained console lines of one instance, then each new one.</summary>
+    private async Task LogEventsAsync(HttpContext context, string instance)
+    {
+        if (!Exists(instance))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        using var stop = StreamCancellation(context);
+        await BeginEventsAsync(context);
+        try
+        {
+            await foreach (var line in app.Logs[instance].WatchAsync(stop.Token))
+            {
+                await SendAsync(context, "log", JsonSerializer.Serialize(line, Json), stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The browser left or the AppHost is stopping.
+        }
+    }
+
+    // --- the jobs API, called with its key -----------------------------------------------------------
+
+    private Uri? JobsApiBase()
+    {
+        if (options.JobsApiResource is not { } name)
+        {
+            return null;
+        }
+        var url = app.GetEndpoint(name).ToString();
+        return new Uri(url.EndsWith('/') ? url : url + "/");
+    }
+
+    private HttpRequestMessage JobsApiRequest(HttpMethod method, Uri baseUri, string pathAndQuery)
+    {
+        var request = new HttpRequestMessage(method, new Uri(baseUri, pathAndQuery));
+        request.Headers.Add("X-Api-Key", options.JobsApiKey);
+        return request;
+    }
+
+    /// <summary>The body of a GET, or null while the API is not up (the dashboard retries).</summary>
+    private async Task<string?> GetJobsApiAsync(string path, CancellationToken cancellationToken)
+    {
+        if (JobsApiBase() is not { } baseUri)
+        {
+            return null;
+        }
+        try
+        {
+            using var request = JobsApiRequest(HttpMethod.Get, baseUri, path);
+            using var response = await http.SendAsync(request, cancellationToken);
+            return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync(cancellationToken) : null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    private async Task ProxyAsync(HttpContext context, HttpMethod method, string path)
+    {
+        if (JobsApiBase() is not { } baseUri)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await context.Response.WriteAsync("This AppHost has no jobs API.");
+            return;
+        }
+        using var request = JobsApiRequest(method, baseUri, path + context.Request.QueryString);
+        if (method == HttpMethod.Post)
+        {
+            request.Content = new StreamContent(context.Request.Body);
+            if (context.Request.ContentType is { } type)
+            {
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
+            }
+        }
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            context.Response.StatusCode = (int)response.StatusCode;
+            if (response.Content.Headers.ContentType is { } contentType)
+            {
+                context.Response.ContentType = contentType.ToString();
+            }
+            if (response.Content.Headers.ContentDisposition is { } disposition)
+            {
+                context.Response.Headers.ContentDisposition = disposition.ToString();
+            }
+            await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+        }
+        catch (HttpRequestException e)
+        {
+            context.Response.StatusCode = StatusCodes.Status502BadGateway;
+            await context.Response.WriteAsync($"The jobs API ({options.JobsApiResource}) did not answer: {e.Message}");
+        }
+    }
+
+    // --- Prometheus -----------------------------------------------------------------------------------
+
+    /// <summary>A few instant queries per service replica; a query without data is shown empty.</summary>
+    private static readonly (string Title, string Unit, string Query)[] MetricQueries =
+    [
+        ("Scrape target up", "", "up"),
+        ("CPU", "cores", "sum by (job, replica) (rate(dotnet_process_cpu_time_seconds_total[1m]))"),
+        ("Working set", "bytes", "sum by (job, replica) (dotnet_process_memory_working_set_bytes)"),
+        ("GC heap", "bytes", "sum by (job, replica) (dotnet_gc_last_collection_heap_size_bytes)"),
+        ("HTTP requests", "1/s", "sum by (job, replica) (rate(http_server_request_duration_seconds_count[1m]))"),
+        ("Messages consumed", "1/s", "sum by (job, replica) (rate(messaging_masstransit_consume_total[1m]))"),
+    ];
+
+    private async Task<IResult> MetricsAsync(CancellationToken cancellationToken)
+    {
+        if (options.MetricsResource is not { } name)
+        {
+            return Results.NotFound();
+        }
+        var baseUri = app.GetEndpoint(name).ToString().TrimEnd('/');
+        var panels = new List<object>();
+        foreach (var (title, unit, query) in MetricQueries)
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"{baseUri}/api/v1/query?query={Uri.EscapeDataString(query)}"), cancellationToken);
+                using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+                var series = doc.RootElement.TryGetProperty("data", out var data)
+                    ? data.GetProperty("result").EnumerateArray().Select(r => new
+                    {
+                        job = r.GetProperty("metric").TryGetProperty("job", out var j) ? j.GetString() : null,
+                        replica = r.GetProperty("metric").TryGetProperty("replica", out var rep) ? rep.GetString() : null,
+                        value = r.GetProperty("value")[1].GetString(),
+                    }).ToList<object>()
+                    : [];
+                panels.Add(new { title, unit, query, series });
+            }
+            catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or KeyNotFoundException)
+            {
+                panels.Add(new { title, unit, query, error = e.Message });
+            }
+        }
+        return Results.Json(panels, Json);
+    }
+
+    /// <summary>Leaves SIGINT/SIGTERM to the AppHost, which stops the dashboard after the resources.</summary>
+    private sealed class NoSignalLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

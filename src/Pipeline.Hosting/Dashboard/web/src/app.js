@@ -1,0 +1,407 @@
+// The dashboard's single page: hash routes, live data over server-sent events, charts with uPlot.
+// Data is only ever inserted as text (never as HTML), so nothing a service logs can script the page.
+import uPlot from "uplot";
+
+const main = document.getElementById("main");
+const live = document.getElementById("live");
+
+const state = { resources: new Map(), jobs: [], config: null, selectedLog: null };
+let pageCleanup = [];
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const stateBadge = (s) => h("span", { class: `state ${s}`, "data-state": s }, s);
+const fmt = (v, digits = 4) => (typeof v === "number" && isFinite(v) ? Number(v.toPrecision(digits)).toString() : "–");
+const when = (t) => (t ? new Date(t).toLocaleTimeString() : "");
+const terminal = (s) => ["Succeeded", "Failed", "Cancelled"].includes(s);
+
+async function api(path, options) {
+  const r = await fetch(path, { credentials: "same-origin", ...options });
+  if (!r.ok) throw new Error(`${r.status} ${r.statusText}: ${(await r.text()).slice(0, 400)}`);
+  return r.headers.get("content-type")?.includes("json") ? r.json() : r.text();
+}
+
+function onCleanup(f) {
+  pageCleanup.push(f);
+}
+
+// --- live stream shared by every page --------------------------------------------------------------
+
+const listeners = new Set();
+function connect() {
+  const es = new EventSource("/api/events");
+  es.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
+  es.onerror = () => { live.textContent = "reconnecting"; live.classList.remove("on"); };
+  es.addEventListener("resource", (e) => {
+    const s = JSON.parse(e.data);
+    state.resources.set(s.instanceName, s);
+    listeners.forEach((l) => l("resource", s));
+  });
+  es.addEventListener("jobs", (e) => {
+    state.jobs = JSON.parse(e.data);
+    listeners.forEach((l) => l("jobs", state.jobs));
+  });
+}
+
+function listen(f) {
+  listeners.add(f);
+  onCleanup(() => listeners.delete(f));
+}
+
+// --- Resources ---------------------------------------------------------------------------------------
+
+function resourcesPage() {
+  const tbody = h("tbody");
+  const table = h("table", { id: "resources" },
+    h("thead", {}, h("tr", {}, ["Instance", "Type", "State", "Replica", "Restarts", "PID", "Endpoints", "Since", "Message"].map((t) => h("th", {}, t)))),
+    tbody);
+  const logTitle = h("h2", {}, "Console logs");
+  const logBox = h("div", { class: "logs", id: "logs" }, h("span", { class: "muted" }, "Select a resource to tail its console output."));
+  main.replaceChildren(h("h1", {}, "Resources"), table, logTitle, logBox);
+
+  const render = () => {
+    tbody.replaceChildren(...[...state.resources.values()].map((s) =>
+      h("tr", { class: `clickable${state.selectedLog === s.instanceName ? " selected" : ""}`, "data-instance": s.instanceName, onclick: () => tail(s.instanceName) },
+        h("td", {}, s.parentName ? `↳ ${s.instanceName}` : s.instanceName),
+        h("td", {}, s.resourceType),
+        h("td", {}, stateBadge(s.state)),
+        h("td", { class: "num" }, s.replicaIndex),
+        h("td", { class: "num", "data-restarts": s.restartCount }, s.restartCount),
+        h("td", { class: "num" }, s.processId ?? ""),
+        h("td", {}, s.endpoints.map((e) => h("div", {}, e))),
+        h("td", {}, when(s.timestamp)),
+        h("td", { class: "muted" }, s.message ?? ""))));
+  };
+
+  let logSource = null;
+  const tail = (instance) => {
+    logSource?.close();
+    state.selectedLog = instance;
+    render();
+    logTitle.textContent = `Console logs: ${instance}`;
+    logBox.replaceChildren();
+    logSource = new EventSource(`/api/resources/${encodeURIComponent(instance)}/logs/events`);
+    logSource.addEventListener("log", (e) => {
+      const line = JSON.parse(e.data);
+      const atBottom = logBox.scrollHeight - logBox.scrollTop - logBox.clientHeight < 40;
+      logBox.append(h("div", { class: line.isError ? "err" : "" }, `${when(line.timestamp)}  ${line.text}`));
+      while (logBox.childElementCount > 3000) logBox.firstChild.remove();
+      if (atBottom) logBox.scrollTop = logBox.scrollHeight;
+    });
+  };
+  onCleanup(() => logSource?.close());
+  listen((kind) => kind === "resource" && render());
+  render();
+  if (state.selectedLog) tail(state.selectedLog);
+}
+
+// --- Jobs --------------------------------------------------------------------------------------------
+
+function progressOf(j) {
+  if (j.state === "Succeeded") return 1;
+  if (j.totalSteps && j.step != null) return Math.min(1, j.step / j.totalSteps);
+  return 0;
+}
+
+function jobsPage() {
+  if (!state.config?.jobs) {
+    main.replaceChildren(h("h1", {}, "Jobs"), h("p", { class: "muted" }, "This AppHost has no jobs API."));
+    return;
+  }
+  const tbody = h("tbody");
+  main.replaceChildren(h("h1", {}, "Jobs"),
+    h("table", { id: "jobs" },
+      h("thead", {}, h("tr", {}, ["Job", "State", "Task", "Dataset", "Progress", "Epoch", "Step", "Trainers", "Updated"].map((t) => h("th", {}, t)))),
+      tbody));
+  const render = () => {
+    if (state.jobs.length === 0) {
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No jobs yet: submit one.")));
+      return;
+    }
+    tbody.replaceChildren(...state.jobs.map((j) =>
+      h("tr", { class: "clickable", "data-job": j.id, onclick: () => (location.hash = `#/jobs/${j.id}`) },
+        h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id.slice(0, 8))),
+        h("td", {}, stateBadge(j.state)),
+        h("td", {}, j.task),
+        h("td", { class: "muted" }, j.source),
+        h("td", {}, h("div", { class: "progress", title: `${Math.round(progressOf(j) * 100)}%` }, h("div", { style: `width:${progressOf(j) * 100}%` }))),
+        h("td", { class: "num" }, j.epoch ?? ""),
+        h("td", { class: "num" }, j.step != null ? `${j.step}${j.totalSteps ? ` / ${j.totalSteps}` : ""}` : ""),
+        h("td", { class: "num" }, j.trainers),
+        h("td", {}, when(j.updatedAt)))));
+  };
+  listen((kind) => kind === "jobs" && render());
+  render();
+}
+
+function chart(title, id, series, yLabel) {
+  const box = h("div", { class: "card", id });
+  const holder = h("div");
+  box.append(h("h2", {}, title), holder);
+  let plot = null;
+  const empty = h("div", { class: "muted" }, "no points yet");
+  holder.append(empty);
+  return {
+    el: box,
+    update(data) {
+      const n = data[0].length;
+      box.dataset.points = String(n);
+      if (n === 0) return;
+      empty.remove();
+      if (!plot) {
+        const width = Math.max(320, holder.clientWidth || 440);
+        plot = new uPlot({
+          width, height: 220,
+          scales: { x: { time: false } },
+          axes: [{ label: series.xLabel }, { label: yLabel, size: 60 }],
+          series: [{ label: series.xLabel }, ...series.lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, points: { show: n < 40 } }))],
+        }, data, holder);
+      } else {
+        plot.setData(data);
+      }
+    },
+    destroy() { plot?.destroy(); },
+  };
+}
+
+// Points of one metric, by x (step or epoch), from rank 0 only (the other ranks report the same average).
+function series(metrics, name, split, by) {
+  const pts = metrics.filter((m) => m.name === name && m.split === split && (m.rank ?? 0) === 0).map((m) => [m[by], m.value]);
+  const last = new Map(pts); // a resumed job reports some steps twice: the newer value wins
+  const xs = [...last.keys()].sort((a, b) => a - b);
+  return [xs, xs.map((x) => last.get(x))];
+}
+
+function heatColor(f) {
+  // white to deep blue; text turns white on dark cells
+  const l = 97 - 62 * f;
+  return `hsl(218 75% ${l}%)`;
+}
+
+function confusionMatrix(report) {
+  const cm = report.confusion_matrix;
+  const classes = report.classes;
+  const rowMax = cm.map((row) => Math.max(1, row.reduce((a, b) => a + b, 0)));
+  return h("div", { class: "card", id: "confusion" },
+    h("h2", {}, `Confusion matrix (test, ${report.count} images, accuracy ${fmt(report.accuracy * 100, 3)}%)`),
+    h("div", { class: "muted" }, "rows: true class, columns: predicted; colour: share of the row"),
+    h("table", { class: "cm" },
+      h("thead", {}, h("tr", {}, h("th", {}, ""), classes.map((c) => h("th", { title: c }, c.length > 8 ? c.slice(0, 7) + "…" : c)))),
+      h("tbody", {}, cm.map((row, i) => h("tr", {},
+        h("th", { class: "rowh" }, classes[i]),
+        row.map((v) => {
+          const f = v / rowMax[i];
+          return h("td", { style: `background:${heatColor(f)};color:${f > 0.55 ? "#fff" : "#111"}`, title: `${classes[i]} → ${v}` }, v);
+        }))))));
+}
+
+function perClass(report) {
+  return h("div", { class: "card", id: "per-class" }, h("h2", {}, "Per class (test)"),
+    h("table", {},
+      h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "F1", "Support"].map((t, i) => h("th", { class: i ? "num" : "" }, t)))),
+      h("tbody", {}, report.per_class.map((c) => h("tr", {},
+        h("td", {}, c.class), h("td", { class: "num" }, fmt(c.precision, 3)), h("td", { class: "num" }, fmt(c.recall, 3)),
+        h("td", { class: "num" }, fmt(c.f1, 3)), h("td", { class: "num" }, c.support)))),
+      h("tfoot", {}, h("tr", {}, h("th", {}, "macro"), h("th", { class: "num" }, fmt(report.macro_precision, 3)),
+        h("th", { class: "num" }, fmt(report.macro_recall, 3)), h("th", { class: "num" }, fmt(report.macro_f1, 3)), h("th", { class: "num" }, report.count)))));
+}
+
+function jobPage(id) {
+  const header = h("div");
+  const loss = chart("Training loss", "loss-chart", { xLabel: "step", lines: [{ label: "loss", color: "#2456c7" }] }, "loss");
+  const lr = chart("Learning rate", "lr-chart", { xLabel: "step", lines: [{ label: "lr", color: "#b54708" }] }, "lr");
+  const acc = chart("Validation accuracy", "val-chart", { xLabel: "epoch", lines: [{ label: "val accuracy", color: "#18794e" }] }, "accuracy");
+  const speed = chart("Throughput", "throughput-chart", { xLabel: "step", lines: [{ label: "samples/s", color: "#7a2ed6" }] }, "samples/s");
+  const report = h("div", { class: "grid", id: "report" });
+  const picture = h("div");
+  const artifacts = h("div", { class: "card", id: "artifacts" }, h("h2", {}, "Artifacts"), h("div", { class: "muted" }, "none yet"));
+  const dataset = h("div", { class: "card", id: "dataset" }, h("h2", {}, "Dataset report"), h("div", { class: "muted" }, "not stored yet"));
+  const events = h("tbody");
+  main.replaceChildren(h("h1", {}, `Job ${id}`), header,
+    h("div", { class: "grid" }, loss.el, lr.el, acc.el, speed.el), report, picture,
+    h("div", { class: "grid" }, artifacts, dataset),
+    h("h2", {}, "Events"), h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "At"), h("th", {}, "Event"), h("th", {}, "Payload"))), events));
+  onCleanup(() => [loss, lr, acc, speed].forEach((c) => c.destroy()));
+
+  let shownReport = false, shownDataset = false, shownPicture = false, lastArtifactsKey = "";
+  const refreshArtifacts = async (job) => {
+    const key = `${job.state}|${job.step}|${job.epoch}`;
+    if (key === lastArtifactsKey) return;
+    lastArtifactsKey = key;
+    const list = await api(`/api/jobs/${id}/artifacts`);
+    artifacts.replaceChildren(h("h2", {}, "Artifacts"), list.length === 0 ? h("div", { class: "muted" }, "none yet") :
+      h("table", {}, h("tbody", {}, list.map((a) => h("tr", {},
+        h("td", {}, h("a", { href: `/api/jobs/${id}/artifacts/${a.name.split("/").map(encodeURIComponent).join("/")}`, download: a.name.split("/").pop() }, a.name)),
+        h("td", { class: "num" }, `${(a.length / 1024).toFixed(1)} KiB`))))));
+    const names = new Set(list.map((a) => a.name));
+    if (!shownDataset && names.has("dataset/report.json")) {
+      shownDataset = true;
+      const ds = await api(`/api/jobs/${id}/artifacts/dataset/report.json`);
+      dataset.replaceChildren(h("h2", {}, "Dataset report"), h("pre", { class: "json" }, JSON.stringify(ds, null, 2)));
+    }
+    if (!shownReport && names.has("reports/test.json")) {
+      shownReport = true;
+      const r = await api(`/api/jobs/${id}/artifacts/reports/test.json`);
+      report.replaceChildren(confusionMatrix(r), perClass(r));
+    }
+    // The evaluator's own rendering of the matrix, where it stores one.
+    if (!shownPicture && names.has("reports/confusion_matrix.png")) {
+      shownPicture = true;
+      picture.replaceChildren(h("div", { class: "card", id: "confusion-png" }, h("h2", {}, "Confusion matrix (evaluator's picture)"),
+        h("img", { src: `/api/jobs/${id}/artifacts/reports/confusion_matrix.png`, alt: "confusion matrix", style: "max-width:100%" })));
+    }
+  };
+
+  let retry = null;
+  const tryRefresh = (j) => {
+    clearTimeout(retry);
+    refreshArtifacts(j).catch((e) => {
+      console.warn(e);
+      lastArtifactsKey = ""; // the API may be restarting: try again
+      retry = setTimeout(() => tryRefresh(j), 3000);
+    });
+  };
+  onCleanup(() => clearTimeout(retry));
+
+  const render = (detail) => {
+    const j = detail.job, m = detail.metrics;
+    const test = Object.fromEntries(m.filter((x) => x.split === "test").map((x) => [x.name, x.value]));
+    header.replaceChildren(h("div", { class: "card" }, h("dl", { class: "kv" },
+      h("dt", {}, "State"), h("dd", { id: "job-state" }, stateBadge(j.state), j.reason ? h("span", { class: "error" }, `  ${j.reason}`) : null),
+      h("dt", {}, "Task"), h("dd", {}, j.task),
+      h("dt", {}, "Dataset"), h("dd", {}, j.source),
+      h("dt", {}, "Progress"), h("dd", {}, `epoch ${j.epoch ?? "–"}, step ${j.step ?? "–"}${j.totalSteps ? ` of ${j.totalSteps}` : ""}`,
+        h("div", { class: "progress" }, h("div", { style: `width:${progressOf(j) * 100}%` }))),
+      h("dt", {}, "Trainers"), h("dd", {}, j.trainers),
+      h("dt", {}, "Best epoch"), h("dd", {}, j.bestEpoch ?? "–"),
+      h("dt", {}, "Test"), h("dd", {}, "accuracy" in test ? `accuracy ${fmt(test.accuracy * 100, 3)}%, macro F1 ${fmt(test.macro_f1, 3)}` : "–"),
+      h("dt", {}, ""), h("dd", {}, terminal(j.state) ? "" : h("button", { onclick: () => api(`/api/jobs/${id}/cancel`, { method: "POST" }).catch(alert) }, "Cancel job")))));
+    loss.update(series(m, "loss", "train", "step"));
+    lr.update(series(m, "lr", "train", "step"));
+    acc.update(series(m, "accuracy", "val", "epoch"));
+    speed.update(series(m, "samples_per_second", "train", "step"));
+    events.replaceChildren(...detail.events.slice(-200).reverse().filter((e) => e.kind !== "TrainingProgress").map((e) =>
+      h("tr", {}, h("td", {}, when(e.at)), h("td", {}, e.kind), h("td", { class: "muted" }, e.payload.length > 240 ? e.payload.slice(0, 240) + "…" : e.payload))));
+    tryRefresh(j);
+  };
+
+  const es = new EventSource(`/api/jobs/${id}/events`);
+  es.addEventListener("job", (e) => render(JSON.parse(e.data)));
+  onCleanup(() => es.close());
+}
+
+// --- Submit ------------------------------------------------------------------------------------------
+
+const defaultRecipe = `# a quick run: a small CNN, one epoch
+model: { name: small_cnn, width: 8 }
+epochs: 1
+batch_size: 64
+`;
+
+function submitPage() {
+  if (!state.config?.jobs) {
+    main.replaceChildren(h("h1", {}, "Submit"), h("p", { class: "muted" }, "This AppHost has no jobs API."));
+    return;
+  }
+  const datasets = state.config.datasets;
+  const source = h("select", { id: "source" },
+    datasets.map((d) => h("option", { value: d.path }, `${d.name} (${d.path})`)),
+    h("option", { value: "" }, "A folder on this machine…"));
+  const path = h("input", { type: "text", id: "path", placeholder: "/absolute/path/to/an/idx/folder" });
+  const pathRow = h("div", {}, h("label", { for: "path" }, "Folder"), path);
+  const syncPath = () => { pathRow.style.display = source.value ? "none" : ""; };
+  source.addEventListener("change", syncPath);
+  const task = h("select", { id: "task" }, h("option", { value: "classify" }, "classify"), h("option", { value: "detect" }, "detect"));
+  const recipe = h("textarea", { id: "recipe" }, defaultRecipe);
+  const trainers = h("input", { type: "number", id: "trainers", min: 1, max: 64, value: 1 });
+  const error = h("div", { class: "error", id: "submit-error" });
+  const form = h("form", { id: "submit-form", onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      const job = await api("/api/jobs", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: source.value || path.value.trim(), task: task.value, recipeYaml: recipe.value, trainers: Number(trainers.value) }),
+      });
+      location.hash = `#/jobs/${job.id}`;
+    } catch (err) {
+      error.textContent = String(err.message ?? err);
+    }
+  } },
+    h("label", { for: "source" }, "Dataset"), source, pathRow,
+    h("p", { class: "muted" }, "Datasets are read by the ingest service from this machine's disk (IDX folders such as Fashion-MNIST)."),
+    h("label", { for: "task" }, "Task"), task,
+    h("label", { for: "recipe" }, "Recipe (YAML)"), recipe,
+    h("label", { for: "trainers" }, "Trainers"), trainers,
+    h("div", {}, h("button", { type: "submit", id: "submit" }, "Submit job")), error);
+  main.replaceChildren(h("h1", {}, "Submit a job"), form);
+  syncPath();
+}
+
+// --- Metrics -----------------------------------------------------------------------------------------
+
+function metricValue(v, unit) {
+  const x = Number(v);
+  if (unit === "bytes") return `${(x / 1048576).toFixed(1)} MiB`;
+  if (unit === "cores") return `${(x * 100).toFixed(1)} %`;
+  if (unit === "1/s") return `${x.toFixed(2)} /s`;
+  return fmt(x);
+}
+
+function metricsPage() {
+  if (!state.config?.metrics) {
+    main.replaceChildren(h("h1", {}, "Metrics"), h("p", { class: "muted" }, "This AppHost runs no Prometheus."));
+    return;
+  }
+  const grid = h("div", { class: "grid", id: "metrics" });
+  main.replaceChildren(h("h1", {}, "Service metrics"), h("p", { class: "muted" }, "Instant queries to Prometheus, every 5 s."), grid);
+  const load = async () => {
+    try {
+      const panels = await api("/api/metrics");
+      grid.replaceChildren(...panels.map((p) => h("div", { class: "card" }, h("h2", { title: p.query }, p.title),
+        p.error ? h("div", { class: "error" }, p.error) : p.series.length === 0 ? h("div", { class: "muted" }, "no data") :
+          h("table", {}, h("tbody", {}, p.series.map((s) => h("tr", {}, h("td", {}, s.replica ?? s.job ?? ""), h("td", { class: "num" }, metricValue(s.value, p.unit)))))))));
+    } catch (e) {
+      grid.replaceChildren(h("div", { class: "error" }, String(e.message ?? e)));
+    }
+  };
+  load();
+  const timer = setInterval(load, 5000);
+  onCleanup(() => clearInterval(timer));
+}
+
+// --- routing -----------------------------------------------------------------------------------------
+
+function route() {
+  pageCleanup.forEach((f) => f());
+  pageCleanup = [];
+  const parts = location.hash.replace(/^#\/?/, "").split("/");
+  const page = parts[0] || "resources";
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === page));
+  if (page === "jobs" && parts[1]) jobPage(parts[1]);
+  else if (page === "jobs") jobsPage();
+  else if (page === "submit") submitPage();
+  else if (page === "metrics") metricsPage();
+  else resourcesPage();
+}
+
+(async () => {
+  state.config = await api("/api/config");
+  connect();
+  window.addEventListener("hashchange", route);
+  route();
+})();

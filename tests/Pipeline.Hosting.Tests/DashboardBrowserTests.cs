@@ -1,0 +1,189 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Pipeline.Hosting.Testing;
+
+namespace Pipeline.Hosting.Tests;
+
+/// <summary>The dashboard in a real headless Chromium (Debian's, driven by Playwright) on the AppHost's whole
+/// graph: 401 without the token, login through the printed link, every resource healthy, a Fashion-MNIST job
+/// submitted from the page whose loss chart gains points and which ends with a confusion matrix, and a
+/// killed service shown restarted and healthy. Screenshots go to dashboard-screenshots/ in the test's output folder.</summary>
+public sealed class DashboardBrowserTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly string[] Resources = ["rabbitmq", "storage", "blobs", "ingest", "preprocess", "trainer", "evaluator", "prometheus"];
+
+    // One epoch of a small CNN over 3000 images, progress every 2 steps: a few minutes on 2 shared cores.
+    private const string Recipe = "epochs: 1\nbatch_size: 32\nlog_every: 2\nmodel: { name: small_cnn, width: 8 }\n";
+
+    private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "dashboard-screenshots");
+
+    [Fact]
+    public async Task Login_resources_submit_a_fashion_mnist_job_watch_its_loss_and_confusion_matrix()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run infra/provision.sh (Debian's chromium)");
+        Directory.CreateDirectory(Screenshots);
+        var dataset = WriteFashionMnistSubset(train: 3000, test: 500);
+        try
+        {
+            await RunAsync(dataset);
+        }
+        finally
+        {
+            Directory.Delete(dataset, recursive: true);
+        }
+    }
+
+    private static async Task RunAsync(string dataset)
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Program>();
+        await using var app = await builder.BuildAsync();
+        await app.StartAsync();
+        using (var start = new CancellationTokenSource(TimeSpan.FromMinutes(12))) // the first build of the services
+        {
+            foreach (var name in Resources)
+            {
+                await app.Resources.WaitForResourceHealthyAsync(name, start.Token);
+            }
+        }
+        var dashboard = app.Dashboard!;
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(30_000);
+
+        // Without the token: 401 and nothing of the system.
+        var denied = await page.GotoAsync(dashboard.Url.ToString());
+        Assert.Equal(401, denied!.Status);
+        var deniedText = await page.InnerTextAsync("body");
+        Assert.DoesNotContain("rabbitmq", deniedText, StringComparison.Ordinal);
+        var deniedApi = await page.GotoAsync(new Uri(dashboard.Url, "api/resources").ToString());
+        Assert.Equal(401, deniedApi!.Status);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "0-without-token.png") });
+
+        // The printed link logs in; every resource instance shows healthy, with live console logs.
+        await page.GotoAsync(dashboard.LoginUrl.ToString());
+        Assert.Equal(dashboard.Url.ToString(), page.Url.Split('#')[0]);
+        foreach (var instance in app.Resources.Snapshots.Select(s => s.InstanceName))
+        {
+            await page.WaitForSelectorAsync($"#resources tr[data-instance='{instance}'] [data-state='Healthy']");
+        }
+        Assert.Equal(app.Resources.Snapshots.Count, await page.Locator("#resources tbody tr").CountAsync());
+        await page.ClickAsync("#resources tr[data-instance='ingest']");
+        await page.WaitForSelectorAsync("#logs div");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "1-resources.png"), FullPage = true });
+
+        // Submit from the page: a folder of Fashion-MNIST images, the small recipe, both trainers as one group.
+        await page.ClickAsync("a[data-nav='submit']");
+        await page.SelectOptionAsync("#source", new SelectOptionValue { Label = "A folder on this machine…" });
+        await page.FillAsync("#path", dataset);
+        await page.FillAsync("#recipe", Recipe);
+        await page.FillAsync("#trainers", "2");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "2-submit.png") });
+        await page.ClickAsync("#submit");
+        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"));
+
+        // The loss chart gains points while the job trains (live, without a reload).
+        var loss = page.Locator("#loss-chart");
+        var first = await WaitForPointsAsync(loss, atLeast: 1, TimeSpan.FromMinutes(8));
+        var later = await WaitForPointsAsync(loss, atLeast: first + 1, TimeSpan.FromMinutes(4));
+        Assert.True(later > first);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "3-job-training.png"), FullPage = true });
+
+        // It ends Succeeded, with the test set's confusion matrix as a heat map and the per-class table.
+        await page.WaitForSelectorAsync("#job-state [data-state='Succeeded'], #job-state [data-state='Failed']", new() { Timeout = 8 * 60_000 });
+        Assert.Equal("Succeeded", await page.GetAttributeAsync("#job-state [data-state]", "data-state"));
+        await page.WaitForSelectorAsync("#confusion table.cm", new() { Timeout = 60_000 });
+        Assert.Equal(10, await page.Locator("#confusion table.cm tbody tr").CountAsync());
+        var cells = await page.Locator("#confusion table.cm tbody td").AllInnerTextsAsync();
+        Assert.Equal(500, cells.Sum(c => long.Parse(c, CultureInfo.InvariantCulture))); // every test image counted once
+        Assert.Equal(10, await page.Locator("#per-class tbody tr").CountAsync());
+        await page.WaitForSelectorAsync("#artifacts a[href$='model/best.safetensors']");
+        await page.WaitForSelectorAsync("#dataset pre");
+        Assert.True(await ChartPointsAsync(page.Locator("#lr-chart")) > 0);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "4-job-finished.png"), FullPage = true });
+
+        // The job list shows it finished.
+        await page.ClickAsync("a[data-nav='jobs']");
+        await page.WaitForSelectorAsync("#jobs [data-state='Succeeded']");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "5-jobs.png") });
+
+        // A service killed outright is restarted and healthy again within 30 s, seen live on the page.
+        await page.ClickAsync("a[data-nav='resources']");
+        var victim = app.Resources.Get("evaluator");
+        var killed = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", ["-9", victim.ProcessId!.Value.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        await page.WaitForSelectorAsync("#resources tr[data-instance='evaluator'] [data-restarts='1']");
+        await page.WaitForSelectorAsync("#resources tr[data-instance='evaluator'] [data-state='Healthy']", new() { Timeout = 30_000 });
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30), $"healthy again after {killed.Elapsed}");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "6-restarted.png"), FullPage = true });
+
+        await page.GotoAsync(new Uri(dashboard.Url, "#/metrics").ToString());
+        await page.WaitForSelectorAsync("#metrics .card");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "7-metrics.png"), FullPage = true });
+    }
+
+    private static async Task<int> ChartPointsAsync(ILocator chart) =>
+        int.Parse(await chart.GetAttributeAsync("data-points") ?? "0", CultureInfo.InvariantCulture);
+
+    private static async Task<int> WaitForPointsAsync(ILocator chart, int atLeast, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var points = await ChartPointsAsync(chart);
+            if (points >= atLeast)
+            {
+                return points;
+            }
+            Assert.True(clock.Elapsed < timeout, $"the loss chart has {points} points, waited for {atLeast}");
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>The first images of Debian's Fashion-MNIST test split as an IDX folder (train + t10k files).</summary>
+    private static string WriteFashionMnistSubset(int train, int test)
+    {
+        const string source = "/usr/share/datasets/fashion-mnist";
+        var images = ReadGzip(Path.Combine(source, "t10k-images-idx3-ubyte.gz"));
+        var labels = ReadGzip(Path.Combine(source, "t10k-labels-idx1-ubyte.gz"));
+        var folder = Directory.CreateTempSubdirectory("dashboard-fashion-").FullName;
+        WriteSplit(folder, "train", images, labels, 0, train);
+        WriteSplit(folder, "t10k", images, labels, train, test);
+        return folder;
+    }
+
+    private static byte[] ReadGzip(string path)
+    {
+        using var gzip = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+        using var bytes = new MemoryStream();
+        gzip.CopyTo(bytes);
+        return bytes.ToArray();
+    }
+
+    private static void WriteSplit(string folder, string split, byte[] images, byte[] labels, int start, int count)
+    {
+        const int pixels = 28 * 28;
+        var imageFile = new byte[16 + count * pixels];
+        images.AsSpan(0, 4).CopyTo(imageFile); // magic: unsigned bytes, 3 dimensions
+        BinaryPrimitives.WriteInt32BigEndian(imageFile.AsSpan(4), count);
+        BinaryPrimitives.WriteInt32BigEndian(imageFile.AsSpan(8), 28);
+        BinaryPrimitives.WriteInt32BigEndian(imageFile.AsSpan(12), 28);
+        images.AsSpan(16 + start * pixels, count * pixels).CopyTo(imageFile.AsSpan(16));
+        var labelFile = new byte[8 + count];
+        labels.AsSpan(0, 4).CopyTo(labelFile);
+        BinaryPrimitives.WriteInt32BigEndian(labelFile.AsSpan(4), count);
+        labels.AsSpan(8 + start, count).CopyTo(labelFile.AsSpan(8));
+        File.WriteAllBytes(Path.Combine(folder, $"{split}-images-idx3-ubyte"), imageFile);
+        File.WriteAllBytes(Path.Combine(folder, $"{split}-labels-idx1-ubyte"), labelFile);
+    }
+}
