@@ -18,10 +18,12 @@ var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
+// The job registry lives in the ingest service's data folder.
 var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WithReference(rabbit).WithReference(blobs).WithReference(evaluator)
     .WaitFor(rabbit).WaitFor(blobs)
-    .WithEnvironment("PIPELINE_API_KEY", apiKey);
+    .WithEnvironment("PIPELINE_API_KEY", apiKey)
+    .WithDataVolume();
 
 builder.AddProject("preprocess", "src/Pipeline.Preprocess")
     .WithReference(rabbit).WithReference(blobs)
@@ -31,7 +33,8 @@ builder.AddProject("preprocess", "src/Pipeline.Preprocess")
 builder.AddProject("trainer", "src/Pipeline.Trainer")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs)
-    .WithReplicas(2);
+    .WithReplicas(2)
+    .WithGpu();
 
 var prometheus = builder.AddPrometheus("prometheus");
 

@@ -144,6 +144,12 @@ public sealed class DistributedApplication : IAsyncDisposable
             await stopped.Task; // the test starts and stops it
             return;
         }
+        if (Options.Publish is { } publish)
+        {
+            var files = Publishing.KubernetesPublisher.Write(Model, publish);
+            Console.WriteLine($"Wrote {files.Count} Kubernetes manifests to {publish.OutputDirectory} (apply with `kubectl apply -k {publish.OutputDirectory}`).");
+            return;
+        }
         using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         void OnSignal(PosixSignalContext context)
         {

@@ -39,7 +39,8 @@ internal sealed partial class DistributedApplicationBuilder : IDistributedApplic
     internal DistributedApplication BuildApplication()
     {
         var model = new DistributedApplicationModel([.. resources]);
-        Options.RunDirectory = RunFolder.Resolve(Options);
+        // Publishing writes manifests only: no run folder.
+        if (Options.Publish is null) Options.RunDirectory = RunFolder.Resolve(Options);
         PortAllocator.AllocateAll(model);
         return new DistributedApplication(Options, model);
     }

@@ -41,8 +41,30 @@ public sealed class DistributedApplicationOptions
     public string RunDirectory { get; internal set; } = "";
 
     /// <summary>Reads --data-dir PATH and --keep-data; other arguments are left to the caller.</summary>
+    /// <summary>Set by <c>publish --output DIR</c>: write Kubernetes manifests instead of running.</summary>
+    public Publishing.PublishOptions? Publish { get; set; }
+
     public void ApplyArguments(IReadOnlyList<string> args)
     {
+        if (args.Count > 0 && args[0] == "publish")
+        {
+            string? output = null, registry = null, tag = null, blobs = null;
+            for (var i = 1; i < args.Count; i++)
+            {
+                string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+                switch (args[i])
+                {
+                    case "--output" or "-o": output = Value(); break;
+                    case "--registry": registry = Value(); break;
+                    case "--tag": tag = Value(); break;
+                    case "--blob-connection-string": blobs = Value(); break;
+                    default: throw new ArgumentException($"publish: unknown option '{args[i]}' (known: --output, --registry, --tag, --blob-connection-string).");
+                }
+            }
+            if (output is null) throw new ArgumentException("publish needs --output <dir>.");
+            Publish = new Publishing.PublishOptions(Path.GetFullPath(output), registry ?? "pipeline", tag ?? "latest", blobs);
+            return;
+        }
         for (var i = 0; i < args.Count; i++)
         {
             switch (args[i])

@@ -16,6 +16,20 @@ public static class ResourceBuilderExtensions
         return builder;
     }
 
+    /// <summary>Each replica gets a GPU (see <see cref="ProjectResource.UsesGpu"/>).</summary>
+    public static IResourceBuilder<ProjectResource> WithGpu(this IResourceBuilder<ProjectResource> builder)
+    {
+        builder.Resource.UsesGpu = true;
+        return builder;
+    }
+
+    /// <summary>The project's data folder persists (see <see cref="ProjectResource.HasDataVolume"/>), as Aspire's WithDataVolume.</summary>
+    public static IResourceBuilder<ProjectResource> WithDataVolume(this IResourceBuilder<ProjectResource> builder)
+    {
+        builder.Resource.HasDataVolume = true;
+        return builder;
+    }
+
     /// <summary>Starts this resource only once the dependency is healthy.</summary>
     public static IResourceBuilder<T> WaitFor<T>(this IResourceBuilder<T> builder, IResourceBuilder<IResource> dependency)
         where T : ProcessResource

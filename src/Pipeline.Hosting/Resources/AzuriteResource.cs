@@ -6,6 +6,7 @@ public sealed class AzuriteResource : ProcessResource
     public const string RelativeExecutable = "infra/azurite/node_modules/.bin/azurite-blob";
 
     /// <summary>The well-known development account key published with Azurite.</summary>
+    public const string DevAccount = "devstoreaccount1";
     public const string DevAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     public AzuriteResource(string name) : base(name) => Endpoints.Add(new EndpointAnnotation("blob", "http"));

@@ -22,6 +22,13 @@ public sealed class ProjectResource : ProcessResource
 
     public string HealthCheckPath { get; internal set; } = "/health/ready";
 
+    /// <summary>Each replica wants a GPU (published: a StatefulSet requesting <c>nvidia.com/gpu</c>); locally it uses
+    /// one when the machine has it.</summary>
+    public bool UsesGpu { get; internal set; }
+
+    /// <summary>Its <c>PIPELINE_DATA_DIR</c> must outlive the process (published: a persistent volume per replica).</summary>
+    public bool HasDataVolume { get; internal set; }
+
     public string ProjectFile(string appDirectory)
     {
         var path = Path.GetFullPath(ProjectPath, appDirectory);
