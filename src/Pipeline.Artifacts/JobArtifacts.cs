@@ -6,7 +6,8 @@ namespace Pipeline.Artifacts;
 
 /// <summary>
 /// A job's artifacts in the store: <c>jobs/{id}/checkpoints/step-N/…</c> (+ <c>latest.json</c> naming the newest),
-/// <c>jobs/{id}/model/best.safetensors</c> and <c>summary.json</c> (written last: the job's training is done).
+/// <c>jobs/{id}/model/best.safetensors</c> and <c>summary.json</c> (written last: the job's training is done), and the
+/// evaluator's <c>jobs/{id}/reports/</c> (JSON reports, PNG pictures).
 /// </summary>
 public sealed class JobArtifacts(IArtifactStore store)
 {
@@ -46,6 +47,14 @@ public sealed class JobArtifacts(IArtifactStore store)
     {
         using var content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
         await store.UploadAsync(Container, ReportBlob(job, name), content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads a picture (PNG bytes) beside the reports.</summary>
+    public async Task UploadReportImageAsync(Guid job, string name, byte[] png, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(png);
+        using var content = new MemoryStream(png);
+        await store.UploadAsync(Container, ReportBlob(job, name), content, new UploadOptions { ContentType = "image/png" }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Uploads a checkpoint folder's files, then moves <c>latest.json</c> to it; returns its prefix.</summary>

@@ -6,6 +6,7 @@ using Pipeline.Training.Data;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
+using Pipeline.Vision.Plotting;
 using Spectre.Console;
 
 namespace Pipeline.Cli;
@@ -16,13 +17,16 @@ public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadO
 /// <summary>
 /// One local training run: loads the recipe and the IDX dataset (train split less a seeded validation share; t10k as the
 /// test set), trains with progress on the terminal, then evaluates the best model on the test set. The run folder gets
-/// <c>recipe.json</c> (resolved), <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c> and <c>evaluation.json</c>.
+/// <c>recipe.json</c> (resolved), <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c>, <c>evaluation.json</c>,
+/// and the pictures <c>confusion_matrix.png</c> (test set) and <c>training_curves.png</c> (from results.csv).
 /// </summary>
 public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
 {
     public const string RecipeFile = "recipe.json";
     public const string ResultsFile = "results.csv";
     public const string EvaluationFile = "evaluation.json";
+    public const string ConfusionMatrixFile = "confusion_matrix.png";
+    public const string TrainingCurvesFile = "training_curves.png";
 
     public int Execute(CancellationToken cancellation)
     {
@@ -56,6 +60,10 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         trainer.RestoreBestWeights();
         var report = trainer.Evaluate(test ?? fullTest);
         AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
+        var confusion = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)");
+        AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
+        var curves = ResultsCsv.Chart(Path.Combine(options.Output, ResultsFile), $"{recipe.Model.Name}: {ResultsFile}");
+        AtomicFile.Write(Path.Combine(options.Output, TrainingCurvesFile), temp => File.WriteAllBytes(temp, curves.ToPng()));
 
         if (options.Json)
         {

@@ -4,12 +4,14 @@ using Pipeline.Contracts.V1;
 using Pipeline.Storage;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Evaluation;
+using Pipeline.Vision.Plotting;
 
 namespace Pipeline.Evaluator;
 
 /// <summary>
 /// The <c>evaluator</c> queue: every stored checkpoint is evaluated on the validation split; when training completes,
-/// the best model is evaluated on the test split, which ends the job. Reports go to <c>jobs/{id}/reports/</c>.
+/// the best model is evaluated on the test split, which ends the job. Reports go to <c>jobs/{id}/reports/</c>, the test
+/// split's with its confusion matrix drawn as <c>confusion_matrix.png</c>.
 /// Idempotent: a redelivered message recomputes the same report and announces it again.
 /// </summary>
 public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts artifacts, ILogger<EvaluationConsumers> logger)
@@ -36,10 +38,15 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
         var report = await EvaluateAsync(context, completed.JobId, JobArtifacts.ModelBlob(completed.JobId), "test").ConfigureAwait(false);
         if (report is null) return;
         await artifacts.UploadReportAsync(completed.JobId, "test.json", report.ToJson(), context.CancellationToken).ConfigureAwait(false);
+        // Before EvaluationCompleted: the job succeeds with it, and everything of the job is stored by then.
+        var picture = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)").ToPng();
+        await artifacts.UploadReportImageAsync(completed.JobId, ConfusionMatrixPicture, picture, context.CancellationToken).ConfigureAwait(false);
         logger.LogInformation("Job {JobId}: test accuracy {Accuracy:P2}", completed.JobId, report.Accuracy);
         await context.Publish(new EvaluationCompleted(completed.JobId, completed.Epochs, "test", Metrics(report),
             $"{JobArtifacts.Container}/{JobArtifacts.ReportBlob(completed.JobId, "test.json")}", true), context.CancellationToken).ConfigureAwait(false);
     }
+
+    public const string ConfusionMatrixPicture = "confusion_matrix.png";
 
     private async Task<ClassificationReport?> EvaluateAsync(IPublishEndpoint bus, Guid job, string modelBlob, string split)
     {

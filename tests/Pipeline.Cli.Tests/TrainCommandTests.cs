@@ -46,6 +46,14 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(10, report.PerClass.Count);
         Assert.Equal(400, report.ConfusionMatrix.Sum(row => row.Sum()));
         Assert.Equal(accuracy, report.Accuracy);
+        // The pictures: PNG files (signature) of a readable size.
+        foreach (var picture in (string[])["confusion_matrix.png", "training_curves.png"])
+        {
+            var png = File.ReadAllBytes(Path.Combine(output, picture));
+            Assert.True(png.AsSpan().StartsWith((byte[])[0x89, (byte)'P', (byte)'N', (byte)'G']), $"{picture} is not a PNG");
+            var image = Pipeline.Vision.Imaging.PngCodec.Decode(png, picture);
+            Assert.True(image.Width >= 600 && image.Height >= 500, $"{picture} is {image.Width}x{image.Height}");
+        }
     }
 
     [Fact]

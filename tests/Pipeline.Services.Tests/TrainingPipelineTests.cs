@@ -42,6 +42,7 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture) : IClassFixtu
         var testReport = await JsonSerializer.DeserializeAsync<JsonElement>(report);
         Assert.Equal(500, testReport.GetProperty("count").GetInt64());
         Assert.Equal(10, testReport.GetProperty("confusion_matrix").GetArrayLength());
+        Assert.NotNull(await store.GetPropertiesAsync("jobs", $"{jobKey}/reports/confusion_matrix.png"));
     }
 
     /// <summary>The first images of Fashion-MNIST's test split, written as an IDX dataset folder.</summary>
