@@ -8,8 +8,8 @@ public static class TrainCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var dataset = new Argument<string>("dataset") { Description = "Dataset folder (IDX: train-/t10k-images/labels, as Fashion-MNIST)" };
-        var task = new Option<string>("--task") { Description = "classify (detect comes later)", DefaultValueFactory = _ => "classify" };
+        var dataset = new Argument<string>("dataset") { Description = "Dataset folder (classify: IDX, as Fashion-MNIST; detect: COCO, PaliGemma JSONL or YOLO)" };
+        var task = new Option<string>("--task") { Description = "classify or detect (FCOS)", DefaultValueFactory = _ => "classify" };
         var config = new Option<string?>("--config", "-c") { Description = "Recipe file (YAML or JSON; may inherit with _base_)" };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (overrides the recipe)" };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder (default: runs/<time>)" };
@@ -37,7 +37,9 @@ public static class TrainCommand
             }
             try
             {
-                return Task.FromResult(new LocalTrainingRun(options, stdout, stderr).Execute(cancellation));
+                return Task.FromResult(parse.GetValue(task) == "detect"
+                    ? new LocalDetectionRun(options, stdout, stderr).Execute(cancellation)
+                    : new LocalTrainingRun(options, stdout, stderr).Execute(cancellation));
             }
             catch (Exception e) when (e is RecipeException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
             {
