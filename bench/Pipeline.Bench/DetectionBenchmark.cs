@@ -10,11 +10,12 @@ using static Pipeline.Torch.torch;
 namespace Pipeline.Bench;
 
 /// <summary>
-/// <c>detection [--out DIR] [--seed N] [--train N] [--val N] [--test N] [--measure-steps N] [--resume] [key=value ...]</c>: generates
+/// <c>detection [--out DIR] [--seed N] [--train N] [--val N] [--test N] [--measure-steps N] [--resume] [--max-minutes M] [key=value ...]</c>: generates
 /// the Fashion-MNIST detection set (seeded), trains the default detect recipe (with the given overrides) on its training
 /// split, picks the best epoch by validation mAP@.5, evaluates it on the test split and writes <c>evaluation.json</c> and
 /// <c>pr_curves.png</c> into the run folder. <c>--measure-steps N</c> only times N training steps; <c>--resume</c> continues
-/// the run folder's latest checkpoint (minutes then count this process only). Ends with
+/// the run folder's latest checkpoint (minutes then count this process only); <c>--max-minutes M</c> stops training
+/// after M minutes of this process and evaluates the best epoch so far. Ends with
 /// <c>detection map50=X map=Y minutes=Z</c>.
 /// </summary>
 internal static class DetectionBenchmark
@@ -26,6 +27,7 @@ internal static class DetectionBenchmark
         string? output = null;
         int? measureSteps = null;
         var resume = false;
+        double? maxMinutes = null;
         var overrides = new List<string>();
         for (var k = 0; k < args.Length; k++)
         {
@@ -42,6 +44,7 @@ internal static class DetectionBenchmark
                 case "--val": options = options with { ValImages = Int() }; break;
                 case "--test": options = options with { TestImages = Int() }; break;
                 case "--measure-steps": measureSteps = Int(); break;
+                case "--max-minutes": maxMinutes = double.Parse(value, CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[k - 1]}"); return 2;
             }
         }
@@ -93,7 +96,9 @@ internal static class DetectionBenchmark
                 trainer.Resume(checkpoint);
                 Console.WriteLine($"resuming from {checkpoint}");
             }
-            var summary = trainer.Fit();
+            // A time limit stops training between steps (with a checkpoint); the best epoch so far is then evaluated.
+            using var limit = maxMinutes is { } m ? new CancellationTokenSource(TimeSpan.FromMinutes(m) - clock.Elapsed) : new CancellationTokenSource();
+            var summary = trainer.Fit(limit.Token);
             trainer.RestoreBestWeights();
             var (report, loss) = trainer.Evaluate(test);
             File.WriteAllText(Path.Combine(run, "evaluation.json"), report.ToJson());
@@ -101,7 +106,7 @@ internal static class DetectionBenchmark
             var minutes = clock.Elapsed.TotalMinutes;
             Console.WriteLine($"run folder: {run}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"test: loss {loss:F4} map75 {report.Map75:F4} ar {report.Ar:F4}; best epoch {summary.BestEpoch + 1} of {summary.Epochs}; load {LoadAverage()}"));
+                $"test: loss {loss:F4} map75 {report.Map75:F4} ar {report.Ar:F4}; best epoch {summary.BestEpoch + 1} of {summary.Epochs} ({summary.Reason}); load {LoadAverage()}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"detection map50={report.Map50:F4} map={report.Map:F4} minutes={minutes:F1}"));
         }
         return 0;
