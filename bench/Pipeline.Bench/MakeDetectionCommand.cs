@@ -4,7 +4,7 @@ using Pipeline.Vision.Data.Synthetic;
 namespace Pipeline.Bench;
 
 /// <summary>
-/// <c>make-detection OUT [--seed N] [--train N] [--val N] [--width W] [--height H]</c>: writes the generated detection set
+/// <c>make-detection OUT [--seed N] [--train N] [--val N] [--test N] [--width W] [--height H]</c>: writes the generated detection set
 /// (COCO and PaliGemma JSONL) that the detection tests and benchmarks use.
 /// </summary>
 internal static class MakeDetectionCommand
@@ -13,7 +13,7 @@ internal static class MakeDetectionCommand
     {
         if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
         {
-            Console.Error.WriteLine("usage: make-detection OUT [--seed N] [--train N] [--val N] [--width W] [--height H]");
+            Console.Error.WriteLine("usage: make-detection OUT [--seed N] [--train N] [--val N] [--test N] [--width W] [--height H]");
             return 2;
         }
         var options = new DetectionSetOptions();
@@ -26,6 +26,7 @@ internal static class MakeDetectionCommand
                 "--seed" => options with { Seed = value },
                 "--train" => options with { TrainImages = value },
                 "--val" => options with { ValImages = value },
+                "--test" => options with { TestImages = value },
                 "--width" => options with { Width = value },
                 "--height" => options with { Height = value },
                 _ => throw new ArgumentException($"unknown option {args[k]}"),

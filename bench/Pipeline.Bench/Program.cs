@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["ddp"] = DdpBenchmark.Run,
     ["decode"] = DecodeBenchmark.Run,
     ["make-detection"] = MakeDetectionCommand.Run,
+    ["detection"] = DetectionBenchmark.Run,
 };
 
 // One rank of the ddp benchmark, started by the benchmark itself.

@@ -14,8 +14,8 @@ public static class TrainCommand
 {
     public static Command Create(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var dataset = new Argument<string>("dataset") { Description = "Dataset folder (IDX: train-/t10k-images/labels, as Fashion-MNIST)" };
-        var task = new Option<string>("--task") { Description = "classify (detect comes later)", DefaultValueFactory = _ => "classify" };
+        var dataset = new Argument<string>("dataset") { Description = "Dataset folder (classify: IDX, as Fashion-MNIST; detect: COCO, PaliGemma JSONL or YOLO)" };
+        var task = new Option<string>("--task") { Description = "classify or detect (FCOS)", DefaultValueFactory = _ => "classify" };
         var config = new Option<string?>("--config", "-c") { Description = "Recipe file (YAML or JSON; may inherit with _base_)" };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (overrides the recipe)" };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder (default: runs/<time>)" };
@@ -40,6 +40,11 @@ public static class TrainCommand
                 stderr.WriteLine($"error: --nproc {processes}: needs at least 1 process");
                 return 2;
             }
+            if (processes > 1 && parse.GetValue(task) == "detect")
+            {
+                stderr.WriteLine("error: --nproc above 1 trains classifiers only for now; detection runs in one process");
+                return 2;
+            }
             DistributedSettings? rank;
             try
             {
@@ -62,7 +67,9 @@ public static class TrainCommand
                 parse.GetValue(limit), parse.GetValue(resume), parse.GetValue(json), rank);
             try
             {
-                return new LocalTrainingRun(options, stdout, stderr).Execute(cancellation);
+                return parse.GetValue(task) == "detect"
+                    ? new LocalDetectionRun(options, stdout, stderr).Execute(cancellation)
+                    : new LocalTrainingRun(options, stdout, stderr).Execute(cancellation);
             }
             catch (Exception e) when (e is RecipeException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
             {

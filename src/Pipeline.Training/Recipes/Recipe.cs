@@ -39,6 +39,22 @@ public sealed record Recipe
     public CheckpointRecipe Checkpoint { get; set; } = new();
     /// <summary>Report progress every this many optimizer steps.</summary>
     public int LogEvery { get; set; } = 50;
+    /// <summary>What only detection recipes use (task: detect).</summary>
+    public DetectionRecipe Detection { get; set; } = new();
+}
+
+public sealed record DetectionRecipe
+{
+    /// <summary>How images are brought to input.size: resize (aspect ratio not kept) or letterbox (square sizes).</summary>
+    public DetectionFit Fit { get; set; } = DetectionFit.Resize;
+    /// <summary>Channels of the feature pyramid and the head (a multiple of 32).</summary>
+    public long FpnChannels { get; set; } = 64;
+    /// <summary>conv/GroupNorm/ReLU layers per head tower (torchvision: 4).</summary>
+    public int HeadConvs { get; set; } = 2;
+    /// <summary>Detections scoring below this are dropped (low, as COCO evaluation wants the whole ranking).</summary>
+    public double ScoreThreshold { get; set; } = 0.05;
+    public double NmsThreshold { get; set; } = 0.6;
+    public int DetectionsPerImage { get; set; } = 100;
 }
 
 public sealed record ModelRecipe

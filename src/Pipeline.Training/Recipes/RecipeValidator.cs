@@ -1,4 +1,5 @@
 using Pipeline.Torch;
+using Pipeline.Vision.Data;
 using Pipeline.Vision.Models;
 
 namespace Pipeline.Training.Recipes;
@@ -7,6 +8,8 @@ namespace Pipeline.Training.Recipes;
 internal static class RecipeValidator
 {
     public static readonly string[] Metrics = ["accuracy", "macro_f1", "weighted_f1", "loss"];
+    public static readonly string[] DetectionMetrics = ["map", "map50", "loss"];
+    public static readonly string[] DetectionBackbones = ["resnet18", "resnet34", "resnet50"];
 
     public static void Validate(Recipe r, RecipeDocument document)
     {
@@ -42,7 +45,20 @@ internal static class RecipeValidator
         Require(r.Loss.LabelSmoothing is >= 0 and < 1, "loss.label_smoothing", $"must be in [0, 1), got {r.Loss.LabelSmoothing}");
         Require(r.Loss.Beta is > 0 and < 1, "loss.beta", $"must be in (0, 1), got {r.Loss.Beta}");
         Require(r.Augment.CropPadding >= 0, "augment.crop_padding", $"must not be negative, got {r.Augment.CropPadding}");
-        Require(Metrics.Contains(r.EarlyStopping.Metric), "early_stopping.metric", $"unknown metric '{r.EarlyStopping.Metric}'; known: {string.Join(", ", Metrics)}");
+        var metrics = r.Task == TaskKind.Detect ? DetectionMetrics : Metrics;
+        Require(metrics.Contains(r.EarlyStopping.Metric), "early_stopping.metric", $"unknown metric '{r.EarlyStopping.Metric}'; known: {string.Join(", ", metrics)}");
+        if (r.Task == TaskKind.Detect)
+        {
+            Require(DetectionBackbones.Contains(r.Model.Name), "model.name", $"'{r.Model.Name}' is not a detection backbone; known: {string.Join(", ", DetectionBackbones)}");
+            Require(r.Input.Size is not null, "input.size", "detection needs [height, width]");
+            Require(r.Detection.Fit != DetectionFit.Letterbox || r.Input.Size is null || r.Input.Size[0] == r.Input.Size[1], "detection.fit", "letterbox needs a square input.size");
+            Require(r.Detection.FpnChannels >= 32 && r.Detection.FpnChannels % 32 == 0, "detection.fpn_channels", $"must be a positive multiple of 32, got {r.Detection.FpnChannels}");
+            Require(r.Detection.HeadConvs >= 1, "detection.head_convs", $"must be at least 1, got {r.Detection.HeadConvs}");
+            Require(r.Detection.ScoreThreshold is >= 0 and < 1, "detection.score_threshold", $"must be in [0, 1), got {r.Detection.ScoreThreshold}");
+            Require(r.Detection.NmsThreshold is > 0 and <= 1, "detection.nms_threshold", $"must be in (0, 1], got {r.Detection.NmsThreshold}");
+            Require(r.Detection.DetectionsPerImage >= 1, "detection.detections_per_image", $"must be at least 1, got {r.Detection.DetectionsPerImage}");
+            Require(r.Sampler == SamplerKind.Shuffle, "sampler", "detection samples with shuffle only");
+        }
         Require(r.EarlyStopping.Patience is null or >= 1, "early_stopping.patience", $"must be at least 1 (or null: never stop early), got {r.EarlyStopping.Patience}");
         Require(r.Checkpoint.EveryEpochs >= 0 && r.Checkpoint.EverySteps >= 0, "checkpoint", "intervals must not be negative");
         Require(r.Checkpoint.KeepLast >= 1, "checkpoint.keep_last", $"must be at least 1, got {r.Checkpoint.KeepLast}");

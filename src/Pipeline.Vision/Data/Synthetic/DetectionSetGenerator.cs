@@ -10,6 +10,8 @@ public sealed record DetectionSetOptions
     public long Seed { get; init; } = 1;
     public int TrainImages { get; init; } = 200;
     public int ValImages { get; init; } = 50;
+    /// <summary>Images of a held-out test split (none by default; written only when positive).</summary>
+    public int TestImages { get; init; }
     public int Width { get; init; } = 160;
     public int Height { get; init; } = 128;
     public int MinObjects { get; init; } = 1;
@@ -24,7 +26,7 @@ public sealed record DetectionSetOptions
 /// <summary>
 /// Builds a detection set from Fashion-MNIST items pasted at random positions and scales, tinted, onto textured
 /// canvases, several per image; each box is the tight extent of its item's visible pixels. Writes PNG images under
-/// <c>images/{train,val}/</c> with annotations both as COCO (<c>annotations/instances_{split}.json</c>) and as PaliGemma
+/// <c>images/{train,val[,test]}/</c> with annotations both as COCO (<c>annotations/instances_{split}.json</c>) and as PaliGemma
 /// JSONL (<c>annotations/_annotations.{split}.jsonl</c>); name the format when loading, as both are present.
 /// </summary>
 public sealed class DetectionSetGenerator
@@ -53,8 +55,9 @@ public sealed class DetectionSetGenerator
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(options);
         var items = new List<DatasetItem>();
-        foreach (var (split, name, count) in new[] { (DatasetSplit.Train, "train", options.TrainImages), (DatasetSplit.Val, "val", options.ValImages) })
+        foreach (var (split, name, count) in new[] { (DatasetSplit.Train, "train", options.TrainImages), (DatasetSplit.Val, "val", options.ValImages), (DatasetSplit.Test, "test", options.TestImages) })
         {
+            if (split == DatasetSplit.Test && count <= 0) continue;
             Directory.CreateDirectory(Path.Combine(folder, "images", name));
             var splitItems = new DatasetItem[count];
             Parallel.For(0, count, k =>

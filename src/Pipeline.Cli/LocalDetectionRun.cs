@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.Json;
+using Pipeline.Training.Checkpoints;
+using Pipeline.Training.Detection;
+using Pipeline.Training.Progress;
+using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
+using Pipeline.Vision.Data.Sources;
+using Pipeline.Vision.Evaluation;
+using Pipeline.Vision.Plotting;
+
+namespace Pipeline.Cli;
+
+/// <summary>
+/// One local detection run (<c>pipeline train DATASET --task detect</c>): loads the detect recipe and a detection dataset
+/// in any detection format (COCO, PaliGemma JSONL, YOLO; recognised from its files), decodes its splits at the recipe's
+/// input size (validation: the val split, or a seeded share of train; test: the test split, else validation), trains an
+/// FCOS detector with progress on stderr, then evaluates the best model on the test split. The run folder gets
+/// <c>recipe.json</c>, <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c>, <c>evaluation.json</c> (the
+/// <see cref="DetectionReport"/>) and <c>pr_curves.png</c>.
+/// </summary>
+public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
+{
+    public const string RecipeFile = "recipe.json";
+    public const string ResultsFile = "results.csv";
+    public const string EvaluationFile = "evaluation.json";
+    public const string PrCurvesFile = "pr_curves.png";
+
+    public int Execute(CancellationToken cancellation)
+    {
+        var recipe = DetectionRecipes.Load(options.Config, options.Overrides);
+        if (!Directory.Exists(options.Dataset) && !File.Exists(options.Dataset)) throw new DirectoryNotFoundException($"{options.Dataset}: no such dataset folder or archive");
+        using var source = FileSources.Open(options.Dataset);
+        var load = DatasetLoader.Load(source);
+        var dataset = load.Dataset;
+        if (dataset.Task != TaskKind.Detect) throw new InvalidDataException($"{options.Dataset}: a {dataset.Format} {dataset.Task.ToString().ToLowerInvariant()} dataset, not a detection one");
+        if (!dataset.InSplit(DatasetSplit.Train).Any()) throw new InvalidDataException($"{options.Dataset}: the {dataset.Format} dataset has no training split");
+        Directory.CreateDirectory(options.Output);
+        AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
+
+        var (height, width) = (recipe.Input.Size![0], recipe.Input.Size[1]);
+        DetectionTensorDataset Decode(DatasetSplit split) => DetectionTensors.ToTensorDataset(dataset, source, split, height, width, recipe.Detection.Fit);
+        using var fullTrain = Decode(DatasetSplit.Train);
+        using var givenValidation = dataset.InSplit(DatasetSplit.Val).Any() ? Decode(DatasetSplit.Val) : null;
+        using var givenTest = dataset.InSplit(DatasetSplit.Test).Any() ? Decode(DatasetSplit.Test) : null;
+        using var limitedTrain = Limit(fullTrain);
+        var trainSource = limitedTrain ?? fullTrain;
+        DetectionTensorDataset? heldTrain = null, heldValidation = null;
+        if (givenValidation is null)
+        {
+            // No val split: a seeded share of train, at least one image, never all of them.
+            var order = All(trainSource.Count);
+            new Random(unchecked((int)recipe.Seed)).Shuffle(order);
+            var held = (int)Math.Clamp(Math.Round(trainSource.Count * recipe.Data.ValidationFraction), 1, trainSource.Count - 1);
+            (heldTrain, heldValidation) = (trainSource.Subset(order[held..]), trainSource.Subset(order[..held]));
+        }
+        using var _ = heldTrain;
+        using var __ = heldValidation;
+        var train = heldTrain ?? trainSource;
+        var validation = heldValidation ?? givenValidation!;
+        var testSource = givenTest ?? validation;
+        using var test = Limit(testSource);
+
+        var sinks = new List<IDetectionTrainingSink> { new DetectionCsvResultsSink(Path.Combine(options.Output, ResultsFile)), new DetectionConsoleSink(stderr) };
+        using var trainer = new DetectionTrainer(recipe, train, validation, new DetectionTrainerOptions { OutputDirectory = options.Output, Sinks = sinks });
+        if (options.Resume && new CheckpointStore(Path.Combine(options.Output, DetectionTrainer.CheckpointFolder)).Latest() is { } checkpoint)
+        {
+            trainer.Resume(checkpoint);
+            stderr.WriteLine($"resuming from {checkpoint}");
+        }
+        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"training FCOS ({recipe.Model.Name}) on {train.Count} images with {train.BoxCount} boxes at {height}x{width} ({validation.Count} for validation), {trainer.TotalSteps} steps, run folder {options.Output}"));
+
+        var summary = trainer.Fit(cancellation);
+        trainer.RestoreBestWeights();
+        var (report, loss) = trainer.Evaluate(test ?? testSource);
+        AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
+        var chart = Charts.PrecisionRecall(report, title: $"Precision-recall at IoU 0.50 ({report.Images} test images)");
+        AtomicFile.Write(Path.Combine(options.Output, PrCurvesFile), temp => File.WriteAllBytes(temp, chart.ToPng()));
+
+        if (options.Json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new
+            {
+                map = report.Map,
+                map50 = report.Map50,
+                map75 = report.Map75,
+                ar = report.Ar,
+                loss,
+                test_images = report.Images,
+                epochs = summary.Epochs,
+                steps = summary.Steps,
+                best_epoch = summary.BestEpoch + 1,
+                stop_reason = summary.Reason.ToString().ToLowerInvariant(),
+                seconds = Math.Round(summary.Elapsed.TotalSeconds, 1),
+                run = Path.GetFullPath(options.Output),
+            }));
+        }
+        else
+        {
+            foreach (var c in report.PerClass)
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{c.Class,-16} AP {F(c.Ap)} AP50 {F(c.Ap50)}"));
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"test mAP {F(report.Map)}, mAP@.5 {F(report.Map50)}, mAP@.75 {F(report.Map75)} on {report.Images} images; {summary.Reason} after {summary.Epochs} epochs in {summary.Elapsed.TotalSeconds:F0} s; run folder {options.Output}"));
+        }
+        return summary.Reason == StopReason.Cancelled ? 130 : 0;
+    }
+
+    private static long[] All(long count) => [.. Enumerable.Range(0, (int)count).Select(k => (long)k)];
+
+    private DetectionTensorDataset? Limit(DetectionTensorDataset dataset) =>
+        options.Limit is { } n && n < dataset.Count ? dataset.Subset(All(n)) : null;
+
+    private static string F(double? value) => value is { } v ? v.ToString("F4", CultureInfo.InvariantCulture) : "n/a";
+}
