@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
 using Pipeline.Torch;
+using Pipeline.Training.Distributed;
 using static Pipeline.Torch.torch;
 
 namespace Pipeline.Bench;
@@ -54,7 +53,7 @@ internal static class DdpBenchmark
     /// <summary>Starts <paramref name="world"/> ranks; returns rank 0's training time and the ranks' CPU time in ms.</summary>
     private static (double wall, double cpu) Launch(int world, int steps)
     {
-        var port = FreePort();
+        var port = DistributedSettings.FreePort();
         var processes = new List<Process>();
         try
         {
@@ -134,15 +133,6 @@ internal static class DdpBenchmark
         // Under `dotnet Pipeline.Bench.dll` the host is dotnet itself: pass the assembly on.
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         return psi;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static double Median(List<double> values)

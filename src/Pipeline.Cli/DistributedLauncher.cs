@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Pipeline.Training.Distributed;
 
@@ -27,7 +25,7 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
 
     public int Run(CancellationToken cancellation)
     {
-        var port = FreePort();
+        var port = DistributedSettings.FreePort();
         var threads = Math.Max(1, Environment.ProcessorCount / processes);
         // In a terminal rank 0 writes straight to it (its progress bar); embedded (tests), its output is relayed.
         var relay = !ReferenceEquals(stdout, Console.Out) || !ReferenceEquals(stderr, Console.Error);
@@ -147,15 +145,6 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
         var current = Environment.ProcessPath;
         if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet") return current;
         return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static void KillQuietly(Process p)

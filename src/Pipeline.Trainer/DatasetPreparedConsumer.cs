@@ -59,7 +59,7 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                 DistributedSettings? group = null;
                 if (world > 1)
                 {
-                    group = new DistributedSettings(0, world, ranks.Address, RankRun.FreePort(), ranks.GroupTimeout);
+                    group = new DistributedSettings(0, world, ranks.Address, DistributedSettings.FreePort(), ranks.GroupTimeout);
                     for (var r = 1; r < world; r++)
                         await context.Publish(new JoinTrainingGroup(job, attempt, r, world, group.MasterAddr, group.MasterPort, prepared.PreparedPrefix,
                             prepared.Classes, prepared.RecipeYaml), token).ConfigureAwait(false);

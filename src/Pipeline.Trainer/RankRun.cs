@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using MassTransit;
 using Pipeline.Artifacts;
 using Pipeline.Torch;
@@ -77,15 +75,5 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
     private sealed class ThreadsRestorer(int threads) : IDisposable
     {
         public void Dispose() => Torch.torch.set_num_threads(threads);
-    }
-
-    /// <summary>A free TCP port for a group's store (the leader binds it at once).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

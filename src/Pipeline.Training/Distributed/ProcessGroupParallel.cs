@@ -24,6 +24,16 @@ public sealed record DistributedSettings(int Rank, int WorldSize, string MasterA
 
     public TimeSpan EffectiveTimeout => Timeout ?? DefaultTimeout;
 
+    /// <summary>A TCP port free on this machine now, for rank 0's store (bound right after by the caller).</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     /// <summary>The settings in <paramref name="environment"/>, or null when it names no world size (not a launched rank).</summary>
     public static DistributedSettings? FromEnvironment(IReadOnlyDictionary<string, string?> environment)
     {
