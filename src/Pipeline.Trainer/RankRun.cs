@@ -68,7 +68,15 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
             IReadOnlyList<string> members = group is null ? [Member]
                 : [.. group.AllGather(System.Text.Encoding.UTF8.GetBytes(Member)).Select(b => System.Text.Encoding.UTF8.GetString(b))];
             await started(members).ConfigureAwait(false);
-            return (trainer.Fit(token), runFolder);
+            try
+            {
+                return (trainer.Fit(token), runFolder);
+            }
+            catch (TorchException e) when (group is not null && e.Message.Contains(" failed on rank ", StringComparison.Ordinal))
+            {
+                // A collective inside backward (the DDP reducer's all-reduce) reports a lost member as an engine error.
+                throw new DistributedException(e.Message, e);
+            }
         }, CancellationToken.None).ConfigureAwait(false);
     }
 

@@ -48,23 +48,30 @@ public sealed class TrainerGroupTests(ServicesFixture fixture)
         Assert.True(code == 0, stderr);
         var id = stdout.Trim();
 
-        // Once the group has stored a checkpoint, one member is killed outright.
+        // Once the group has stored a checkpoint, the member that does not lead (rank 1) is killed outright.
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        JsonElement job = default;
         while (DateTime.UtcNow < deadline)
         {
-            var job = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(5), "Training", "Succeeded", "Failed");
+            job = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(5), "Training", "Succeeded", "Failed");
             if (job.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("kind").GetString() == "CheckpointSaved")) break;
             await Task.Delay(250);
         }
-        var victim = fixture.App.Resources.Instances("trainer").First(s => s.ProcessId is not null);
+        var members = Payloads(job.GetProperty("events").EnumerateArray().ToList(), "TrainingStarted").First().GetProperty("members");
+        var rank1Replica = members[1].GetString()!.Split('/')[^1];
+        var victim = fixture.App.Resources.Instances("trainer").Single(s => s.InstanceName == $"trainer-{rank1Replica}");
         using (var kill = System.Diagnostics.Process.Start("kill", ["-9", victim.ProcessId!.Value.ToString(CultureInfo.InvariantCulture)]))
             await kill.WaitForExitAsync();
 
         var detail = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(8), "Succeeded", "Failed");
         Assert.True(detail.GetProperty("job").GetProperty("state").GetString() == "Succeeded", detail.GetProperty("job").ToString());
         var events = detail.GetProperty("events").EnumerateArray().ToList();
-        // The events show the group forming again after the loss.
-        Assert.True(Payloads(events, "TrainingStarted").Count() >= 2, string.Join(", ", events.Select(e => e.GetProperty("kind").GetString())));
+        // The events show the loss and the group forming again (the leader alone) from the last checkpoint.
+        Assert.Single(Payloads(events, "TrainingGroupLost"));
+        var attempts = Payloads(events, "TrainingStarted").ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.Equal(1, attempts[1].GetProperty("worldSize").GetInt32());
+        Assert.Equal(2, attempts[1].GetProperty("attempt").GetInt32());
         // The supervisor brought the killed replica back.
         using var healthy = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await fixture.App.Resources.WaitForResourceHealthyAsync("trainer", healthy.Token);

@@ -52,7 +52,8 @@ public static class JobsApi
             // A recipe that cannot run is refused now rather than after ingest and preprocessing.
             try
             {
-                RecipeLoader.LoadText(request.RecipeYaml ?? "", "recipe", [$"task={task}"]);
+                if (task == "detect") Training.Detection.DetectionRecipes.LoadText(request.RecipeYaml, "recipe");
+                else RecipeLoader.LoadText(request.RecipeYaml ?? "", "recipe", [$"task={task}"]);
             }
             catch (RecipeException e)
             {

@@ -40,6 +40,24 @@ public static class DetectionRecipes
           head_convs: 2
         """;
 
+    /// <summary>As <see cref="Load"/>, for recipe text (a submitted job's); null or blank: the defaults.</summary>
+    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (string.IsNullOrWhiteSpace(yaml)) return Load(null, overrides);
+        var folder = Directory.CreateTempSubdirectory("pipeline-detect-text-").FullName;
+        try
+        {
+            var file = Path.Combine(folder, source.Replace('/', '_') + ".yaml");
+            File.WriteAllText(file, yaml);
+            return Load(file, overrides);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>The detect defaults, <paramref name="path"/>'s recipe over them (null: none), then <paramref name="overrides"/>.</summary>
     public static Recipe Load(string? path = null, IEnumerable<string>? overrides = null)
     {
