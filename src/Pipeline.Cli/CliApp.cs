@@ -13,4 +13,13 @@ public static class CliApp
         // of the default 2 seconds before the process is ended.
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
+
+    /// <summary>Runs a command with its output captured instead of written to the console (tests, embedding hosts).</summary>
+    public static (int Code, string Stdout, string Stderr) RunCaptured(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
 }

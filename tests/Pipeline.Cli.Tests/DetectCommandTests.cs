@@ -12,13 +12,7 @@ public sealed class DetectCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args) => CliApp.RunCaptured(args);
 
     // A tiny pyramid and head at 64x64: two epochs over 16 images take seconds.
     private static readonly string[] Tiny = ["--input.size=[64, 64]", "--batch_size=4", "--detection.fpn_channels=32", "--detection.head_convs=1", "--log_every=2", "--device=cpu"];

@@ -48,15 +48,10 @@ public sealed class ServicesFixture : IAsyncLifetime
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
 
-    /// <summary>Runs the <c>pipeline</c> CLI in-process against this system; returns its exit code and output.</summary>
-    /// A call that outlives <see cref="CliLimit"/> fails the test rather than hanging it.
-    public Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args) => Task.Run(() =>
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = Pipeline.Cli.CliApp.Run([.. args, "--url", App.GetEndpoint("ingest").ToString(), "--api-key", ApiKey], stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }).WaitAsync(CliLimit);
+    /// <summary>Runs the <c>pipeline</c> CLI in-process against this system; returns its exit code and output. A call that
+    /// outlives <see cref="CliLimit"/> fails the test rather than hanging it.</summary>
+    public Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args) =>
+        Task.Run(() => Pipeline.Cli.CliApp.RunCaptured([.. args, "--url", App.GetEndpoint("ingest").ToString(), "--api-key", ApiKey])).WaitAsync(CliLimit);
 
     public static readonly TimeSpan CliLimit = TimeSpan.FromMinutes(10);
 

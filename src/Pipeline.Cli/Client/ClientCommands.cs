@@ -215,9 +215,7 @@ public static class ClientCommands
     private static string? ResolveRecipe(string? config, IReadOnlyList<string> overrides, string task)
     {
         if (config is null && overrides.Count == 0) return null;
-        return RecipeWriter.ToJson(task == "detect"
-            ? Training.Detection.DetectionRecipes.Load(config, overrides)
-            : RecipeLoader.Load(config, [$"task={task}", .. overrides]));
+        return RecipeWriter.ToJson(TaskRecipes.Load(task, config, overrides));
     }
 
     /// <summary>Polls the job until it ends, drawing its progress; returns its final detail.</summary>

@@ -52,8 +52,7 @@ public static class JobsApi
             // A recipe that cannot run is refused now rather than after ingest and preprocessing.
             try
             {
-                if (task == "detect") Training.Detection.DetectionRecipes.LoadText(request.RecipeYaml, "recipe");
-                else RecipeLoader.LoadText(request.RecipeYaml ?? "", "recipe", [$"task={task}"]);
+                TaskRecipes.LoadText(task, request.RecipeYaml, "recipe");
             }
             catch (RecipeException e)
             {
