@@ -191,7 +191,25 @@ public sealed class DistributedApplication : IAsyncDisposable
         consoleFollow.Dispose();
         if (Options.DeleteRunDirectoryOnDispose && Directory.Exists(RunDirectory))
         {
+            KeepLogsForTestRun();
             Directory.Delete(RunDirectory, recursive: true);
+        }
+    }
+
+    // A test run (infra/test.sh sets PIPELINE_TEST_LOGS) keeps every instance's console output of a temporary run
+    // folder, so that a failed test can be read together with what the services said.
+    private void KeepLogsForTestRun()
+    {
+        var logs = Path.Combine(RunDirectory, "logs");
+        if (Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGS") is not { Length: > 0 } keep || !Directory.Exists(logs))
+        {
+            return;
+        }
+        var target = Path.Combine(keep, Path.GetFileName(RunDirectory));
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(logs, "*.log"))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
         }
     }
 }
