@@ -53,7 +53,7 @@ internal static class DetectionBenchmark
         var data = Path.Combine(output, "data");
         var run = Path.Combine(output, "run");
         Directory.CreateDirectory(run);
-        Console.WriteLine($"torch threads: {get_num_threads()}, load average: {LoadAverage()}");
+        Console.WriteLine($"torch threads: {get_num_threads()}, load average: {MachineLoad.Average()}");
 
         var generate = Stopwatch.StartNew();
         if (!File.Exists(Path.Combine(data, "annotations", "instances_train.json")))
@@ -77,7 +77,7 @@ internal static class DetectionBenchmark
             trainer.Fit();
             var perStep = watch.Elapsed.TotalSeconds / steps;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"detection step_seconds={perStep:F3} batch={recipe.BatchSize} epoch_minutes={perStep * trainer.StepsPerEpoch / 60:F2} steps_per_epoch={trainer.StepsPerEpoch} load={LoadAverage()}"));
+                $"detection step_seconds={perStep:F3} batch={recipe.BatchSize} epoch_minutes={perStep * trainer.StepsPerEpoch / 60:F2} steps_per_epoch={trainer.StepsPerEpoch} load={MachineLoad.Average()}"));
             return 0;
         }
 
@@ -106,11 +106,9 @@ internal static class DetectionBenchmark
             var minutes = clock.Elapsed.TotalMinutes;
             Console.WriteLine($"run folder: {run}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"test: loss {loss:F4} map75 {report.Map75:F4} ar {report.Ar:F4}; best epoch {summary.BestEpoch + 1} of {summary.Epochs} ({summary.Reason}); load {LoadAverage()}"));
+                $"test: loss {loss:F4} map75 {report.Map75:F4} ar {report.Ar:F4}; best epoch {summary.BestEpoch + 1} of {summary.Epochs} ({summary.Reason}); load {MachineLoad.Average()}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"detection map50={report.Map50:F4} map={report.Map:F4} minutes={minutes:F1}"));
         }
         return 0;
     }
-
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

@@ -8,6 +8,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["decode"] = DecodeBenchmark.Run,
     ["make-detection"] = MakeDetectionCommand.Run,
     ["detection"] = DetectionBenchmark.Run,
+    ["fashion"] = FashionBenchmark.Run,
 };
 
 // One rank of the ddp benchmark, started by the benchmark itself.
