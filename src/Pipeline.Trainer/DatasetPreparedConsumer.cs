@@ -71,7 +71,7 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                 try
                 {
                     (summary, runFolder) = await ranks.RunAsync(new RankAssignment(job, prepared.PreparedPrefix, prepared.Classes, recipe, group), context,
-                        members => context.Publish(new TrainingStarted(job, size, members, recipe.Epochs, DateTimeOffset.UtcNow, currentAttempt), token),
+                        (members, step) => context.Publish(new TrainingStarted(job, size, members, recipe.Epochs, DateTimeOffset.UtcNow, currentAttempt, step), token),
                         token, context.CancellationToken).ConfigureAwait(false);
                 }
                 catch (DistributedException e) when (world > 1)
@@ -81,7 +81,9 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                     world--;
                     continue;
                 }
-                if (summary.Reason == StopReason.Cancelled && why() != StopRequest.EarlyStop)
+                if (summary.Reason == StopReason.Cancelled && why() == StopRequest.None)
+                    throw new OperationCanceledException($"the delivery of job {job} ended after {summary.Steps} steps", context.CancellationToken);
+                if (summary.Reason == StopReason.Cancelled && why() == StopRequest.Cancelled)
                 {
                     logger.LogInformation("Job {JobId} cancelled after {Steps} steps", job, summary.Steps);
                     return;
@@ -94,6 +96,14 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                     summary.Reason is StopReason.EarlyStopped || why() == StopRequest.EarlyStop), context.CancellationToken).ConfigureAwait(false);
                 return;
             }
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested && why() == StopRequest.None)
+        {
+            // Neither a user's cancel nor an early stop: the delivery itself ended (the broker connection dropped, or this
+            // replica is stopping). The message stays unacknowledged, so the broker hands the job out again and whoever
+            // takes it resumes from the last stored checkpoint; acknowledging it would lose the job.
+            logger.LogWarning("Job {JobId}: its delivery ended while training; the broker will hand it out again and it resumes from the last stored checkpoint", job);
+            throw;
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or ArgumentException or Torch.TorchException)
         {
@@ -128,7 +138,7 @@ public sealed class JoinTrainingGroupConsumer(RankRun ranks, JobArtifacts artifa
         try
         {
             var (summary, _) = await ranks.RunAsync(new RankAssignment(job, invitation.PreparedPrefix, invitation.Classes, recipe, settings), context,
-                _ => Task.CompletedTask, token, context.CancellationToken).ConfigureAwait(false);
+                (_, _) => Task.CompletedTask, token, context.CancellationToken).ConfigureAwait(false);
             logger.LogInformation("Job {JobId}: rank {Rank} of {World} finished ({Reason}, {Steps} steps)", job, invitation.Rank, invitation.WorldSize, summary.Reason, summary.Steps);
         }
         catch (DistributedException e)

@@ -27,9 +27,10 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
     /// <summary>The address other replicas reach this one's TCPStore at (one machine: loopback).</summary>
     public string Address => configuration["PIPELINE_TRAINER_ADDRESS"] ?? "127.0.0.1";
 
-    /// <param name="started">Called on every rank once the group has formed, with every member's name by rank.</param>
+    /// <param name="started">Called on every rank once the group has formed, with every member's name by rank and the step
+    /// training resumes from.</param>
     /// <returns>The summary, and the rank's run folder (rank 0's holds <c>best.safetensors</c>).</returns>
-    public async Task<(TrainingSummary Summary, string RunFolder)> RunAsync(RankAssignment assignment, IPublishEndpoint bus, Func<IReadOnlyList<string>, Task> started,
+    public async Task<(TrainingSummary Summary, string RunFolder)> RunAsync(RankAssignment assignment, IPublishEndpoint bus, Func<IReadOnlyList<string>, long, Task> started,
         CancellationToken token, CancellationToken publishToken)
     {
         ArgumentNullException.ThrowIfNull(assignment);
@@ -67,7 +68,7 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
             }
             IReadOnlyList<string> members = group is null ? [Member]
                 : [.. group.AllGather(System.Text.Encoding.UTF8.GetBytes(Member)).Select(b => System.Text.Encoding.UTF8.GetString(b))];
-            await started(members).ConfigureAwait(false);
+            await started(members, trainer.State.Step).ConfigureAwait(false);
             try
             {
                 return (trainer.Fit(token), runFolder);

@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Text.Json;
+using Pipeline.Hosting;
+
+namespace Pipeline.Services.Tests;
+
+/// <summary>The broker restarts in the middle of a job: no message is lost, the job resumes (never restarts) and completes.</summary>
+[Collection(ServicesCollection.Name)]
+public sealed class BrokerRestartTests(ServicesFixture fixture)
+{
+    [Fact]
+    public async Task Restarting_rabbitmq_mid_job_loses_no_message_and_the_job_resumes_and_completes_once()
+    {
+        var dataset = TrainingPipelineTests.WriteSubset(1500, 500);
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--epochs=6", "--batch_size=50", "--model.width=8", "--log_every=5"]);
+        Assert.True(code == 0, stderr);
+        var id = stdout.Trim();
+
+        // Once training has stored its first checkpoint, the broker is stopped (SIGTERM) and the supervisor starts it again.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            var job = await fixture.WaitForJobAsync(id, "Training", "Succeeded", "Failed");
+            Assert.Equal("Training", job.GetProperty("job").GetProperty("state").GetString());
+            if (job.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("kind").GetString() == "CheckpointSaved")) break;
+            await Task.Delay(200);
+        }
+        var broker = fixture.App.Resources.Instances("rabbitmq").Single();
+        var before = broker.ProcessId!.Value;
+        using (var stop = System.Diagnostics.Process.Start("kill", ["-TERM", before.ToString(CultureInfo.InvariantCulture)]))
+            await stop.WaitForExitAsync();
+        using (var back = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        {
+            while (fixture.App.Resources.Instances("rabbitmq").Single().ProcessId is not { } pid || pid == before)
+                await Task.Delay(200, back.Token);
+            await fixture.App.Resources.WaitForResourceHealthyAsync("rabbitmq", back.Token);
+        }
+
+        var detail = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(5), "Succeeded", "Failed");
+        Assert.True(detail.GetProperty("job").GetProperty("state").GetString() == "Succeeded", detail.GetProperty("job").ToString());
+        var events = detail.GetProperty("events").EnumerateArray().ToList();
+        var kinds = events.Select(e => e.GetProperty("kind").GetString()).ToList();
+        // The broker took the unacknowledged job back when it went away and handed it out again: training resumed from the
+        // last stored checkpoint, never from the start, and the job was trained and evaluated once.
+        var starts = events.Where(e => e.GetProperty("kind").GetString() == "TrainingStarted")
+            .Select(e => JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement.GetProperty("resumedFromStep").GetInt64()).ToList();
+        Assert.Equal(0, starts[0]);
+        Assert.All(starts.Skip(1), step => Assert.True(step > 0, $"a redelivered job started again from step {step}"));
+        Assert.InRange(starts.Count, 1, 2);
+        Assert.Equal(1, kinds.Count(k => k == "TrainingCompleted"));
+        Assert.Single(events, e => e.GetProperty("kind").GetString() == "EvaluationCompleted"
+            && JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement.GetProperty("split").GetString() == "test");
+        // Every epoch's validation accuracy reached the registry.
+        var epochs = detail.GetProperty("metrics").EnumerateArray()
+            .Where(m => m.GetProperty("name").GetString() == "accuracy" && m.GetProperty("split").GetString() == "val")
+            .Select(m => m.GetProperty("epoch").GetInt32()).Distinct().Count();
+        Assert.Equal(6, epochs);
+        Assert.Contains(detail.GetProperty("metrics").EnumerateArray(), m => m.GetProperty("split").GetString() == "test");
+    }
+}
