@@ -62,7 +62,7 @@ public sealed class ServicesFixture : IAsyncLifetime
     }
 
     /// <summary>Polls the job until it reaches one of <paramref name="states"/>.</summary>
-    public Task<JsonElement> WaitForJobAsync(string id, params string[] states) => WaitForJobAsync(id, TimeSpan.FromMinutes(2), states);
+    public Task<JsonElement> WaitForJobAsync(string id, params string[] states) => WaitForJobAsync(id, TimeSpan.FromMinutes(5), states);
 
     public async Task<JsonElement> WaitForJobAsync(string id, TimeSpan limit, params string[] states)
     {
