@@ -15,10 +15,10 @@ public readonly record struct ScoredBox(BoundingBox Box, double Score);
 public sealed class DetectionEvaluator
 {
     /// <summary>COCO's IoU thresholds .50:.05:.95, computed as numpy's linspace does so that borderline IoUs fall alike.</summary>
-    public static readonly IReadOnlyList<double> IouThresholds = Linspace(0.5, 0.95, 10);
+    public static readonly IReadOnlyList<double> IouThresholds = PrecisionRecallCurve.Linspace(0.5, 0.95, 10);
 
     /// <summary>COCO's 101 recall points 0:.01:1, as numpy's linspace computes them.</summary>
-    public static readonly IReadOnlyList<double> RecallThresholds = Linspace(0, 1, 101);
+    public static readonly IReadOnlyList<double> RecallThresholds = PrecisionRecallCurve.RecallPoints;
 
     private readonly IReadOnlyList<string> classes;
     // Per class: one entry per image that has ground truth or detections of that class, in the order added.
@@ -182,15 +182,7 @@ public sealed class DetectionEvaluator
             recall[t] = rc.Count > 0 ? rc[^1] : 0;
             if (t == 0) best = BestF1At(all, scores, groundTruths);
             // Precision envelope (each point the best precision at this recall or beyond), then sampled at the recall points.
-            for (var i = pr.Count - 1; i > 0; i--)
-                if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
-            var sampled = new double[RecallThresholds.Count];
-            for (var r = 0; r < RecallThresholds.Count; r++)
-            {
-                var at = LowerBound(rc, RecallThresholds[r]);
-                if (at >= pr.Count) break; // recall never reached: precision 0 from here on
-                sampled[r] = pr[at];
-            }
+            var sampled = PrecisionRecallCurve.Interpolate(rc, pr, RecallThresholds);
             ap[t] = sampled.Average();
             if (t == 0) curve50 = sampled;
         }
@@ -219,27 +211,6 @@ public sealed class DetectionEvaluator
             if (best is null || f1 > best.F1) best = new BestF1(scores[k], f1, p, r);
         }
         return best;
-    }
-
-    private static int LowerBound(List<double> sorted, double value)
-    {
-        int lo = 0, hi = sorted.Count;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] < value) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
-    }
-
-    private static double[] Linspace(double start, double stop, int count)
-    {
-        var step = (stop - start) / (count - 1);
-        var values = new double[count];
-        for (var i = 0; i < count; i++) values[i] = i * step + start;
-        values[^1] = stop;
-        return values;
     }
 
     private void CheckBox(BoundingBox box, string name)
