@@ -147,7 +147,7 @@ public class PlottingTests
         using (var scope = Pipeline.Torch.torch.NewDisposeScope())
             evaluator.Update(Pipeline.Torch.torch.tensor(logits, [items, FashionMnist.Length]), Pipeline.Torch.torch.tensor(labels));
         var report = evaluator.Report();
-        var image = AssertCurvesDrawn(Charts.PrecisionRecall(report, title: "Fashion-MNIST test: precision-recall"), "pr_curves_classification.png", FashionMnist.Length);
+        var image = AssertCurvesDrawn(Charts.PrecisionRecall(report, title: $"Test precision-recall, one vs rest ({items} images)"), "pr_curves_classification.png", FashionMnist.Length);
         // The mean curve, thick and black, inside the plot.
         Assert.True(Colors(image, 110, 64, 650, 584).GetValueOrDefault(Rgb.Black) > 300);
 

@@ -152,7 +152,8 @@ public static class Charts
             series.Add(new Series($"mean of {curves.Count}  {map.ToString("F3", CultureInfo.InvariantCulture)}", mean, Rgb.Black, 3));
         }
         var canvas = new Canvas(1000, 680, Rgb.White);
-        canvas.DrawText(380, 16, title, Rgb.Black, TitleScale, TextAlign.Center);
+        // Centred over the plot, or moved right as far as a long title needs to stay inside the picture.
+        canvas.DrawText(Math.Max(380, 20 + BitmapFont.Measure(title, TitleScale).Width / 2), 16, title, Rgb.Black, TitleScale, TextAlign.Center);
         var axes = new Axes(canvas, 110, 64, 540, 520, (0, 1), (0, 1.0));
         var ticks = Enumerable.Range(0, 6).Select(i => i * 0.2).ToArray();
         axes.Draw(ticks, ticks, "recall", "precision");
