@@ -13,7 +13,7 @@ namespace Pipeline.Bench;
 /// <c>detection [--out DIR] [--seed N] [--train N] [--val N] [--test N] [--measure-steps N] [--resume] [--max-minutes M] [key=value ...]</c>: generates
 /// the Fashion-MNIST detection set (seeded), trains the default detect recipe (with the given overrides) on its training
 /// split, picks the best epoch by validation mAP@.5, evaluates it on the test split and writes <c>evaluation.json</c> and
-/// <c>pr_curves.png</c> into the run folder. <c>--measure-steps N</c> only times N training steps; <c>--resume</c> continues
+/// <c>pr_curves.png</c> and <c>confusion_matrix.png</c> into the run folder. <c>--measure-steps N</c> only times N training steps; <c>--resume</c> continues
 /// the run folder's latest checkpoint (minutes then count this process only); <c>--max-minutes M</c> stops training
 /// after M minutes of this process and evaluates the best epoch so far. Ends with
 /// <c>detection map50=X map=Y minutes=Z</c>.
@@ -103,6 +103,7 @@ internal static class DetectionBenchmark
             var (report, loss) = trainer.Evaluate(test);
             File.WriteAllText(Path.Combine(run, "evaluation.json"), report.ToJson());
             File.WriteAllBytes(Path.Combine(run, "pr_curves.png"), Charts.PrecisionRecall(report).ToPng());
+            File.WriteAllBytes(Path.Combine(run, "confusion_matrix.png"), Charts.ConfusionMatrix(report).ToPng());
             var minutes = clock.Elapsed.TotalMinutes;
             Console.WriteLine($"run folder: {run}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

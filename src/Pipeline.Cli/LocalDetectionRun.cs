@@ -17,7 +17,8 @@ namespace Pipeline.Cli;
 /// input size (validation: the val split, or a seeded share of train; test: the test split, else validation), trains an
 /// FCOS detector with progress on stderr, then evaluates the best model on the test split. The run folder gets
 /// <c>recipe.json</c>, <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c>, <c>evaluation.json</c> (the
-/// <see cref="DetectionReport"/>) and <c>pr_curves.png</c>.
+/// <see cref="DetectionReport"/>), <c>pr_curves.png</c> and <c>confusion_matrix.png</c> (with background; predictions
+/// scoring at least 0.25).
 /// </summary>
 public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
 {
@@ -25,6 +26,7 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
     public const string ResultsFile = "results.csv";
     public const string EvaluationFile = "evaluation.json";
     public const string PrCurvesFile = "pr_curves.png";
+    public const string ConfusionMatrixFile = "confusion_matrix.png";
 
     public int Execute(CancellationToken cancellation)
     {
@@ -77,6 +79,9 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
         AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
         var chart = Charts.PrecisionRecall(report, title: $"Precision-recall at IoU 0.50 ({report.Images} test images)");
         AtomicFile.Write(Path.Combine(options.Output, PrCurvesFile), temp => File.WriteAllBytes(temp, chart.ToPng()));
+        var confusion = Charts.ConfusionMatrix(report, string.Create(CultureInfo.InvariantCulture,
+            $"Test confusion matrix (score >= {report.ConfusionThreshold:0.##}, IoU >= {DetectionEvaluator.ConfusionIou:0.##}; {report.Images} images)"));
+        AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
 
         if (options.Json)
         {

@@ -22,7 +22,8 @@ public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadO
 /// One local training run: loads the recipe and the IDX dataset (train split less a seeded validation share; t10k as the
 /// test set), trains with progress on the terminal, then evaluates the best model on the test set. The run folder gets
 /// <c>recipe.json</c> (resolved), <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c>, <c>evaluation.json</c>,
-/// and the pictures <c>confusion_matrix.png</c> (test set) and <c>training_curves.png</c> (from results.csv).
+/// and the pictures <c>confusion_matrix.png</c> and <c>pr_curves.png</c> (test set; one-vs-rest per class) and
+/// <c>training_curves.png</c> (from results.csv).
 /// As one rank of a data-parallel run it trains and evaluates its share; only rank 0 writes and reports.
 /// </summary>
 public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
@@ -31,6 +32,7 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
     public const string ResultsFile = "results.csv";
     public const string EvaluationFile = "evaluation.json";
     public const string ConfusionMatrixFile = "confusion_matrix.png";
+    public const string PrCurvesFile = "pr_curves.png";
     public const string TrainingCurvesFile = "training_curves.png";
 
     public int Execute(CancellationToken cancellation)
@@ -74,6 +76,8 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
         var confusion = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)");
         AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
+        var precisionRecall = Charts.PrecisionRecall(report, title: $"Test precision-recall, one vs rest ({report.Count} images)");
+        AtomicFile.Write(Path.Combine(options.Output, PrCurvesFile), temp => File.WriteAllBytes(temp, precisionRecall.ToPng()));
         // A run stopped inside its first epoch has no epoch to draw yet.
         var results = Path.Combine(options.Output, ResultsFile);
         if (File.Exists(results) && ResultsCsv.Read(results)["epoch"].Length > 0)

@@ -11,7 +11,8 @@ namespace Pipeline.Evaluator;
 /// <summary>
 /// The <c>evaluator</c> queue: every stored checkpoint is evaluated on the validation split; when training completes,
 /// the best model is evaluated on the test split, which ends the job. Reports go to <c>jobs/{id}/reports/</c>, the test
-/// split's with its confusion matrix drawn as <c>confusion_matrix.png</c>.
+/// split's with its confusion matrix drawn as <c>confusion_matrix.png</c> and its one-vs-rest precision-recall curves
+/// as <c>pr_curves.png</c>.
 /// Idempotent: a redelivered message recomputes the same report and announces it again.
 /// </summary>
 public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts artifacts, ILogger<EvaluationConsumers> logger)
@@ -41,12 +42,15 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
         // Before EvaluationCompleted: the job succeeds with it, and everything of the job is stored by then.
         var picture = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)").ToPng();
         await artifacts.UploadReportImageAsync(completed.JobId, ConfusionMatrixPicture, picture, context.CancellationToken).ConfigureAwait(false);
+        var curves = Charts.PrecisionRecall(report, title: $"Test precision-recall, one vs rest ({report.Count} images)").ToPng();
+        await artifacts.UploadReportImageAsync(completed.JobId, PrCurvesPicture, curves, context.CancellationToken).ConfigureAwait(false);
         logger.LogInformation("Job {JobId}: test accuracy {Accuracy:P2}", completed.JobId, report.Accuracy);
         await context.Publish(new EvaluationCompleted(completed.JobId, completed.Epochs, "test", Metrics(report),
             $"{JobArtifacts.Container}/{JobArtifacts.ReportBlob(completed.JobId, "test.json")}", true), context.CancellationToken).ConfigureAwait(false);
     }
 
     public const string ConfusionMatrixPicture = "confusion_matrix.png";
+    public const string PrCurvesPicture = "pr_curves.png";
 
     private async Task<ClassificationReport?> EvaluateAsync(IPublishEndpoint bus, Guid job, string modelBlob, string split)
     {

@@ -48,8 +48,17 @@ public sealed class DetectCommandTests : IDisposable
         var report = DetectionReport.FromJson(File.ReadAllText(Path.Combine(output, "evaluation.json")));
         Assert.Equal(6, report.Images);
         Assert.Equal(FashionMnist.ClassNames, report.Classes);
-        var png = File.ReadAllBytes(Path.Combine(output, "pr_curves.png"));
-        Assert.True(png.AsSpan().StartsWith((byte[])[0x89, (byte)'P', (byte)'N', (byte)'G']), "pr_curves.png is not a PNG");
+        // The confusion matrix has a background row and column; every regular ground-truth box is in one of the class rows.
+        Assert.Equal(11, report.ConfusionMatrix!.Length);
+        Assert.All(report.ConfusionMatrix, row => Assert.Equal(11, row.Length));
+        Assert.Equal(report.PerClass.Sum(c => c.GroundTruths), report.ConfusionMatrix[..10].Sum(row => row.Sum()));
+        foreach (var picture in (string[])["pr_curves.png", "confusion_matrix.png"])
+        {
+            var png = File.ReadAllBytes(Path.Combine(output, picture));
+            Assert.True(png.AsSpan().StartsWith((byte[])[0x89, (byte)'P', (byte)'N', (byte)'G']), $"{picture} is not a PNG");
+            var image = Pipeline.Vision.Imaging.PngCodec.Decode(png, picture);
+            Assert.True(image.Width >= 600 && image.Height >= 500, $"{picture} is {image.Width}x{image.Height}");
+        }
 
         // One more epoch from the last checkpoint: the results file grows by one row, the step count goes on.
         var resumed = Run(["train", data, "--task", "detect", "--epochs", "3", "--output", output, "--json", "--resume", .. Tiny]);

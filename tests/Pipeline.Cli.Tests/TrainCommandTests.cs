@@ -40,8 +40,11 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(10, report.PerClass.Count);
         Assert.Equal(400, report.ConfusionMatrix.Sum(row => row.Sum()));
         Assert.Equal(accuracy, report.Accuracy);
+        // One-vs-rest PR figures for every class present in the test images.
+        Assert.InRange(report.MeanAp!.Value, 0, 1);
+        Assert.All(report.PerClass.Where(c => c.Support > 0), c => Assert.Equal(101, c.PrecisionAtRecall!.Count));
         // The pictures: PNG files (signature) of a readable size.
-        foreach (var picture in (string[])["confusion_matrix.png", "training_curves.png"])
+        foreach (var picture in (string[])["confusion_matrix.png", "pr_curves.png", "training_curves.png"])
         {
             var png = File.ReadAllBytes(Path.Combine(output, picture));
             Assert.True(png.AsSpan().StartsWith((byte[])[0x89, (byte)'P', (byte)'N', (byte)'G']), $"{picture} is not a PNG");
@@ -94,6 +97,9 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Single(Directory.GetDirectories(Path.Combine(output, "checkpoints"), "step-*"));
         var report = ClassificationReport.FromJson(File.ReadAllText(Path.Combine(output, "evaluation.json")));
         Assert.Equal(4000, report.ConfusionMatrix.Sum(row => row.Sum()));
+        // The score histograms came through the all-reduce with the other counts: every class has its curve.
+        Assert.All(report.PerClass, c => Assert.NotNull(c.PrecisionAtRecall));
+        Assert.InRange(report.MeanAp!.Value, 0.5, 1);
         var a1 = one.RootElement.GetProperty("accuracy").GetDouble();
         var a2 = two.RootElement.GetProperty("accuracy").GetDouble();
         Assert.True(a1 > 0.5, $"one process reached only {a1}");

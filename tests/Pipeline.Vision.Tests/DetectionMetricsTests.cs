@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Evaluation;
 
@@ -175,6 +176,71 @@ public class DetectionMetricsTests
         Assert.Equal(report.Map, back.Map);
         Assert.Equal(report.PerClass[0].PrecisionAt50, back.PerClass[0].PrecisionAt50);
         Assert.Equal(json, back.ToJson());
+    }
+
+    [Fact]
+    public void Confusion_matrix_counts_matches_misses_and_false_detections_with_background_last()
+    {
+        // Perfect: each box found with its class.
+        Assert.Equal([[1L, 0, 0], [0, 1, 0], [0, 0, 0]], Confusion(new DetectionEvaluator(Ab),
+            [Box(0, 0, 10, 10), Box(20, 20, 40, 40, 1)], [Pred(0, 0, 10, 10, 0.9), Pred(20, 20, 40, 41, 0.8, 1)]));
+        // A box found with the wrong class: [a][b].
+        Assert.Equal([[0L, 1, 0], [0, 0, 0], [0, 0, 0]], Confusion(new DetectionEvaluator(Ab), [Box(0, 0, 10, 10)], [Pred(0, 0, 10, 10, 0.9, 1)]));
+        // A missed box: [a][background]; a prediction overlapping it below IoU .5 is a false detection as well.
+        Assert.Equal([[1L, 0, 1], [0, 0, 0], [1, 0, 0]], Confusion(new DetectionEvaluator(Ab), [Box(0, 0, 10, 10), Box(20, 20, 30, 30)],
+            [Pred(0, 0, 10, 10, 0.9), Pred(20, 20, 25, 25, 0.9)]));
+        // False detections: at the threshold (.25) and above count in the background row; below, not at all.
+        Assert.Equal([[0L, 0, 0], [0, 0, 0], [0, 2, 0]], Confusion(new DetectionEvaluator(Ab), [],
+            [Pred(50, 50, 60, 60, 0.3, 1), Pred(70, 70, 80, 80, 0.25, 1), Pred(0, 0, 10, 10, 0.2)]));
+        // A higher threshold leaves the .3 detection out too; and a box whose only prediction scores below it is missed.
+        var strict = new DetectionEvaluator(Ab, confusionThreshold: 0.5);
+        Assert.Equal([[1L, 0, 0], [0, 0, 1], [0, 0, 0]], Confusion(strict, [Box(0, 0, 10, 10), Box(20, 20, 30, 30, 1)],
+            [Pred(0, 0, 10, 10, 0.6), Pred(20, 20, 30, 30, 0.3, 1), Pred(50, 50, 60, 60, 0.3, 1)]));
+        Assert.Equal(0.5, strict.Report().ConfusionThreshold);
+        // Crowd regions: neither a miss nor a match, and a prediction inside one is no false detection.
+        Assert.Equal([[1L, 0, 0], [0, 0, 0], [0, 0, 0]], Confusion(new DetectionEvaluator(Ab),
+            [Box(0, 0, 10, 10), Box(100, 100, 200, 200), Box(300, 300, 400, 400, 1)], [Pred(0, 0, 10, 10, 0.9), Pred(110, 110, 130, 130, 0.9)],
+            [false, true, true]));
+    }
+
+    [Fact]
+    public void Confusion_matrix_pairs_by_iou_regardless_of_class_and_score()
+    {
+        // Two predictions on one box: the exact one (class b, lower score) takes it; the looser one (class a, IoU .8) is
+        // left over as a false detection. Pairing by score would have counted an a-a match instead.
+        var e = new DetectionEvaluator(Ab);
+        Assert.Equal([[0L, 1, 0], [0, 0, 0], [1, 0, 0]], Confusion(e, [Box(0, 0, 10, 10)], [Pred(0, 0, 10, 8, 0.9), Pred(0, 0, 10, 10, 0.5, 1)]));
+        // Each box once: two boxes and two predictions that both overlap the first box best pair up one to one.
+        var two = new DetectionEvaluator(Ab);
+        Assert.Equal([[2L, 0, 0], [0, 0, 0], [0, 0, 0]], Confusion(two, [Box(0, 0, 10, 10), Box(0, 2, 10, 12)],
+            [Pred(0, 0, 10, 10, 0.9), Pred(0, 1, 10, 11, 0.8)]));
+    }
+
+    [Fact]
+    public void Confusion_matrix_round_trips_through_json_and_older_reports_still_read()
+    {
+        var e = new DetectionEvaluator(Ab);
+        e.Add([Box(0, 0, 10, 10)], [Pred(0, 0, 10, 10, 0.9, 1), Pred(40, 40, 50, 50, 0.9)]);
+        var report = e.Report();
+        var json = report.ToJson();
+        Assert.Contains("\"confusion_matrix\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"confusion_threshold\"", json, StringComparison.Ordinal);
+        Assert.Equal(report.ConfusionMatrix, DetectionReport.FromJson(json).ConfusionMatrix);
+        Assert.Equal(["a", "b", "background"], report.ConfusionClasses());
+
+        var old = JsonNode.Parse(json)!.AsObject();
+        old.Remove("confusion_matrix");
+        old.Remove("confusion_threshold");
+        var back = DetectionReport.FromJson(old.ToJsonString());
+        Assert.Null(back.ConfusionMatrix);
+        Assert.Null(back.ConfusionThreshold);
+        Assert.Equal(report.Map, back.Map);
+    }
+
+    private static long[][] Confusion(DetectionEvaluator e, BoundingBox[] truth, ScoredBox[] predictions, bool[]? crowd = null)
+    {
+        e.Add(truth, predictions, crowd);
+        return e.Report().ConfusionMatrix!;
     }
 
     [Fact]

@@ -127,16 +127,75 @@ public class PlottingTests
             e.Add(truth, predictions);
         }
         var report = e.Report();
-        var canvas = Charts.PrecisionRecall(report);
-        var png = canvas.ToPng();
-        File.WriteAllBytes(Path.Combine(Samples, "pr_curves.png"), png);
-        var image = AssertDecodes(png, canvas);
-        var colors = Colors(image, 110, 64, 650, 584);
         var evaluated = report.PerClass.Count(c => c.Ap50 is not null);
         Assert.True(evaluated >= 2);
-        for (var i = 0; i < evaluated; i++)
+        AssertCurvesDrawn(Charts.PrecisionRecall(report), "pr_curves.png", evaluated);
+    }
+
+    [Fact]
+    public void Classification_precision_recall_curves_show_each_class_and_the_mean()
+    {
+        // Fashion-MNIST-like scores: every class told apart, some better than others.
+        var random = new Random(4);
+        const int items = 2000;
+        var labels = Enumerable.Range(0, items).Select(_ => (long)random.Next(FashionMnist.Length)).ToArray();
+        var logits = new float[items * FashionMnist.Length];
+        for (var n = 0; n < items; n++)
+            for (var c = 0; c < FashionMnist.Length; c++)
+                logits[n * FashionMnist.Length + c] = (float)(random.NextDouble() * 3 + (labels[n] == c ? 1 + c % 4 * random.NextDouble() : 0));
+        var evaluator = new ClassificationEvaluator(FashionMnist, 1);
+        using (var scope = Pipeline.Torch.torch.NewDisposeScope())
+            evaluator.Update(Pipeline.Torch.torch.tensor(logits, [items, FashionMnist.Length]), Pipeline.Torch.torch.tensor(labels));
+        var report = evaluator.Report();
+        var image = AssertCurvesDrawn(Charts.PrecisionRecall(report, title: $"Test precision-recall, one vs rest ({items} images)"), "pr_curves_classification.png", FashionMnist.Length);
+        // The mean curve, thick and black, inside the plot.
+        Assert.True(Colors(image, 110, 64, 650, 584).GetValueOrDefault(Rgb.Black) > 300);
+
+        // Labels only: an empty plot that says why, not an exception.
+        var labelsOnly = new ClassificationEvaluator(FashionMnist, 1);
+        labelsOnly.Update(labels, labels);
+        var empty = Charts.PrecisionRecall(labelsOnly.Report());
+        Assert.True(Colors(empty.ToImage(), 110, 64, 650, 584).GetValueOrDefault(Rgb.Gray) > 50);
+    }
+
+    [Fact]
+    public void Detection_confusion_matrix_has_a_background_row_and_column()
+    {
+        var e = new DetectionEvaluator(["person", "car", "bicycle"]);
+        var random = new Random(3);
+        for (var i = 0; i < 60; i++)
+        {
+            var (truth, predictions) = DetectionMetricsTests.RandomImage(random, 3);
+            e.Add(truth, predictions);
+        }
+        var report = e.Report();
+        var canvas = Charts.ConfusionMatrix(report);
+        var png = canvas.ToPng();
+        File.WriteAllBytes(Path.Combine(Samples, "confusion_matrix_detection.png"), png);
+        var image = AssertDecodes(png, canvas);
+        AssertMarginsBlank(image);
+        // Four rows of cells: the same picture as the matrix drawn with "background" named as a fourth class.
+        var same = Charts.ConfusionMatrix(report.ConfusionMatrix!, ["person", "car", "bicycle", "background"], TitleOf(report));
+        Assert.Equal(same.ToImage().Pixels, image.Pixels);
+        Assert.True(report.ConfusionMatrix!.Sum(r => r.Sum()) > 50);
+        // Old reports have no matrix to draw.
+        Assert.Throws<ArgumentException>("report", () => Charts.ConfusionMatrix(report with { ConfusionMatrix = null }));
+    }
+
+    private static string TitleOf(DetectionReport report) =>
+        string.Create(CultureInfo.InvariantCulture, $"Confusion matrix (score >= {report.ConfusionThreshold:0.##}, IoU >= 0.5)");
+
+    // A precision-recall chart: decodes, each of the first series drawn in its colour inside the plot, margins blank.
+    private static ImageBuffer AssertCurvesDrawn(Canvas canvas, string sample, int series)
+    {
+        var png = canvas.ToPng();
+        File.WriteAllBytes(Path.Combine(Samples, sample), png);
+        var image = AssertDecodes(png, canvas);
+        var colors = Colors(image, 110, 64, 650, 584);
+        for (var i = 0; i < series; i++)
             Assert.True(colors.GetValueOrDefault(Palette.Categorical[i]) > 50, $"series {i} barely drawn");
         AssertMarginsBlank(image);
+        return image;
     }
 
     [Fact]

@@ -11,32 +11,50 @@ public readonly record struct ScoredBox(BoundingBox Box, double Score);
 /// unmatched ground truth of highest IoU at each threshold; a crowd box is an ignore region that any number of
 /// detections may match (IoU over the detection's area) and is counted neither as a hit nor a miss. Images are added
 /// one at a time with <see cref="Add"/>; <see cref="Report"/> accumulates as <c>COCOeval.accumulate</c> does.
+/// Beside COCO's figures, a confusion matrix as Ultralytics draws it (see <see cref="ConfusionThreshold"/>).
 /// </summary>
 public sealed class DetectionEvaluator
 {
     /// <summary>COCO's IoU thresholds .50:.05:.95, computed as numpy's linspace does so that borderline IoUs fall alike.</summary>
-    public static readonly IReadOnlyList<double> IouThresholds = Linspace(0.5, 0.95, 10);
+    public static readonly IReadOnlyList<double> IouThresholds = PrecisionRecallCurve.Linspace(0.5, 0.95, 10);
 
     /// <summary>COCO's 101 recall points 0:.01:1, as numpy's linspace computes them.</summary>
-    public static readonly IReadOnlyList<double> RecallThresholds = Linspace(0, 1, 101);
+    public static readonly IReadOnlyList<double> RecallThresholds = PrecisionRecallCurve.RecallPoints;
 
     private readonly IReadOnlyList<string> classes;
     // Per class: one entry per image that has ground truth or detections of that class, in the order added.
     private readonly List<ImageResult>[] results;
+    // Rows truth, columns prediction, background last.
+    private readonly long[,] confusion;
     private int images;
 
-    public DetectionEvaluator(IReadOnlyList<string> classes, int maxDetections = 100)
+    public DetectionEvaluator(IReadOnlyList<string> classes, int maxDetections = 100, double confusionThreshold = 0.25)
     {
         ArgumentNullException.ThrowIfNull(classes);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDetections, 1);
+        if (!(confusionThreshold is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(confusionThreshold), confusionThreshold, "a score threshold must be in [0, 1]");
         this.classes = classes;
         MaxDetections = maxDetections;
+        ConfusionThreshold = confusionThreshold;
         results = new List<ImageResult>[classes.Count];
         for (var c = 0; c < results.Length; c++) results[c] = [];
+        confusion = new long[classes.Count + 1, classes.Count + 1];
     }
 
     /// <summary>Detections kept per image and class, highest scores first (COCO's maxDets, 100).</summary>
     public int MaxDetections { get; }
+
+    /// <summary>
+    /// The score a prediction needs to enter the confusion matrix (Ultralytics' 0.25). There, per image, predictions
+    /// are matched to regular ground truth of any class at IoU &gt;= <see cref="ConfusionIou"/>, pairs taken greedily by
+    /// IoU (highest first, ties by score), each box in at most one pair: a pair counts at [true class, predicted class],
+    /// an unmatched box at [its class, background] and an unmatched prediction at [background, its class]. Crowd regions
+    /// are left out, and so are unmatched predictions inside one (COCO's ignore rule).
+    /// </summary>
+    public double ConfusionThreshold { get; }
+
+    /// <summary>The IoU at which a prediction and a ground-truth box pair up in the confusion matrix.</summary>
+    public const double ConfusionIou = 0.5;
 
     /// <summary>
     /// Adds one image: its ground-truth boxes (with <paramref name="crowd"/> flags, all false when empty) and predictions.
@@ -63,6 +81,34 @@ public sealed class DetectionEvaluator
             if (gts.Count == 0 && dts.Count == 0) continue;
             results[c].Add(Match(gts, dts));
         }
+        AddToConfusion(truth, predictions, crowd);
+    }
+
+    private void AddToConfusion(IReadOnlyList<BoundingBox> truth, IReadOnlyList<ScoredBox> predictions, IReadOnlyList<bool>? crowd)
+    {
+        var background = classes.Count;
+        var gt = Enumerable.Range(0, truth.Count).Where(g => crowd is null || !crowd[g]).Select(g => truth[g]).ToArray();
+        var regions = Enumerable.Range(0, truth.Count).Where(g => crowd is not null && crowd[g]).Select(g => truth[g]).ToArray();
+        var dt = predictions.Where(p => p.Score >= ConfusionThreshold).ToArray();
+        var pairs = new List<(double Iou, double Score, int G, int D)>();
+        for (var g = 0; g < gt.Length; g++)
+            for (var d = 0; d < dt.Length; d++)
+            {
+                var iou = Iou(dt[d].Box, gt[g]);
+                if (iou >= ConfusionIou) pairs.Add((iou, dt[d].Score, g, d));
+            }
+        var gtTaken = new bool[gt.Length];
+        var dtTaken = new bool[dt.Length];
+        foreach (var (_, _, g, d) in pairs.OrderByDescending(p => p.Iou).ThenByDescending(p => p.Score))
+        {
+            if (gtTaken[g] || dtTaken[d]) continue;
+            gtTaken[g] = dtTaken[d] = true;
+            confusion[gt[g].ClassId, dt[d].Box.ClassId]++;
+        }
+        for (var g = 0; g < gt.Length; g++)
+            if (!gtTaken[g]) confusion[gt[g].ClassId, background]++;
+        for (var d = 0; d < dt.Length; d++)
+            if (!dtTaken[d] && !regions.Any(r => Iou(dt[d].Box, r, crowd: true) >= ConfusionIou)) confusion[background, dt[d].Box.ClassId]++;
     }
 
     private ImageResult Match(List<(BoundingBox Box, bool Crowd)> gts, List<ScoredBox> dts)
@@ -149,6 +195,8 @@ public sealed class DetectionEvaluator
             RecallThresholds = RecallThresholds,
             PerClass = perClass,
             Classes = [.. classes],
+            ConfusionMatrix = [.. Enumerable.Range(0, classes.Count + 1).Select(t => Enumerable.Range(0, classes.Count + 1).Select(p => confusion[t, p]).ToArray())],
+            ConfusionThreshold = ConfusionThreshold,
         };
     }
 
@@ -182,15 +230,7 @@ public sealed class DetectionEvaluator
             recall[t] = rc.Count > 0 ? rc[^1] : 0;
             if (t == 0) best = BestF1At(all, scores, groundTruths);
             // Precision envelope (each point the best precision at this recall or beyond), then sampled at the recall points.
-            for (var i = pr.Count - 1; i > 0; i--)
-                if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
-            var sampled = new double[RecallThresholds.Count];
-            for (var r = 0; r < RecallThresholds.Count; r++)
-            {
-                var at = LowerBound(rc, RecallThresholds[r]);
-                if (at >= pr.Count) break; // recall never reached: precision 0 from here on
-                sampled[r] = pr[at];
-            }
+            var sampled = PrecisionRecallCurve.Interpolate(rc, pr, RecallThresholds);
             ap[t] = sampled.Average();
             if (t == 0) curve50 = sampled;
         }
@@ -219,27 +259,6 @@ public sealed class DetectionEvaluator
             if (best is null || f1 > best.F1) best = new BestF1(scores[k], f1, p, r);
         }
         return best;
-    }
-
-    private static int LowerBound(List<double> sorted, double value)
-    {
-        int lo = 0, hi = sorted.Count;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] < value) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
-    }
-
-    private static double[] Linspace(double start, double stop, int count)
-    {
-        var step = (stop - start) / (count - 1);
-        var values = new double[count];
-        for (var i = 0; i < count; i++) values[i] = i * step + start;
-        values[^1] = stop;
-        return values;
     }
 
     private void CheckBox(BoundingBox box, string name)

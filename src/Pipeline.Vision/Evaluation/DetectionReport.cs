@@ -25,7 +25,8 @@ public sealed record DetectionClassMetrics(
 /// The figures of a COCO-style box detection evaluation: mAP over IoU .50:.95, at .50 and .75, AR at
 /// <see cref="MaxDetections"/> detections per image (COCO's AR@100 by default), and per class the same with a PR
 /// curve and an F1-optimal threshold. Means are over the classes that have ground truth; null when none has.
-/// Serialises to JSON with snake_case keys.
+/// Also a confusion matrix at a score threshold (<see cref="DetectionEvaluator.ConfusionThreshold"/>).
+/// Serialises to JSON with snake_case keys; reports written before the confusion matrix existed still read (null).
 /// </summary>
 public sealed record DetectionReport
 {
@@ -41,6 +42,18 @@ public sealed record DetectionReport
     public required IReadOnlyList<double> RecallThresholds { get; init; }
     public required IReadOnlyList<DetectionClassMetrics> PerClass { get; init; }
     public required IReadOnlyList<string> Classes { get; init; }
+    /// <summary>
+    /// Rows are true classes, columns predicted classes, each in <see cref="Classes"/> order with background last
+    /// ((classes + 1) square): a missed box counts in the background column, a false detection in the background row.
+    /// </summary>
+    public long[][]? ConfusionMatrix { get; init; }
+    /// <summary>The score a prediction needed to count in <see cref="ConfusionMatrix"/>.</summary>
+    public double? ConfusionThreshold { get; init; }
+
+    /// <summary>The row and column names of <see cref="ConfusionMatrix"/>: the classes, then <see cref="Background"/>.</summary>
+    public IReadOnlyList<string> ConfusionClasses() => [.. Classes, Background];
+
+    public const string Background = "background";
 
     private static readonly JsonSerializerOptions Json = new()
     {

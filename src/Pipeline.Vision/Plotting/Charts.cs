@@ -3,7 +3,7 @@ using Pipeline.Vision.Evaluation;
 
 namespace Pipeline.Vision.Plotting;
 
-/// <summary>The evaluation pictures: confusion-matrix heat-map, precision-recall curves, per-epoch training curves.</summary>
+/// <summary>The evaluation pictures: confusion-matrix heat-maps, precision-recall curves (detection and classification), per-epoch training curves.</summary>
 public static class Charts
 {
     private const int S = Axes.Scale;
@@ -102,31 +102,64 @@ public static class Charts
     }
 
     /// <summary>
+    /// The confusion matrix of a detection report (<see cref="DetectionReport.ConfusionMatrix"/>): the classes and
+    /// background on both axes.
+    /// </summary>
+    public static Canvas ConfusionMatrix(DetectionReport report, string? title = null)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.ConfusionMatrix is null) throw new ArgumentException("the detection report has no confusion matrix (written before it had one)", nameof(report));
+        return ConfusionMatrix(report.ConfusionMatrix, report.ConfusionClasses(), title ?? string.Create(CultureInfo.InvariantCulture,
+            $"Confusion matrix (score >= {report.ConfusionThreshold:0.##}, IoU >= {DetectionEvaluator.ConfusionIou:0.##})"));
+    }
+
+    /// <summary>
     /// Precision-recall curves at IoU .5 (COCO's 101-point interpolated precision) of the <paramref name="top"/> classes
     /// with the most ground truth, the legend giving each class's AP50, plus the mean over every evaluated class.
     /// </summary>
     public static Canvas PrecisionRecall(DetectionReport report, int top = 10, string title = "Precision-recall (IoU 0.50)")
     {
         ArgumentNullException.ThrowIfNull(report);
-        var recall = report.RecallThresholds;
-        var evaluated = report.PerClass.Where(c => c.PrecisionAt50 is not null).ToList();
-        var shown = evaluated.OrderByDescending(c => c.GroundTruths).Take(top).OrderByDescending(c => c.Ap50).ToList();
+        var curves = report.PerClass.Where(c => c.PrecisionAt50 is not null)
+            .Select(c => new NamedCurve(c.Class, c.GroundTruths, c.PrecisionAt50!, c.Ap50!.Value)).ToList();
+        return PrecisionRecall(report.RecallThresholds, curves, report.Map50, top, title, "class  AP50", "no class has ground truth");
+    }
+
+    /// <summary>
+    /// One-vs-rest precision-recall curves (101-point interpolated precision) of the <paramref name="top"/> classes with
+    /// the most items, the legend giving each class's AP, plus the mean over every class with items and its mAP.
+    /// </summary>
+    public static Canvas PrecisionRecall(ClassificationReport report, int top = 10, string title = "Precision-recall (one vs rest)")
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var curves = report.PerClass.Where(c => c.PrecisionAtRecall is not null)
+            .Select(c => new NamedCurve(c.Class, c.Support, c.PrecisionAtRecall!, c.Ap!.Value)).ToList();
+        return PrecisionRecall(report.RecallThresholds ?? [], curves, report.MeanAp, top, title, "class  AP", "no scores (labels only)");
+    }
+
+    private sealed record NamedCurve(string Class, long Items, IReadOnlyList<double> Precision, double Ap);
+
+    private static Canvas PrecisionRecall(IReadOnlyList<double> recall, List<NamedCurve> curves, double? meanAp, int top, string title,
+        string legendTitle, string noCurves)
+    {
+        var shown = curves.OrderByDescending(c => c.Items).Take(top).OrderByDescending(c => c.Ap).ToList();
         var series = shown.Select((c, i) => new Series(
-            $"{Truncate(c.Class, 18)}  {c.Ap50!.Value.ToString("F3", CultureInfo.InvariantCulture)}",
-            [.. recall.Select((r, k) => (r, c.PrecisionAt50![k]))], Palette.Categorical[i % Palette.Categorical.Count])).ToList();
-        if (evaluated.Count > 1)
+            $"{Truncate(c.Class, 18)}  {c.Ap.ToString("F3", CultureInfo.InvariantCulture)}",
+            [.. recall.Select((r, k) => (r, c.Precision[k]))], Palette.Categorical[i % Palette.Categorical.Count])).ToList();
+        if (curves.Count > 1 && meanAp is { } map)
         {
-            var mean = recall.Select((r, k) => (r, evaluated.Average(c => c.PrecisionAt50![k]))).ToList();
-            series.Add(new Series($"mean of {evaluated.Count}  {report.Map50!.Value.ToString("F3", CultureInfo.InvariantCulture)}", mean, Rgb.Black, 3));
+            var mean = recall.Select((r, k) => (r, curves.Average(c => c.Precision[k]))).ToList();
+            series.Add(new Series($"mean of {curves.Count}  {map.ToString("F3", CultureInfo.InvariantCulture)}", mean, Rgb.Black, 3));
         }
         var canvas = new Canvas(1000, 680, Rgb.White);
-        canvas.DrawText(380, 16, title, Rgb.Black, TitleScale, TextAlign.Center);
+        // Centred over the plot, or moved right as far as a long title needs to stay inside the picture.
+        canvas.DrawText(Math.Max(380, 20 + BitmapFont.Measure(title, TitleScale).Width / 2), 16, title, Rgb.Black, TitleScale, TextAlign.Center);
         var axes = new Axes(canvas, 110, 64, 540, 520, (0, 1), (0, 1.0));
         var ticks = Enumerable.Range(0, 6).Select(i => i * 0.2).ToArray();
         axes.Draw(ticks, ticks, "recall", "precision");
         foreach (var s in series) axes.Plot(s, s.Color!.Value);
-        if (series.Count == 0) canvas.DrawText(axes.Left + axes.Width / 2, axes.Top + axes.Height / 2, "no class has ground truth", Rgb.Gray, S, TextAlign.Center);
-        canvas.DrawText(axes.Left + axes.Width + 24, axes.Top, "class  AP50", Rgb.Gray, S);
+        if (series.Count == 0) canvas.DrawText(axes.Left + axes.Width / 2, axes.Top + axes.Height / 2, noCurves, Rgb.Gray, S, TextAlign.Center);
+        canvas.DrawText(axes.Left + axes.Width + 24, axes.Top, legendTitle, Rgb.Gray, S);
         Legend(canvas, axes.Left + axes.Width + 24, axes.Top + LineHeight + 8, series);
         return canvas;
     }
