@@ -41,7 +41,8 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         if (!Directory.Exists(options.Dataset)) throw new DirectoryNotFoundException($"{options.Dataset}: no such dataset folder");
         if (!FashionMnist.IsIdxFolder(options.Dataset))
             throw new InvalidDataException($"{options.Dataset}: not an IDX dataset folder (needs train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)");
-        using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, UsesCuda(recipe) ? Device.CUDA() : Device.CPU) : null;
+        // Each rank trains on its machine's GPU LOCAL_RANK (NCCL between GPUs), or on the CPU (Gloo).
+        using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, TrainingDevice.Resolve(recipe.Device, rank.LocalRank ?? rank.Rank)) : null;
         var primary = parallel is null || parallel.Rank == 0;
         Directory.CreateDirectory(options.Output);
         if (primary) AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
@@ -106,9 +107,6 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         else WriteReport(report, summary);
         return summary.Reason == StopReason.Cancelled ? 130 : 0;
     }
-
-    private static bool UsesCuda(Recipe recipe) =>
-        recipe.Device == "auto" ? Torch.torch.cuda.is_available() : Device.Parse(recipe.Device).Type == DeviceType.CUDA;
 
     private TensorDataset? Limit(TensorDataset dataset) =>
         options.Limit is { } n && n < dataset.Count ? dataset.Subset([.. Enumerable.Range(0, n).Select(k => (long)k)]) : null;

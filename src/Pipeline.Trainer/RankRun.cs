@@ -47,7 +47,8 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
         return await Task.Run(async () =>
         {
             // Joining blocks until every member has come (or the timeout): off the consumer's thread, as is the loop.
-            using var group = assignment.Group is { } settings ? new ProcessGroupParallel(settings) : null;
+            // On a GPU the group talks over NCCL; each replica sees its own GPU as cuda:0 (the AppHost sets CUDA_VISIBLE_DEVICES).
+            using var group = assignment.Group is { } settings ? new ProcessGroupParallel(settings, TrainingDevice.Resolve(assignment.Recipe.Device)) : null;
             // Members on one machine share its cores: each takes its part, or they would all wait on the slowest.
             var threads = Torch.torch.get_num_threads();
             if (group is not null && Address == "127.0.0.1") Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.WorldSize));

@@ -56,7 +56,7 @@ public sealed class Trainer : IDisposable
         this.options = options ?? new TrainerOptions();
         parallel = this.options.Parallel;
         classes = train.Classes;
-        device = recipe.Device == "auto" ? (cuda.is_available() ? Device.CUDA() : Device.CPU) : Device.Parse(recipe.Device);
+        device = TrainingDevice.Resolve(recipe.Device, parallel.LocalRank);
 
         // The seed fixes the initial weights; libtorch's generator then drives augmentation and dropout.
         manual_seed(recipe.Seed);

@@ -61,6 +61,11 @@ public class DistributedSamplerTests
         Assert.Equal(new DistributedSettings(1, 2, "10.0.0.5", 29511, TimeSpan.FromSeconds(7.5)), DistributedSettings.FromEnvironment(env));
         Assert.Null(DistributedSettings.FromEnvironment(new Dictionary<string, string?>(StringComparer.Ordinal) { ["RANK"] = "0" }));
         Assert.Equal(new DistributedSettings(0, 1), DistributedSettings.FromEnvironment(new Dictionary<string, string?>(StringComparer.Ordinal) { ["RANK"] = "0", ["WORLD_SIZE"] = "1" }));
+        env["LOCAL_RANK"] = "1";
+        Assert.Equal(1, DistributedSettings.FromEnvironment(env)!.LocalRank);
+        env["LOCAL_RANK"] = "-1";
+        Assert.Contains("LOCAL_RANK=-1", Assert.Throws<ArgumentException>(() => DistributedSettings.FromEnvironment(env)).Message, StringComparison.Ordinal);
+        env.Remove("LOCAL_RANK");
         env["RANK"] = "2";
         Assert.Contains("RANK=2", Assert.Throws<ArgumentException>(() => DistributedSettings.FromEnvironment(env)).Message, StringComparison.Ordinal);
         env["RANK"] = "0";

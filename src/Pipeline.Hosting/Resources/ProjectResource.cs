@@ -96,6 +96,11 @@ public sealed class ProjectResource : ProcessResource
         {
             environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp;
         }
+        // Each replica its own GPU, round robin over the machine's (or over those CUDA_VISIBLE_DEVICES leaves us).
+        if (UsesGpu && GpuInventory.DeviceFor(replica, GpuInventory.Visible()) is { } gpu)
+        {
+            environment["CUDA_VISIBLE_DEVICES"] = gpu;
+        }
         // The project folder is the content root, as under `dotnet run` and Aspire.
         return new ProcessLaunch("dotnet", [dll], Path.GetDirectoryName(ProjectFile(context.AppDirectory))!, environment);
     }

@@ -70,7 +70,7 @@ public sealed class DetectionTrainer : IDisposable
         // The data-parallel engine wraps image classifiers (one tensor in, one out); the detector's gradients are not
         // reduced across ranks yet, so several ranks would train apart.
         if (parallel.WorldSize > 1) throw new NotSupportedException("detection training runs in one process for now; data-parallel training is for classifiers");
-        device = recipe.Device == "auto" ? (cuda.is_available() ? Device.CUDA() : Device.CPU) : Device.Parse(recipe.Device);
+        device = TrainingDevice.Resolve(recipe.Device);
 
         manual_seed(recipe.Seed);
         var channels = train.Images.shape[1];

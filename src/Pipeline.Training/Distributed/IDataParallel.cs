@@ -15,6 +15,8 @@ public interface IDataParallel
     int Rank { get; }
     int WorldSize { get; }
     bool IsPrimary => Rank == 0;
+    /// <summary>The rank among this machine's processes: which of its GPUs the rank trains on.</summary>
+    int LocalRank => Rank;
 
     /// <summary>
     /// The module to train through: it starts every rank from the primary's weights and buffers, and its backward

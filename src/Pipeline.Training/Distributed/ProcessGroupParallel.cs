@@ -8,9 +8,11 @@ namespace Pipeline.Training.Distributed;
 /// <summary>
 /// How a rank finds its group, in torchrun's convention: <c>MASTER_ADDR</c> (default 127.0.0.1), <c>MASTER_PORT</c>
 /// (default 29500), <c>RANK</c>, <c>WORLD_SIZE</c>; plus <c>PIPELINE_DIST_TIMEOUT</c> (seconds), which bounds the
-/// rendezvous and every collective, so that a lost rank fails the others instead of hanging them.
+/// rendezvous and every collective, so that a lost rank fails the others instead of hanging them. <c>LOCAL_RANK</c> (the
+/// rank among this machine's processes; default: the rank) picks the rank's GPU.
 /// </summary>
-public sealed record DistributedSettings(int Rank, int WorldSize, string MasterAddr = "127.0.0.1", int MasterPort = 29500, TimeSpan? Timeout = null)
+public sealed record DistributedSettings(int Rank, int WorldSize, string MasterAddr = "127.0.0.1", int MasterPort = 29500, TimeSpan? Timeout = null,
+    int? LocalRank = null)
 {
     public const string RankVariable = "RANK";
     public const string WorldSizeVariable = "WORLD_SIZE";
@@ -54,14 +56,20 @@ public sealed record DistributedSettings(int Rank, int WorldSize, string MasterA
                 throw new ArgumentException($"{TimeoutVariable}={t}: not a positive number of seconds");
             timeout = TimeSpan.FromSeconds(seconds);
         }
-        return new DistributedSettings(rank, worldSize, Get(MasterAddrVariable) ?? "127.0.0.1", port, timeout);
+        int? localRank = null;
+        if (Get(LocalRankVariable) is { } l)
+        {
+            localRank = Int(LocalRankVariable, l);
+            if (localRank < 0) throw new ArgumentException($"{LocalRankVariable}={localRank}: must not be negative");
+        }
+        return new DistributedSettings(rank, worldSize, Get(MasterAddrVariable) ?? "127.0.0.1", port, timeout, localRank);
     }
 
     /// <summary>The settings of this process's environment, or null when it is not a launched rank.</summary>
     public static DistributedSettings? FromEnvironment()
     {
         var variables = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var name in new[] { RankVariable, WorldSizeVariable, MasterAddrVariable, MasterPortVariable, TimeoutVariable })
+        foreach (var name in new[] { RankVariable, WorldSizeVariable, LocalRankVariable, MasterAddrVariable, MasterPortVariable, TimeoutVariable })
             variables[name] = Environment.GetEnvironmentVariable(name);
         return FromEnvironment(variables);
     }
@@ -84,9 +92,11 @@ public sealed class ProcessGroupParallel : IDataParallel, IDisposable
         var backend = device is { Type: DeviceType.CUDA } ? "nccl" : "gloo";
         group = distributed.init_process_group(backend, settings.Rank, settings.WorldSize, settings.MasterAddr, settings.MasterPort, settings.EffectiveTimeout);
         this.bucketCapMb = bucketCapMb;
+        LocalRank = settings.LocalRank ?? settings.Rank;
     }
 
     public int Rank => group.rank;
+    public int LocalRank { get; }
     public int WorldSize => group.world_size;
     public distributed.ProcessGroup Group => group;
 
