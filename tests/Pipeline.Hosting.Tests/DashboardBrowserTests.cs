@@ -97,6 +97,12 @@ public sealed class DashboardBrowserTests
         Assert.Equal(10, await page.Locator("#per-class tbody tr").CountAsync());
         await page.WaitForSelectorAsync("#artifacts a[href$='model/best.safetensors']");
         await page.WaitForSelectorAsync("#dataset pre");
+        // The evaluator's pictures, loaded (a broken image has no natural width).
+        foreach (var picture in (string[])["#confusion-png img", "#pr-png img"])
+        {
+            await page.WaitForSelectorAsync(picture, new() { Timeout = 30_000 });
+            await page.WaitForFunctionAsync($"() => document.querySelector(\"{picture}\").naturalWidth > 0", null, new() { Timeout = 30_000 });
+        }
         Assert.True(await ChartPointsAsync(page.Locator("#lr-chart")) > 0);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "4-job-finished.png"), FullPage = true });
 

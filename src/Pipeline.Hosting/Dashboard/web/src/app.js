@@ -236,7 +236,7 @@ function jobPage(id) {
     h("h2", {}, "Events"), h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "At"), h("th", {}, "Event"), h("th", {}, "Payload"))), events));
   onCleanup(() => [loss, lr, acc, speed].forEach((c) => c.destroy()));
 
-  let shownReport = false, shownDataset = false, shownPicture = false, lastArtifactsKey = "";
+  let shownReport = false, shownDataset = false, shownPictures = 0, lastArtifactsKey = "";
   const refreshArtifacts = async (job) => {
     const key = `${job.state}|${job.step}|${job.epoch}`;
     if (key === lastArtifactsKey) return;
@@ -257,11 +257,13 @@ function jobPage(id) {
       const r = await api(`/api/jobs/${id}/artifacts/reports/test.json`);
       report.replaceChildren(confusionMatrix(r), perClass(r));
     }
-    // The evaluator's own rendering of the matrix, where it stores one.
-    if (!shownPicture && names.has("reports/confusion_matrix.png")) {
-      shownPicture = true;
-      picture.replaceChildren(h("div", { class: "card", id: "confusion-png" }, h("h2", {}, "Confusion matrix (evaluator's picture)"),
-        h("img", { src: `/api/jobs/${id}/artifacts/reports/confusion_matrix.png`, alt: "confusion matrix", style: "max-width:100%" })));
+    // The evaluator's own pictures of the test split, where it stores them: the matrix and the precision-recall curves.
+    const pictures = [["reports/confusion_matrix.png", "confusion-png", "Confusion matrix (evaluator's picture)"],
+      ["reports/pr_curves.png", "pr-png", "Precision-recall curves"]].filter(([name]) => names.has(name));
+    if (pictures.length > shownPictures) {
+      shownPictures = pictures.length;
+      picture.replaceChildren(h("div", { class: "grid" }, pictures.map(([name, cardId, title]) => h("div", { class: "card", id: cardId }, h("h2", {}, title),
+        h("img", { src: `/api/jobs/${id}/artifacts/${name}`, alt: title, style: "max-width:100%" })))));
     }
   };
 
