@@ -267,13 +267,7 @@ public sealed class Trainer : IDisposable
         var m => throw new InvalidOperationException($"unknown metric '{m}'"),
     };
 
-    private bool Improves(double metric)
-    {
-        if (double.IsNaN(metric)) return false;
-        if (state.BestMetric is not { } best) return true;
-        var delta = recipe.EarlyStopping.MinDelta;
-        return recipe.EarlyStopping.Metric == "loss" ? metric < best - delta : metric > best + delta;
-    }
+    private bool Improves(double metric) => EarlyStopping.Improves(recipe.EarlyStopping, metric, state.BestMetric);
 
     private void KeepBest(double metric, int epoch)
     {
