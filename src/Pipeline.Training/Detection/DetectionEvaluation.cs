@@ -155,6 +155,16 @@ public static class DetectionEvaluation
     public static FcosOutput Forward(Fcos model, Tensor images, bool autocastCuda)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        if (!model.training && images.shape[0] == 1)
+        {
+            // In eval mode an image's output depends on it alone (batch norm uses running statistics, group norm each
+            // image's own), but the engine, like PyTorch, refuses a group norm of one value per group, which one image
+            // gives at a 1x1 top pyramid level with one channel per group (fpn_channels 32): it runs as a pair of copies.
+            using var pair = Forward(model, cat([images, images], 0), autocastCuda);
+            return new FcosOutput(pair.ClassLogits.narrow(0, 0, 1), pair.BoxRegression.narrow(0, 0, 1), pair.Centerness.narrow(0, 0, 1),
+                pair.Anchors.narrow(0, 0, pair.Anchors.shape[0]), pair.LocationsPerLevel, pair.ImageSize);
+        }
         if (!autocastCuda) return model.call(images);
         FcosOutput raw;
         using (autocast(DeviceType.CUDA))
