@@ -16,16 +16,16 @@ public sealed class DetectionPipelineTests(ServicesFixture fixture, ITestOutputH
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    // Small on purpose (CI has 2 cores): 240 training images at 64x80 with the narrowest pyramid and head; the canvases
+    // Small on purpose (CI has 2 cores): 200 training images at 64x80 with the narrowest pyramid and head; the canvases
     // are the input size, so preprocessing only decodes.
     private static readonly DetectionSetOptions Set = new()
     {
-        Seed = 11, TrainImages = 240, ValImages = 40, TestImages = 40, Width = 80, Height = 64, MinSide = 20, MaxSide = 40, MaxObjects = 3,
+        Seed = 11, TrainImages = 200, ValImages = 40, TestImages = 40, Width = 80, Height = 64, MinSide = 20, MaxSide = 40, MaxObjects = 3,
     };
     private static readonly string[] Recipe =
     [
-        "--input.size=[64, 80]", "--epochs=8", "--batch_size=16", "--optimizer.lr=0.003", "--detection.fpn_channels=32", "--detection.head_convs=1",
-        "--log_every=5", "--early_stopping.patience=8", "--seed=1",
+        "--input.size=[64, 80]", "--epochs=6", "--batch_size=16", "--optimizer.lr=0.003", "--detection.fpn_channels=32", "--detection.head_convs=1",
+        "--log_every=5", "--early_stopping.patience=6", "--seed=1",
     ];
     private const double Map50Floor = 0.03; // a detector at chance gets about 0
 
@@ -59,7 +59,7 @@ public sealed class DetectionPipelineTests(ServicesFixture fixture, ITestOutputH
         var metrics = detail.GetProperty("metrics").EnumerateArray().ToList();
         Assert.Contains(metrics, m => m.GetProperty("name").GetString() == "loss" && m.GetProperty("split").GetString() == "train");
         var validated = metrics.Count(m => m.GetProperty("name").GetString() == "map50" && m.GetProperty("split").GetString() == "val");
-        Assert.InRange(validated, 1, 8);
+        Assert.InRange(validated, 1, 6);
 
         // pipeline download: the test report is the detection report of the 40 test images, with its PR curves.
         var downloads = Path.Combine(dir, "download");
