@@ -126,7 +126,14 @@ public sealed class JobArtifacts(IArtifactStore store)
         await store.GetPropertiesAsync(Container, SummaryBlob(job), cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Reads a prepared split's shard (<c>container/prefix</c> + <c>{split}.safetensors</c>).</summary>
-    public async Task<TensorDataset> ReadShardAsync(string preparedPrefix, string split, CancellationToken cancellationToken)
+    public Task<TensorDataset> ReadShardAsync(string preparedPrefix, string split, CancellationToken cancellationToken) =>
+        ReadShardAsync(preparedPrefix, split, TensorDatasetShards.Read, cancellationToken);
+
+    /// <summary>Reads a prepared detection split's shard (images and boxes).</summary>
+    public Task<DetectionTensorDataset> ReadDetectionShardAsync(string preparedPrefix, string split, CancellationToken cancellationToken) =>
+        ReadShardAsync(preparedPrefix, split, DetectionTensorShards.Read, cancellationToken);
+
+    private async Task<T> ReadShardAsync<T>(string preparedPrefix, string split, Func<Stream, string, T> read, CancellationToken cancellationToken)
     {
         var (container, prefix) = BlobPaths.Split(preparedPrefix);
         var temp = Path.GetTempFileName();
@@ -134,7 +141,7 @@ public sealed class JobArtifacts(IArtifactStore store)
         {
             await DownloadFileAsync(container, $"{prefix}{split}.safetensors", temp, cancellationToken).ConfigureAwait(false);
             await using var input = File.OpenRead(temp);
-            return TensorDatasetShards.Read(input, $"{container}/{prefix}{split}.safetensors");
+            return read(input, $"{container}/{prefix}{split}.safetensors");
         }
         finally
         {

@@ -36,31 +36,17 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
         var load = DatasetLoader.Load(source);
         var dataset = load.Dataset;
         if (dataset.Task != TaskKind.Detect) throw new InvalidDataException($"{options.Dataset}: a {dataset.Format} {dataset.Task.ToString().ToLowerInvariant()} dataset, not a detection one");
-        if (!dataset.InSplit(DatasetSplit.Train).Any()) throw new InvalidDataException($"{options.Dataset}: the {dataset.Format} dataset has no training split");
+        if (!dataset.InSplit(DatasetSplit.Train).Any() && dataset.HasSplits) throw new InvalidDataException($"{options.Dataset}: the {dataset.Format} dataset has no training split");
         Directory.CreateDirectory(options.Output);
         AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
 
         var (height, width) = (recipe.Input.Size![0], recipe.Input.Size[1]);
-        DetectionTensorDataset Decode(DatasetSplit split) => DetectionTensors.ToTensorDataset(dataset, source, split, height, width, recipe.Detection.Fit);
-        using var fullTrain = Decode(DatasetSplit.Train);
-        using var givenValidation = dataset.InSplit(DatasetSplit.Val).Any() ? Decode(DatasetSplit.Val) : null;
-        using var givenTest = dataset.InSplit(DatasetSplit.Test).Any() ? Decode(DatasetSplit.Test) : null;
-        using var limitedTrain = Limit(fullTrain);
-        var trainSource = limitedTrain ?? fullTrain;
-        DetectionTensorDataset? heldTrain = null, heldValidation = null;
-        if (givenValidation is null)
-        {
-            // No val split: a seeded share of train, at least one image, never all of them.
-            var order = All(trainSource.Count);
-            new Random(unchecked((int)recipe.Seed)).Shuffle(order);
-            var held = (int)Math.Clamp(Math.Round(trainSource.Count * recipe.Data.ValidationFraction), 1, trainSource.Count - 1);
-            (heldTrain, heldValidation) = (trainSource.Subset(order[held..]), trainSource.Subset(order[..held]));
-        }
-        using var _ = heldTrain;
-        using var __ = heldValidation;
-        var train = heldTrain ?? trainSource;
-        var validation = heldValidation ?? givenValidation!;
-        var testSource = givenTest ?? validation;
+        // Validation: the val split, or a seeded share of train; test: the test split, else validation (none is carved here).
+        using var splits = DetectionSplits.Decode(dataset, source, recipe, options.Dataset, carveTest: false);
+        using var limitedTrain = Limit(splits.Train);
+        var train = limitedTrain ?? splits.Train;
+        var validation = splits.Validation;
+        var testSource = splits.Test ?? validation;
         using var test = Limit(testSource);
 
         var sinks = new List<IDetectionTrainingSink> { new DetectionCsvResultsSink(Path.Combine(options.Output, ResultsFile)), new DetectionConsoleSink(stderr) };

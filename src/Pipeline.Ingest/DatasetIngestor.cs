@@ -8,8 +8,12 @@ using Pipeline.Vision.Data.Validation;
 
 namespace Pipeline.Ingest;
 
-/// <summary>A dataset that cannot be ingested; the message names the file and the problem.</summary>
-public sealed class DatasetRejectedException(string message) : Exception(message);
+/// <summary>A dataset that cannot be ingested; the message names the file and the problem. <see cref="Task"/> is the
+/// task of the dataset as read, when it could be read.</summary>
+public sealed class DatasetRejectedException(string message, string? task = null) : Exception(message)
+{
+    public string? Task { get; } = task;
+}
 
 /// <summary>
 /// Validates a submitted dataset (any format the vision library reads, from a folder or an archive) and stores it:
@@ -34,8 +38,6 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
         var task = ParseTask(submission);
         await using var local = await LocalSource.ResolveAsync(store, submission.Source, cancellationToken).ConfigureAwait(false);
         var (dataset, report) = Validate(local.Path, submission.Format, task);
-        if (task == TaskKind.Detect)
-            throw new DatasetRejectedException($"{local.Describe}: detection datasets validate ({report.ItemsKept} images, {dataset.Classes.Count} classes) but detection training is not available yet; submit a classification dataset");
 
         var datasetId = $"ds-{submission.JobId:N}";
         await store.CreateContainerIfMissingAsync(Container, cancellationToken).ConfigureAwait(false);
@@ -58,24 +60,26 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
         var reportBlob = $"{datasetId}/report.json";
         await UploadAsync(reportBlob, System.Text.Encoding.UTF8.GetBytes(report.ToJson()), cancellationToken).ConfigureAwait(false);
         var manifestBlob = $"{datasetId}/manifest.json";
-        var manifest = new RawManifest(datasetId, dataset.Format, TaskName(task), dataset.Classes, layout, files, submission.Source);
+        // The dataset's task: the one asked for (checked above), or the one its format implies.
+        var manifest = new RawManifest(datasetId, dataset.Format, TaskName(dataset.Task), dataset.Classes, layout, files, submission.Source);
         await UploadAsync(manifestBlob, JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellationToken).ConfigureAwait(false);
         logger.LogInformation("Ingested {DatasetId} for job {JobId}: {Format}, {Kept} images kept, {Skipped} skipped, {Classes} classes",
             datasetId, submission.JobId, dataset.Format, report.ItemsKept, report.ItemsSkipped, dataset.Classes.Count);
 
-        return new DatasetIngested(submission.JobId, datasetId, TaskName(task), dataset.Format, dataset.Classes, $"{Container}/{manifestBlob}",
+        return new DatasetIngested(submission.JobId, datasetId, TaskName(dataset.Task), dataset.Format, dataset.Classes, $"{Container}/{manifestBlob}",
             $"{Container}/{reportBlob}", $"{Container}/{rawPrefix}", submission.RecipeYaml ?? "", submission.Trainers);
     }
 
     /// <summary>Loads and validates; any reason the dataset is unusable becomes a rejection naming the file.</summary>
-    private static (Dataset Dataset, ValidationReport Report) Validate(string path, string? format, TaskKind task)
+    /// <param name="task">The task asked for; null: whatever the dataset's format implies.</param>
+    private static (Dataset Dataset, ValidationReport Report) Validate(string path, string? format, TaskKind? task)
     {
         try
         {
             using var source = FileSources.Open(path);
             var load = DatasetLoader.Load(source, format);
-            if (load.Dataset.Task != task)
-                throw new DatasetRejectedException($"{source.Name}: the job's task is {TaskName(task)} but the dataset is a {TaskName(load.Dataset.Task)} dataset ({load.Dataset.Format}); submit it with --task {TaskName(load.Dataset.Task)}");
+            if (task is { } asked && load.Dataset.Task != asked)
+                throw new DatasetRejectedException($"{source.Name}: the job's task is {TaskName(asked)} but the dataset is a {TaskName(load.Dataset.Task)} dataset ({load.Dataset.Format}); submit it with --task {TaskName(load.Dataset.Task)}");
             var validated = new DatasetValidator { Policy = ProblemPolicy.Unattended }.Validate(source, load);
             var report = validated.Report;
             if (report.Failed)
@@ -83,7 +87,7 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
                 var failing = report.Problems.Where(p => p.Action == ProblemAction.Fail).ToList();
                 var named = string.Join("; ", failing.Take(ProblemsNamed).Select(p => $"{p.File}: {p.Message}"));
                 var more = failing.Count > ProblemsNamed ? $" (and {failing.Count - ProblemsNamed} more)" : "";
-                throw new DatasetRejectedException($"dataset refused: {named}{more}");
+                throw new DatasetRejectedException($"dataset refused: {named}{more}", TaskName(load.Dataset.Task));
             }
             return (validated.Dataset, report);
         }
@@ -94,11 +98,12 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
         }
     }
 
-    private static TaskKind ParseTask(SubmitDataset submission) => submission.Task.ToLowerInvariant() switch
+    private static TaskKind? ParseTask(SubmitDataset submission) => submission.Task.ToLowerInvariant() switch
     {
         "classify" => TaskKind.Classify,
         "detect" => TaskKind.Detect,
-        var other => throw new DatasetRejectedException($"{submission.Source}: unknown task '{other}' (known: classify, detect)"),
+        SubmitDataset.AutoTask or "" => null,
+        var other => throw new DatasetRejectedException($"{submission.Source}: unknown task '{other}' (known: classify, detect, {SubmitDataset.AutoTask})"),
     };
 
     private static string TaskName(TaskKind task) => task.ToString().ToLowerInvariant();

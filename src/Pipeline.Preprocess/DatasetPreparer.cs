@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Pipeline.Contracts.V1;
 using Pipeline.Storage;
+using Pipeline.Training.Detection;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Sources;
@@ -12,8 +13,9 @@ namespace Pipeline.Preprocess;
 /// <summary>
 /// Turns an ingested dataset into training shards: reads the raw files in their format, leaves out what validation
 /// skipped, keeps the given splits and carves the missing validation and test splits (stratified, seeded by the recipe),
-/// decodes and resizes every image to the recipe's input size, and writes one shard per split under
-/// <c>{dataset}/prepared/</c>, then its <c>manifest.json</c> last (its presence means the preparation is complete).
+/// decodes and resizes every image to the recipe's input size (detection: fitted as <c>detection.fit</c> says, boxes
+/// along), and writes one shard per split under <c>{dataset}/prepared/</c> (<see cref="TensorDatasetShards"/> or
+/// <see cref="DetectionTensorShards"/>), then its <c>manifest.json</c> last (its presence means the preparation is complete).
 /// </summary>
 public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPreparer> logger)
 {
@@ -21,7 +23,8 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
     public const int MinDefaultSide = 32, MaxDefaultSide = 224;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    private sealed record PreparedManifest(string DatasetId, IReadOnlyList<string> Classes, Dictionary<string, long> Splits, int[] ImageShape);
+    private sealed record PreparedManifest(string DatasetId, IReadOnlyList<string> Classes, Dictionary<string, long> Splits, int[] ImageShape, string Task = "classify");
+    private static readonly (string Name, DatasetSplit Split)[] Splits = [("train", DatasetSplit.Train), ("val", DatasetSplit.Val), ("test", DatasetSplit.Test)];
     private sealed record RawManifest(string Format, string Layout, IReadOnlyList<string> Files);
 
     /// <summary>The announcement of an earlier, complete preparation of this dataset, if there is one.</summary>
@@ -37,7 +40,8 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
     public async Task<DatasetPrepared> PrepareAsync(DatasetIngested ingested, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ingested);
-        var recipe = RecipeLoader.LoadText(ingested.RecipeYaml, "the job's recipe");
+        // Detect jobs start from the detect defaults (input size, fit), classify jobs from the classify ones.
+        var recipe = TaskRecipes.LoadText(ingested.Task, ingested.RecipeYaml, "the job's recipe");
         var (rawContainer, manifestName) = BlobPaths.Split(ingested.ManifestBlob);
         var raw = await ReadJsonAsync<RawManifest>(rawContainer, manifestName, cancellationToken).ConfigureAwait(false);
         var local = Directory.CreateTempSubdirectory("pipeline-preprocess-").FullName;
@@ -51,27 +55,17 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
             // Names come from the ingest manifest: some formats (IDX) know them only from the original location.
             if (dataset.Classes.Count != ingested.Classes.Count)
                 throw new InvalidDataException($"{ingested.ManifestBlob}: lists {ingested.Classes.Count} classes but the raw files have {dataset.Classes.Count}");
+            if (!dataset.Task.ToString().Equals(ingested.Task, StringComparison.OrdinalIgnoreCase))
+                throw new InvalidDataException($"{ingested.ManifestBlob}: the job's task is {ingested.Task} but the raw files are a {dataset.Task.ToString().ToLowerInvariant()} dataset");
             dataset = new Dataset(dataset.Task, ingested.Classes, dataset.Items, dataset.Format, dataset.Source);
-            dataset = Split(dataset, recipe.Data, recipe.Seed);
-
-            var (height, width) = InputSize(recipe.Input.Size, dataset);
-            var mode = dataset.Items.All(i => i.Pixels is { Channels: 1 }) ? ColorMode.Gray : ColorMode.Rgb;
             var (container, prefix) = PreparedPrefix(ingested);
-            var splits = new Dictionary<string, long>();
-            int[] shape = [];
-            foreach (var (name, split) in new[] { ("train", DatasetSplit.Train), ("val", DatasetSplit.Val), ("test", DatasetSplit.Test) })
-            {
-                using var data = DatasetTensors.ToTensorDataset(dataset, source, split, height, width, mode);
-                if (data.Count == 0) throw new InvalidDataException($"{ingested.DatasetId}: the {name} split is empty ({dataset.Items.Count} usable images in all); the dataset is too small for the recipe's validation and test fractions");
-                await UploadShardAsync(container, $"{prefix}{name}.safetensors", data, cancellationToken).ConfigureAwait(false);
-                splits[name] = data.Count;
-                shape = [.. data.Images.shape.Skip(1).Select(d => (int)d)];
-            }
-            var manifest = new PreparedManifest(ingested.DatasetId, dataset.Classes, splits, shape);
+            var manifest = dataset.Task == TaskKind.Detect
+                ? await WriteDetectionShardsAsync(ingested, dataset, source, recipe, container, prefix, cancellationToken).ConfigureAwait(false)
+                : await WriteShardsAsync(ingested, dataset, source, recipe, container, prefix, cancellationToken).ConfigureAwait(false);
             using var content = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(manifest, Json));
             await store.UploadAsync(container, prefix + "manifest.json", content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Prepared {DatasetId} at {Height}x{Width} ({Mode}): {Splits}", ingested.DatasetId, height, width, mode,
-                string.Join(", ", splits.Select(kv => $"{kv.Key} {kv.Value}")));
+            logger.LogInformation("Prepared {DatasetId} ({Task}) at {Shape}: {Splits}", ingested.DatasetId, manifest.Task, string.Join("x", manifest.ImageShape),
+                string.Join(", ", manifest.Splits.Select(kv => $"{kv.Key} {kv.Value}")));
             return Announcement(ingested, manifest);
         }
         finally
@@ -80,21 +74,37 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
         }
     }
 
-    /// <summary>Given splits are kept; a missing validation or test split is carved from the training items of each class.</summary>
-    public static Dataset Split(Dataset dataset, DataRecipe data, long seed)
+    private async Task<PreparedManifest> WriteShardsAsync(DatasetIngested ingested, Dataset dataset, IFileSource source, Recipe recipe,
+        string container, string prefix, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(dataset);
-        ArgumentNullException.ThrowIfNull(data);
-        if (!dataset.HasSplits) return DatasetSplitter.Stratified(dataset, data.ValidationFraction, data.TestFraction, seed);
-        var needVal = !dataset.Items.Any(i => i.Split == DatasetSplit.Val);
-        var needTest = !dataset.Items.Any(i => i.Split == DatasetSplit.Test);
-        // Items given no split (rare in split layouts) count as training items.
-        if (!needVal && !needTest)
-            return dataset.WithItems([.. dataset.Items.Select(i => i.Split == DatasetSplit.Unassigned ? i with { Split = DatasetSplit.Train } : i)]);
-        var pool = dataset.WithItems([.. dataset.Items.Select(i => i.Split == DatasetSplit.Train ? i with { Split = DatasetSplit.Unassigned } : i)]);
-        var valShare = needVal ? data.ValidationFraction : 0;
-        var testShare = needTest ? data.TestFraction : 0;
-        return DatasetSplitter.Stratified(pool, valShare, testShare, seed);
+        dataset = DatasetSplitter.CompleteSplits(dataset, recipe.Data.ValidationFraction, recipe.Data.TestFraction, recipe.Seed);
+        var (height, width) = InputSize(recipe.Input.Size, dataset);
+        var mode = dataset.Items.All(i => i.Pixels is { Channels: 1 }) ? ColorMode.Gray : ColorMode.Rgb;
+        var splits = new Dictionary<string, long>();
+        int[] shape = [];
+        foreach (var (name, split) in Splits)
+        {
+            using var data = DatasetTensors.ToTensorDataset(dataset, source, split, height, width, mode);
+            if (data.Count == 0) throw new InvalidDataException($"{ingested.DatasetId}: the {name} split is empty ({dataset.Items.Count} usable images in all); the dataset is too small for the recipe's validation and test fractions");
+            await UploadShardAsync(container, $"{prefix}{name}.safetensors", stream => TensorDatasetShards.Write(data, stream), cancellationToken).ConfigureAwait(false);
+            splits[name] = data.Count;
+            shape = [.. data.Images.shape.Skip(1).Select(d => (int)d)];
+        }
+        return new PreparedManifest(ingested.DatasetId, dataset.Classes, splits, shape, "classify");
+    }
+
+    private async Task<PreparedManifest> WriteDetectionShardsAsync(DatasetIngested ingested, Dataset dataset, IFileSource source, Recipe recipe,
+        string container, string prefix, CancellationToken cancellationToken)
+    {
+        using var decoded = DetectionSplits.Decode(dataset, source, recipe, ingested.DatasetId, carveTest: true);
+        var splits = new Dictionary<string, long>();
+        foreach (var (name, data) in new[] { ("train", decoded.Train), ("val", decoded.Validation), ("test", decoded.Test!) })
+        {
+            await UploadShardAsync(container, $"{prefix}{name}.safetensors", stream => DetectionTensorShards.Write(data, stream), cancellationToken).ConfigureAwait(false);
+            splits[name] = data.Count;
+        }
+        int[] shape = [.. decoded.Train.Images.shape.Skip(1).Select(d => (int)d)];
+        return new PreparedManifest(ingested.DatasetId, dataset.Classes, splits, shape, "detect");
     }
 
     /// <summary>The recipe's size, else the images' own when they all share one, else their median side within bounds.</summary>
@@ -142,13 +152,13 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
             ?? throw new InvalidDataException($"{container}/{name} is empty");
     }
 
-    private async Task UploadShardAsync(string container, string blob, TensorDataset data, CancellationToken cancellationToken)
+    private async Task UploadShardAsync(string container, string blob, Action<Stream> write, CancellationToken cancellationToken)
     {
         // Shards are tens of MB: staged in a temp file, then streamed to the store in blocks.
         var temp = Path.GetTempFileName();
         try
         {
-            await using (var file = File.Create(temp)) TensorDatasetShards.Write(data, file);
+            await using (var file = File.Create(temp)) write(file);
             await using var input = File.OpenRead(temp);
             await store.UploadAsync(container, blob, input, new UploadOptions { ContentType = "application/octet-stream" }, cancellationToken).ConfigureAwait(false);
         }

@@ -6,13 +6,15 @@ using Pipeline.Training;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
 
 namespace Pipeline.Trainer;
 
 /// <summary>
 /// The <c>trainer</c> queue: trains a prepared dataset. The message stays unacknowledged while training runs, so a
 /// trainer that dies has its job redelivered, and the next one resumes from the last stored checkpoint. A job whose
-/// model is already stored is announced again, never trained twice.
+/// model is already stored is announced again, never trained twice. A classify job trains as a data-parallel group of
+/// the trainers it asks for; a detect job trains in this replica alone (the detector is not data-parallel yet).
 /// </summary>
 public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl control, RankRun ranks, ILogger<DatasetPreparedConsumer> logger)
     : IConsumer<DatasetPrepared>
@@ -38,7 +40,7 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
         Recipe recipe;
         try
         {
-            recipe = RecipeLoader.LoadText(prepared.RecipeYaml, "recipe.yaml");
+            recipe = TaskRecipes.LoadText(prepared.Task, prepared.RecipeYaml, "recipe.yaml");
         }
         catch (RecipeException e)
         {
@@ -51,6 +53,18 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
         var (token, why) = control.Register(job, context.CancellationToken);
         try
         {
+            if (recipe.Task == TaskKind.Detect)
+            {
+                var note = prepared.Trainers > 1
+                    ? $"detection trains in one process: {prepared.Trainers} trainers were asked for, this replica trains the job alone"
+                    : null;
+                if (note is not null) logger.LogWarning("Job {JobId}: {Note}", job, note);
+                var (detected, folder) = await ranks.RunDetectionAsync(job, prepared.PreparedPrefix, recipe, context,
+                    (members, step) => context.Publish(new TrainingStarted(job, 1, members, recipe.Epochs, DateTimeOffset.UtcNow, 1, step, note), token),
+                    token, context.CancellationToken).ConfigureAwait(false);
+                await FinishAsync(context, job, detected, folder, why).ConfigureAwait(false);
+                return;
+            }
             // This replica leads the job as rank 0. A group that breaks (a member lost, or one that never came) is
             // re-formed with one member fewer, from the last stored checkpoint, until it is this replica alone.
             var world = Math.Max(1, prepared.Trainers);
@@ -81,19 +95,7 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                     world--;
                     continue;
                 }
-                if (summary.Reason == StopReason.Cancelled && why() == StopRequest.None)
-                    throw new OperationCanceledException($"the delivery of job {job} ended after {summary.Steps} steps", context.CancellationToken);
-                if (summary.Reason == StopReason.Cancelled && why() == StopRequest.Cancelled)
-                {
-                    logger.LogInformation("Job {JobId} cancelled after {Steps} steps", job, summary.Steps);
-                    return;
-                }
-                var best = Path.Combine(runFolder, Training.Trainer.BestModelFile);
-                if (!File.Exists(best)) throw new InvalidOperationException($"training of job {job} ended without a best model at {best}");
-                await artifacts.UploadModelAsync(job, best, new { summary.Reason, summary.Epochs, summary.Steps, summary.Metric, summary.BestMetric, summary.BestEpoch },
-                    context.CancellationToken).ConfigureAwait(false);
-                await context.Publish(new TrainingCompleted(job, summary.Epochs, JobArtifacts.ModelBlob(job),
-                    summary.Reason is StopReason.EarlyStopped || why() == StopRequest.EarlyStop), context.CancellationToken).ConfigureAwait(false);
+                await FinishAsync(context, job, summary, runFolder, why).ConfigureAwait(false);
                 return;
             }
         }
@@ -114,6 +116,25 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
         {
             control.Unregister(job);
         }
+    }
+
+    /// <summary>Stores the best model and announces the end of training, unless the user cancelled the job. A stop that
+    /// nobody asked for is the delivery ending (handled by the caller: the job stays unacknowledged).</summary>
+    private async Task FinishAsync(ConsumeContext context, Guid job, TrainingSummary summary, string runFolder, Func<StopRequest> why)
+    {
+        if (summary.Reason == StopReason.Cancelled && why() == StopRequest.None)
+            throw new OperationCanceledException($"the delivery of job {job} ended after {summary.Steps} steps", context.CancellationToken);
+        if (summary.Reason == StopReason.Cancelled && why() == StopRequest.Cancelled)
+        {
+            logger.LogInformation("Job {JobId} cancelled after {Steps} steps", job, summary.Steps);
+            return;
+        }
+        var best = Path.Combine(runFolder, Training.Trainer.BestModelFile);
+        if (!File.Exists(best)) throw new InvalidOperationException($"training of job {job} ended without a best model at {best}");
+        await artifacts.UploadModelAsync(job, best, new { summary.Reason, summary.Epochs, summary.Steps, summary.Metric, summary.BestMetric, summary.BestEpoch },
+            context.CancellationToken).ConfigureAwait(false);
+        await context.Publish(new TrainingCompleted(job, summary.Epochs, JobArtifacts.ModelBlob(job),
+            summary.Reason is StopReason.EarlyStopped || why() == StopRequest.EarlyStop), context.CancellationToken).ConfigureAwait(false);
     }
 }
 

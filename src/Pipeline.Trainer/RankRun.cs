@@ -2,6 +2,7 @@ using MassTransit;
 using Pipeline.Artifacts;
 using Pipeline.Torch;
 using Pipeline.Training;
+using Pipeline.Training.Detection;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
@@ -36,9 +37,7 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
         ArgumentNullException.ThrowIfNull(assignment);
         var job = assignment.JobId;
         var rank = assignment.Group?.Rank ?? 0;
-        var runFolder = Path.Combine(configuration["PIPELINE_DATA_DIR"] ?? Path.GetTempPath(), "jobs", job.ToString("N"), $"rank-{rank}");
-        if (Directory.Exists(runFolder)) Directory.Delete(runFolder, recursive: true);
-        Directory.CreateDirectory(runFolder);
+        var runFolder = NewRunFolder(job, rank);
         using var train = await artifacts.ReadShardAsync(assignment.PreparedPrefix, "train", token).ConfigureAwait(false);
         using var validation = await artifacts.ReadShardAsync(assignment.PreparedPrefix, "val", token).ConfigureAwait(false);
         var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, Training.Trainer.CheckpointFolder), token).ConfigureAwait(false);
@@ -80,6 +79,51 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
                 throw new DistributedException(e.Message, e);
             }
         }, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Trains a detect job in this process alone (the detector is not data-parallel yet): reads the detection shards,
+    /// resumes from the job's last stored checkpoint (and its best weights so far), and fits, streaming progress and
+    /// checkpoints through <see cref="TrainingEventsSink"/>. Stops between steps when <paramref name="token"/> fires.
+    /// </summary>
+    /// <param name="started">Called once the data is read and training is about to start, with this replica's name and the
+    /// step training resumes from.</param>
+    public async Task<(TrainingSummary Summary, string RunFolder)> RunDetectionAsync(Guid job, string preparedPrefix, Recipe recipe, IPublishEndpoint bus,
+        Func<IReadOnlyList<string>, long, Task> started, CancellationToken token, CancellationToken publishToken)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        var runFolder = NewRunFolder(job, 0);
+        using var train = await artifacts.ReadDetectionShardAsync(preparedPrefix, "train", token).ConfigureAwait(false);
+        using var validation = await artifacts.ReadDetectionShardAsync(preparedPrefix, "val", token).ConfigureAwait(false);
+        var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, DetectionTrainer.CheckpointFolder), token).ConfigureAwait(false);
+        if (resumed is not null) await artifacts.DownloadBestSoFarAsync(job, Path.Combine(runFolder, DetectionTrainer.BestModelFile), token).ConfigureAwait(false);
+
+        return await Task.Run(async () =>
+        {
+            var options = new DetectionTrainerOptions
+            {
+                OutputDirectory = runFolder,
+                Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, publishToken)],
+            };
+            using var trainer = new DetectionTrainer(recipe, train, validation, options);
+            if (resumed is not null)
+            {
+                trainer.Resume(resumed);
+                logger.LogInformation("Job {JobId} resumes from {Checkpoint}", job, resumed);
+            }
+            await started([Member], trainer.State.Step).ConfigureAwait(false);
+            var s = trainer.Fit(token);
+            return (new TrainingSummary(s.Reason, s.Epochs, s.Steps, s.Metric, s.BestMetric, s.BestEpoch, null, s.Elapsed), runFolder);
+        }, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    // A fresh local folder for a rank's run: whatever an earlier attempt left comes again from the store.
+    private string NewRunFolder(Guid job, int rank)
+    {
+        var runFolder = Path.Combine(configuration["PIPELINE_DATA_DIR"] ?? Path.GetTempPath(), "jobs", job.ToString("N"), $"rank-{rank}");
+        if (Directory.Exists(runFolder)) Directory.Delete(runFolder, recursive: true);
+        Directory.CreateDirectory(runFolder);
+        return runFolder;
     }
 
     private sealed class ThreadsRestorer(int threads) : IDisposable

@@ -1,18 +1,22 @@
 using MassTransit;
 using Pipeline.Artifacts;
 using Pipeline.Contracts.V1;
+using Pipeline.Training.Detection;
 using Pipeline.Training.Progress;
 
 namespace Pipeline.Trainer;
 
 /// <summary>
-/// Turns the training loop's progress into job events: step progress, and after each checkpoint an upload to the store
-/// and <see cref="CheckpointSaved"/> carrying that epoch's metrics. Runs on the training thread, so it waits for each
-/// publish: a checkpoint is announced only once it is stored.
+/// Turns the training loop's progress (a classifier's or a detector's) into job events: step progress, and after each
+/// checkpoint an upload to the store and <see cref="CheckpointSaved"/> carrying that epoch's metrics. Runs on the
+/// training thread, so it waits for each publish: a checkpoint is announced only once it is stored.
 /// </summary>
-public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus, JobArtifacts artifacts, CancellationToken cancellationToken) : ITrainingSink
+public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus, JobArtifacts artifacts, CancellationToken cancellationToken)
+    : ITrainingSink, IDetectionTrainingSink
 {
-    private EpochResult? lastEpoch;
+    // The last epoch's metrics, announced with the checkpoint that follows it.
+    private Dictionary<string, double>? lastEpoch;
+    private bool lastEpochIsBest;
     private long? lastStoredStep;
 
     public void OnStep(StepProgress progress)
@@ -22,9 +26,36 @@ public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus,
             progress.SamplesPerSecond, progress.Eta), cancellationToken));
     }
 
-    public void OnEpoch(EpochResult result) => lastEpoch = result;
+    public void OnEpoch(EpochResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        lastEpochIsBest = result.IsBest;
+        lastEpoch = new()
+        {
+            ["train_loss"] = result.TrainLoss,
+            ["lr"] = result.Lr,
+            ["val_accuracy"] = result.Validation.Accuracy,
+            ["val_loss"] = result.Validation.Loss ?? double.NaN,
+        };
+    }
+
+    public void OnEpoch(DetectionEpochResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        lastEpochIsBest = result.IsBest;
+        lastEpoch = new()
+        {
+            ["train_loss"] = result.TrainLoss,
+            ["lr"] = result.Lr,
+            ["val_map"] = result.Validation.Map ?? double.NaN,
+            ["val_map50"] = result.Validation.Map50 ?? double.NaN,
+            ["val_loss"] = result.ValidationLoss,
+        };
+    }
 
     public void OnFinished(TrainingSummary summary) { }
+
+    public void OnFinished(DetectionTrainingSummary summary) { }
 
     public void OnCheckpoint(CheckpointWritten checkpoint)
     {
@@ -35,16 +66,13 @@ public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus,
         var prefix = Wait(artifacts.UploadCheckpointAsync(job, checkpoint.Folder, checkpoint.Epoch, checkpoint.Step, cancellationToken));
         // The run folder is the checkpoints folder's parent; its best model is what a take-over must not lose.
         var best = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(checkpoint.Folder)!)!, Training.Trainer.BestModelFile);
-        if (lastEpoch is { IsBest: true } && File.Exists(best)) Wait(artifacts.UploadBestSoFarAsync(job, best, cancellationToken));
+        if (lastEpoch is not null && lastEpochIsBest && File.Exists(best)) Wait(artifacts.UploadBestSoFarAsync(job, best, cancellationToken));
         var metrics = new Dictionary<string, double>();
         if (lastEpoch is { } e)
         {
-            metrics["train_loss"] = e.TrainLoss;
-            metrics["lr"] = e.Lr;
-            metrics["val_accuracy"] = e.Validation.Accuracy;
-            metrics["val_loss"] = e.Validation.Loss ?? double.NaN;
+            foreach (var (name, value) in e) metrics[name] = value;
             // The recipe's metric decides which epoch is best; the loop knows it.
-            metrics["is_best"] = e.IsBest ? 1 : 0;
+            metrics["is_best"] = lastEpochIsBest ? 1 : 0;
         }
         Wait(bus.Publish(new CheckpointSaved(job, checkpoint.Epoch, checkpoint.Step, $"{JobArtifacts.Container}/{prefix}", metrics), cancellationToken));
     }

@@ -70,6 +70,55 @@ public class DetectionTensorDatasetTests
         Assert.Throws<ArgumentException>(() => DetectionTensors.ToTensorDataset(coco, source, DatasetSplit.Val, 48, 40, DetectionFit.Letterbox));
     }
 
+    [Theory]
+    [InlineData(DetectionFit.Resize, 48, 64)]
+    [InlineData(DetectionFit.Letterbox, 48, 48)]
+    public void A_fitted_image_is_the_one_the_set_holds_and_its_boxes_map_back_to_the_original_pixels(DetectionFit fit, int height, int width)
+    {
+        using var folder = new TempFolder();
+        new DetectionSetGenerator().Write(folder.Path, Small);
+        using var source = new FolderSource(folder.Path);
+        var coco = DatasetLoader.Load(source, "coco").Dataset;
+        using var scope = NewDisposeScope();
+        using var val = DetectionTensors.ToTensorDataset(coco, source, DatasetSplit.Val, height, width, fit);
+        var item = coco.InSplit(DatasetSplit.Val).First();
+        // Decoded in its own channels, as an uploaded image comes: fitting converts it as the set was decoded.
+        var image = Imaging.ImageDecoder.Default.Decode(source.ReadAllBytes(item.Path), item.Path);
+        var (fitted, back) = DetectionTensors.FitImage(image, 3, height, width, fit);
+        Assert.True(fitted.eq(val.Images[0]).all().item<bool>(), "the fitted image differs from the set's");
+        Assert.Equal((96, 80), (back.Width, back.Height));
+        foreach (var (original, inSet) in item.Boxes.Zip(val.BoxesOf(0)))
+        {
+            var mapped = back.ToOriginal(inSet);
+            Assert.Equal(original.ClassId, mapped.ClassId);
+            Assert.Equal(original.X1, mapped.X1, 3);
+            Assert.Equal(original.Y1, mapped.Y1, 3);
+            Assert.Equal(original.X2, mapped.X2, 3);
+            Assert.Equal(original.Y2, mapped.Y2, 3);
+        }
+        // A box reaching into the letterbox padding or past the edge is clipped to the original image.
+        Assert.Equal(new BoundingBox(0, 0, 96, 80, 2), back.ToOriginal(new BoundingBox(-10, -10, width + 10, height + 10, 2)));
+    }
+
+    [Fact]
+    public void Completing_splits_keeps_the_given_ones_and_carves_only_what_is_missing()
+    {
+        var items = Enumerable.Range(0, 40).Select(k => new DatasetItem
+        {
+            Path = $"{k}.png", Boxes = [new BoundingBox(1, 1, 5, 5, k % 2)], Split = k < 30 ? DatasetSplit.Train : DatasetSplit.Val,
+        }).ToList();
+        var dataset = new Dataset(TaskKind.Detect, ["a", "b"], items, "test", "memory");
+        var completed = DatasetSplitter.CompleteSplits(dataset, 0.5, 0.2, seed: 3);
+        Assert.Equal(10, completed.InSplit(DatasetSplit.Val).Count());
+        Assert.All(completed.InSplit(DatasetSplit.Val), i => Assert.True(int.Parse(i.Path[..^4], System.Globalization.CultureInfo.InvariantCulture) >= 30));
+        // The test share comes from train, stratified by the first box's class: 3 of each class's 15.
+        Assert.Equal(6, completed.InSplit(DatasetSplit.Test).Count());
+        Assert.Equal(3, completed.InSplit(DatasetSplit.Test).Count(i => i.Boxes[0].ClassId == 0));
+        Assert.Equal(24, completed.InSplit(DatasetSplit.Train).Count());
+        // A test share of 0 leaves the test split missing.
+        Assert.Empty(DatasetSplitter.CompleteSplits(dataset, 0.5, 0, seed: 3).InSplit(DatasetSplit.Test));
+    }
+
     [Fact]
     public void A_shard_with_inconsistent_offsets_is_refused_naming_it()
     {

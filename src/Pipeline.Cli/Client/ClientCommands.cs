@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
+using Pipeline.Vision.Data.Formats;
+using Pipeline.Vision.Data.Sources;
 using Spectre.Console;
 
 namespace Pipeline.Cli.Client;
@@ -37,7 +40,7 @@ public static class ClientCommands
     private static Command Submit(TextWriter stdout, TextWriter stderr, Option<string?> url, Option<string?> key, Option<bool> json)
     {
         var dataset = new Argument<string>("dataset") { Description = "A dataset folder the ingest service can read, or an archive (.zip, .tar, .tar.gz, .tgz) to upload" };
-        var task = new Option<string>("--task") { Description = "classify or detect", DefaultValueFactory = _ => "classify" };
+        var task = new Option<string?>("--task") { Description = "classify or detect (default: what the dataset's format implies)" };
         var format = new Option<string?>("--format") { Description = "idx, imagefolder, coco, yolo or paligemma (default: recognised from the files)" };
         var config = new Option<string?>("--config", "-c") { Description = "Recipe file (YAML or JSON; _base_ is resolved here)" };
         var trainers = new Option<int>("--trainers") { Description = "Trainer replicas that train the job together", DefaultValueFactory = _ => 1 };
@@ -51,7 +54,7 @@ public static class ClientCommands
         {
             using var client = PipelineClient.FromSettings(parse.GetValue(url), parse.GetValue(key));
             var path = parse.GetValue(dataset)!;
-            var recipeYaml = ResolveRecipe(parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task)!);
+            var recipeYaml = ResolveRecipe(parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task), path, parse.GetValue(format));
             object request;
             if (Directory.Exists(path)) request = new { path = Path.GetFullPath(path), task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
             else if (File.Exists(path))
@@ -188,17 +191,33 @@ public static class ClientCommands
     {
         var job = new Argument<string>("job") { Description = "A finished job's id" };
         var image = new Argument<string>("image") { Description = "A JPEG or PNG image" };
-        var top = new Option<int>("--top") { Description = "How many classes", DefaultValueFactory = _ => 5 };
-        var command = new Command("predict", "Classify an image with a finished job's best model.") { job, image, top, json, url, key };
+        var top = new Option<int?>("--top") { Description = "How many classes (default 5), or boxes at most (default: all above --min-score)" };
+        var minScore = new Option<double?>("--min-score") { Description = "Detection: leave out boxes scoring below this (default: the server's, 0.3)" };
+        var command = new Command("predict", "Classify an image, or detect objects in it, with a finished job's best model.") { job, image, top, minScore, json, url, key };
         command.SetAction(async (parse, cancellation) => await Guarded(stderr, async () =>
         {
             var path = parse.GetValue(image)!;
             if (!File.Exists(path)) throw new PipelineApiException($"{path}: no such image file");
             using var client = PipelineClient.FromSettings(parse.GetValue(url), parse.GetValue(key));
-            var answer = await client.PredictAsync(parse.GetValue(job)!, path, parse.GetValue(top), cancellation).ConfigureAwait(false);
+            var answer = await client.PredictAsync(parse.GetValue(job)!, path, parse.GetValue(top), parse.GetValue(minScore), cancellation).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 stdout.WriteLine(answer.GetRawText());
+                return 0;
+            }
+            if (answer.TryGetProperty("boxes", out var boxes))
+            {
+                // A detector's answer: one row per box, in the image's own pixels.
+                if (boxes.GetArrayLength() == 0)
+                {
+                    stdout.WriteLine("no objects found (none scores above the threshold; try a lower --min-score)");
+                    return 0;
+                }
+                var found = new Table().AddColumns("label", "score", "x1", "y1", "x2", "y2");
+                foreach (var b in boxes.EnumerateArray())
+                    found.AddRow([Markup.Escape(Str(b, "label")), b.GetProperty("score").GetDouble().ToString("P1", CultureInfo.InvariantCulture),
+                        .. ((string[])["x1", "y1", "x2", "y2"]).Select(c => b.GetProperty(c).GetDouble().ToString("F1", CultureInfo.InvariantCulture))]);
+                console.Write(found);
                 return 0;
             }
             var table = new Table().AddColumns("class", "score");
@@ -211,11 +230,26 @@ public static class ClientCommands
     }
 
     /// <summary>The recipe as the server should run it: resolved here (so <c>_base_</c> files need not be on the server),
-    /// or null for the server's defaults when nothing was given.</summary>
-    private static string? ResolveRecipe(string? config, IReadOnlyList<string> overrides, string task)
+    /// or null for the server's defaults when nothing was given. Without <c>--task</c>, the task is the dataset's (a detect
+    /// recipe starts from other defaults), as its format implies.</summary>
+    private static string? ResolveRecipe(string? config, IReadOnlyList<string> overrides, string? task, string dataset, string? format)
     {
         if (config is null && overrides.Count == 0) return null;
-        return RecipeWriter.ToJson(TaskRecipes.Load(task, config, overrides));
+        return RecipeWriter.ToJson(TaskRecipes.Load(task ?? DatasetTask(dataset, format), config, overrides));
+    }
+
+    /// <summary>The task a dataset's format implies (classify when it cannot be read here: the server then says why).</summary>
+    private static string DatasetTask(string dataset, string? format)
+    {
+        try
+        {
+            using var source = FileSources.Open(dataset);
+            return DatasetLoader.Load(source, format).Dataset.Task == TaskKind.Detect ? "detect" : "classify";
+        }
+        catch (Exception e) when (e is DatasetFormatException or InvalidDataException or IOException or ArchiveLimitException or ArgumentException)
+        {
+            return "classify";
+        }
     }
 
     /// <summary>Polls the job until it ends, drawing its progress; returns its final detail.</summary>

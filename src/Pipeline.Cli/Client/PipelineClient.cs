@@ -83,12 +83,15 @@ public sealed class PipelineClient : IDisposable
         File.Move(temp, path, overwrite: true);
     }
 
-    public async Task<JsonElement> PredictAsync(string job, string image, int top, CancellationToken cancellationToken)
+    /// <param name="top">Classes (classifier) or boxes at most (detector); null: the server's default.</param>
+    /// <param name="minScore">A detector's boxes scoring below this are left out; null: the server's default.</param>
+    public async Task<JsonElement> PredictAsync(string job, string image, int? top, double? minScore, CancellationToken cancellationToken)
     {
         var bytes = await File.ReadAllBytesAsync(image, cancellationToken).ConfigureAwait(false);
         using var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        return await SendJsonAsync(HttpMethod.Post, $"/api/jobs/{Id(job)}/predict?top={top}", content, cancellationToken).ConfigureAwait(false);
+        var query = string.Join("&", new[] { top is { } t ? $"top={t}" : null, minScore is { } m ? FormattableString.Invariant($"min_score={m}") : null }.OfType<string>());
+        return await SendJsonAsync(HttpMethod.Post, $"/api/jobs/{Id(job)}/predict{(query.Length > 0 ? "?" + query : "")}", content, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<JsonElement> SendJsonAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)

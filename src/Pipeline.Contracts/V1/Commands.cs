@@ -2,7 +2,8 @@ namespace Pipeline.Contracts.V1;
 
 /// <summary>
 /// Ingest this dataset and train on it. <paramref name="Source"/> is <c>blob:{container}/{name}</c> for an uploaded
-/// archive or <c>path:{absolute path}</c> for a folder or archive the ingest service can read.
+/// archive or <c>path:{absolute path}</c> for a folder or archive the ingest service can read. <paramref name="Task"/>
+/// is <c>classify</c>, <c>detect</c>, or <see cref="AutoTask"/>: the task the dataset's format implies.
 /// </summary>
 public sealed record SubmitDataset(
     Guid JobId,
@@ -11,7 +12,10 @@ public sealed record SubmitDataset(
     string? Format,
     string? RecipeYaml,
     int Trainers,
-    DateTimeOffset SubmittedAt);
+    DateTimeOffset SubmittedAt)
+{
+    public const string AutoTask = "auto";
+}
 
 /// <summary>Stop the job between steps; it ends Cancelled.</summary>
 public sealed record CancelJob(Guid JobId, string Reason);

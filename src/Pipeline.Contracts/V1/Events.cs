@@ -35,9 +35,10 @@ public sealed record DatasetPrepared(
 
 /// <summary>The job's training group formed (again, after a lost member: a higher <paramref name="Attempt"/>) and starts
 /// or resumes training; <paramref name="Members"/> by rank. <paramref name="ResumedFromStep"/> is the optimizer step of
-/// the stored checkpoint it continues from (0: from the start).</summary>
+/// the stored checkpoint it continues from (0: from the start). <paramref name="Note"/> says why the group differs from
+/// what the job asked for, if it does (a detect job trains in one process).</summary>
 public sealed record TrainingStarted(Guid JobId, int WorldSize, IReadOnlyList<string> Members, int Epochs, DateTimeOffset StartedAt, int Attempt = 1,
-    long ResumedFromStep = 0) : IJobEvent;
+    long ResumedFromStep = 0, string? Note = null) : IJobEvent;
 
 /// <summary>Attempt <paramref name="Attempt"/>'s group of <paramref name="WorldSize"/> broke up (a member was lost or
 /// never came); the leader re-forms it from the last checkpoint.</summary>

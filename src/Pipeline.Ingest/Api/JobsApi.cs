@@ -47,12 +47,16 @@ public static class JobsApi
             else source = "path:" + request.Path;
             var trainers = request.Trainers ?? 1;
             if (trainers is < 1 or > 64) return Results.Problem($"trainers must be between 1 and 64, got {trainers}", statusCode: 400);
-            var task = request.Task ?? "classify";
-            if (task is not ("classify" or "detect")) return Results.Problem($"task '{task}' is unknown (known: classify, detect)", statusCode: 400);
+            var task = request.Task ?? SubmitDataset.AutoTask;
+            if (task is not ("classify" or "detect" or SubmitDataset.AutoTask))
+                return Results.Problem($"task '{task}' is unknown (known: classify, detect, {SubmitDataset.AutoTask})", statusCode: 400);
             // A recipe that cannot run is refused now rather than after ingest and preprocessing.
             try
             {
-                TaskRecipes.LoadText(task, request.RecipeYaml, "recipe");
+                // Left to the dataset, the task is the recipe's when one is given (it names its task), else the format's.
+                if (task == SubmitDataset.AutoTask && !string.IsNullOrWhiteSpace(request.RecipeYaml))
+                    task = RecipeLoader.LoadText(request.RecipeYaml, "recipe").Task.ToString().ToLowerInvariant();
+                if (task != SubmitDataset.AutoTask) TaskRecipes.LoadText(task, request.RecipeYaml, "recipe");
             }
             catch (RecipeException e)
             {

@@ -29,10 +29,13 @@ public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor 
         catch (DatasetRejectedException e)
         {
             logger.LogWarning("Job {JobId} rejected: {Reason}", job.Id, e.Message);
-            await Announce(context, await registry.TransitionAsync(job.Id, JobState.Failed, e.Message, null, context.CancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            // A dataset that was read but refused still tells what task the job was (one left to the dataset's format).
+            await Announce(context, await registry.TransitionAsync(job.Id, JobState.Failed, e.Message, e.Task is { } task ? j => j.Task = task : null,
+                context.CancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
             return;
         }
-        await registry.TransitionAsync(job.Id, JobState.Ingested, null, j => j.DatasetId = ingested.DatasetId, context.CancellationToken).ConfigureAwait(false);
+        // The task is known for sure now (a submission may leave it to the dataset's format).
+        await registry.TransitionAsync(job.Id, JobState.Ingested, null, j => (j.DatasetId, j.Task) = (ingested.DatasetId, ingested.Task), context.CancellationToken).ConfigureAwait(false);
         await context.Publish(ingested, context.CancellationToken).ConfigureAwait(false);
     }
 

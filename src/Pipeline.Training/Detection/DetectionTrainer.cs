@@ -46,8 +46,7 @@ public sealed class DetectionTrainer : IDisposable
     private readonly IEpochSampler sampler;
     private readonly DetectionTensorDataset train;
     private readonly DetectionTensorDataset validation;
-    private readonly Tensor mean;
-    private readonly Tensor std;
+    private readonly DetectionBatcher batcher;
     private readonly CheckpointStore? checkpoints;
     private Dictionary<string, Tensor>? bestWeights;
     private TrainingState state = new();
@@ -74,12 +73,7 @@ public sealed class DetectionTrainer : IDisposable
 
         manual_seed(recipe.Seed);
         var channels = train.Images.shape[1];
-        var d = recipe.Detection;
-        Model = new Fcos(new FcosOptions
-        {
-            Classes = train.Classes.Count, InChannels = channels, Backbone = recipe.Model.Name, FpnChannels = d.FpnChannels, HeadConvs = d.HeadConvs,
-            ScoreThreshold = d.ScoreThreshold, NmsThreshold = d.NmsThreshold, DetectionsPerImage = d.DetectionsPerImage,
-        });
+        Model = DetectionEvaluation.CreateModel(recipe, train.Classes.Count, channels);
         // Pretrained weights are a classifier's (torchvision names without "backbone.body."): they go into the body.
         if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model.backbone.body, weights);
         Model.to(device);
@@ -90,8 +84,7 @@ public sealed class DetectionTrainer : IDisposable
         BatchesPerEpoch = Math.Max(1, sampler.Length / recipe.BatchSize);
         StepsPerEpoch = (BatchesPerEpoch + recipe.GradAccumulation - 1) / recipe.GradAccumulation;
         Scheduler = LrScheduler.FromRecipe(Optimizer, recipe, StepsPerEpoch);
-        mean = ChannelTensor(recipe.Input.Mean, channels);
-        std = ChannelTensor(recipe.Input.Std, channels);
+        batcher = new DetectionBatcher(recipe.Input, channels, device);
         if (this.options.OutputDirectory is { } dir)
             checkpoints = new CheckpointStore(Path.Combine(dir, CheckpointFolder), recipe.Checkpoint.KeepLast);
     }
@@ -174,39 +167,7 @@ public sealed class DetectionTrainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(data);
         if (!data.Classes.SequenceEqual(Classes)) throw new ArgumentException("the set names other classes than the model's", nameof(data));
-        var evaluator = new DetectionEvaluator(Classes, recipe.Detection.DetectionsPerImage);
-        double lossSum = 0;
-        var wasTraining = Model.training;
-        Model.eval();
-        try
-        {
-            using var grad = no_grad();
-            var order = Enumerable.Range(0, (int)data.Count).Select(i => (long)i).ToArray();
-            for (var start = 0; start < order.Length; start += recipe.BatchSize)
-            {
-                using var scope = NewDisposeScope();
-                var indices = order.AsSpan(start, Math.Min(recipe.BatchSize, order.Length - start));
-                var (images, targets) = Batch(data, indices, null);
-                using var output = Forward(images);
-                lossSum += TotalLoss(output, targets).item<double>() * indices.Length;
-                var detections = Model.postprocess(output);
-                for (var k = 0; k < indices.Length; k++)
-                {
-                    var boxes = detections[k].Boxes.cpu().ToArray<float>();
-                    var scores = detections[k].Scores.cpu().to(ScalarType.Float32).ToArray<float>();
-                    var labels = detections[k].Labels.cpu().ToArray<long>();
-                    var predictions = new ScoredBox[scores.Length];
-                    for (var j = 0; j < scores.Length; j++)
-                        predictions[j] = new ScoredBox(new BoundingBox(boxes[4 * j], boxes[4 * j + 1], boxes[4 * j + 2], boxes[4 * j + 3], (int)labels[j]), scores[j]);
-                    evaluator.Add(data.BoxesOf(indices[k]), predictions);
-                }
-            }
-        }
-        finally
-        {
-            if (wasTraining) Model.train();
-        }
-        return (evaluator.Report(), lossSum / data.Count);
+        return DetectionEvaluation.Evaluate(recipe, Model, batcher, data, device);
     }
 
     /// <summary>Loads the best weights seen (this run's, or the run folder's <c>best.safetensors</c>) into the model.</summary>
@@ -249,9 +210,9 @@ public sealed class DetectionTrainer : IDisposable
                 var start = (int)(b * batchSize);
                 var indices = order.AsSpan(start, (int)Math.Min(batchSize, order.Length - start));
                 var flips = recipe.Augment.HorizontalFlip ? SeedMix.Random(recipe.Seed, epoch, b, parallel.Rank) : null;
-                var (images, targets) = Batch(train, indices, flips);
-                using var output = Forward(images);
-                var loss = TotalLoss(output, targets);
+                var (images, targets) = batcher.Batch(train, indices, flips);
+                using var output = DetectionEvaluation.Forward(Model, images, AutocastCuda);
+                var loss = DetectionEvaluation.TotalLoss(Model, output, targets);
                 (loss / groupSize).backward();
                 var value = loss.item<double>();
                 windowLoss += value;
@@ -282,66 +243,9 @@ public sealed class DetectionTrainer : IDisposable
         return null;
     }
 
-    // The network under bf16 autocast on CUDA; the losses and decoding then run on float32 copies of its outputs.
-    private FcosOutput Forward(Tensor images)
-    {
-        if (!(recipe.Bf16 && device.Type == DeviceType.CUDA)) return Model.call(images);
-        FcosOutput raw;
-        using (autocast(DeviceType.CUDA))
-            raw = Model.call(images);
-        using (raw)
-            return new FcosOutput(raw.ClassLogits.to(ScalarType.Float32), raw.BoxRegression.to(ScalarType.Float32), raw.Centerness.to(ScalarType.Float32),
-                raw.Anchors.to(ScalarType.Float32), raw.LocationsPerLevel, raw.ImageSize);
-    }
+    private bool AutocastCuda => recipe.Bf16 && device.Type == DeviceType.CUDA;
 
-    private Tensor TotalLoss(FcosOutput output, IReadOnlyList<DetectionTarget> targets)
-    {
-        var parts = Model.compute_loss(output, targets);
-        return parts["classification"] + parts["bbox_regression"] + parts["bbox_ctrness"];
-    }
-
-    // Images normalised on the device and their targets; with a generator, each image is mirrored left-right with p = 0.5.
-    private (Tensor Images, List<DetectionTarget> Targets) Batch(DetectionTensorDataset data, ReadOnlySpan<long> indices, Random? flips)
-    {
-        var images = data.Images.index_select(0, tensor(indices.ToArray())).to(device).to(ScalarType.Float32) / 255;
-        var width = data.Width;
-        var mirrored = new bool[indices.Length];
-        var targets = new List<DetectionTarget>(indices.Length);
-        for (var k = 0; k < indices.Length; k++)
-        {
-            mirrored[k] = flips is not null && flips.NextDouble() < 0.5;
-            var boxes = data.BoxesOf(indices[k]);
-            var coordinates = new float[boxes.Count * 4];
-            for (var j = 0; j < boxes.Count; j++)
-            {
-                var box = boxes[j];
-                var (x1, x2) = mirrored[k] ? (width - box.X2, width - box.X1) : (box.X1, box.X2);
-                (coordinates[4 * j], coordinates[4 * j + 1], coordinates[4 * j + 2], coordinates[4 * j + 3]) = ((float)x1, (float)box.Y1, (float)x2, (float)box.Y2);
-            }
-            targets.Add(new DetectionTarget(tensor(coordinates, [boxes.Count, 4]).to(device), tensor(boxes.Select(x => (long)x.ClassId).ToArray()).to(device)));
-        }
-        if (mirrored.Any(m => m))
-        {
-            var mask = tensor(mirrored.Select(m => m ? 1f : 0f).ToArray(), [indices.Length, 1, 1, 1], device);
-            images = images.flip(-1) * mask + images * (1 - mask);
-        }
-        return ((images - mean) / std, targets);
-    }
-
-    private Tensor ChannelTensor(double[] values, long channels)
-    {
-        if (values.Length != 1 && values.Length != channels) throw new ArgumentException($"input mean/std have {values.Length} values for {channels} channels", nameof(values));
-        var perChannel = Enumerable.Range(0, (int)channels).Select(c => (float)values[values.Length == 1 ? 0 : c]).ToArray();
-        return tensor(perChannel, [1, channels, 1, 1]).to(device).DetachFromDisposeScope();
-    }
-
-    private bool Improves(double metric)
-    {
-        if (double.IsNaN(metric)) return false;
-        if (state.BestMetric is not { } best) return true;
-        var delta = recipe.EarlyStopping.MinDelta;
-        return recipe.EarlyStopping.Metric == "loss" ? metric < best - delta : metric > best + delta;
-    }
+    private bool Improves(double metric) => EarlyStopping.Improves(recipe.EarlyStopping, metric, state.BestMetric);
 
     private void KeepBest(double metric, int epoch)
     {
@@ -390,8 +294,7 @@ public sealed class DetectionTrainer : IDisposable
     public void Dispose()
     {
         DisposeBest();
-        mean.Dispose();
-        std.Dispose();
+        batcher.Dispose();
         Optimizer.Dispose();
         Model.Dispose();
     }

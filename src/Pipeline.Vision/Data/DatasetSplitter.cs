@@ -32,6 +32,24 @@ public static class DatasetSplitter
         return dataset.WithItems(items);
     }
 
+    /// <summary>
+    /// Completes a dataset's splits: a dataset without any is split <see cref="Stratified"/>; given splits are kept, and a
+    /// missing validation or test split is carved from the training items (and those given no split) of each class.
+    /// A share of 0 leaves that split missing.
+    /// </summary>
+    public static Dataset CompleteSplits(Dataset dataset, double valFraction, double testFraction, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        if (!dataset.HasSplits) return Stratified(dataset, valFraction, testFraction, seed);
+        var needVal = !dataset.Items.Any(i => i.Split == DatasetSplit.Val);
+        var needTest = !dataset.Items.Any(i => i.Split == DatasetSplit.Test);
+        // Items given no split (rare in split layouts) count as training items.
+        if (!needVal && !needTest)
+            return dataset.WithItems([.. dataset.Items.Select(i => i.Split == DatasetSplit.Unassigned ? i with { Split = DatasetSplit.Train } : i)]);
+        var pool = dataset.WithItems([.. dataset.Items.Select(i => i.Split == DatasetSplit.Train ? i with { Split = DatasetSplit.Unassigned } : i)]);
+        return Stratified(pool, needVal ? valFraction : 0, needTest ? testFraction : 0, seed);
+    }
+
     private static int Stratum(TaskKind task, DatasetItem item) =>
         task == TaskKind.Classify ? item.Label ?? -1 : item.Boxes.Count > 0 ? item.Boxes[0].ClassId : -1;
 }

@@ -54,7 +54,7 @@ public static class DatasetTensors
     }
 
     // Inline pixels (IDX) come in their own channel count; decoded files may be gray, RGB or RGBA (alpha dropped).
-    private static ImageBuffer Convert(ImageBuffer image, int channels)
+    internal static ImageBuffer Convert(ImageBuffer image, int channels)
     {
         if (image.Channels == channels) return image;
         var n = image.Width * image.Height;

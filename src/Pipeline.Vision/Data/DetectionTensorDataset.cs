@@ -143,6 +143,18 @@ public static class DetectionTensorShards
 /// <summary>How images of other sizes are brought to the set's size.</summary>
 public enum DetectionFit { Resize, Letterbox }
 
+/// <summary>
+/// The map from boxes of a fitted image back to the pixels of the image it came from (<see cref="Width"/> x
+/// <see cref="Height"/>): fitting moved x to x * <see cref="ScaleX"/> + <see cref="OffsetX"/>, likewise y.
+/// </summary>
+public readonly record struct FitMapping(double ScaleX, double OffsetX, double ScaleY, double OffsetY, int Width, int Height)
+{
+    /// <summary>A box of the fitted image in the original image's pixels, clipped to it (letterbox padding falls away).</summary>
+    public BoundingBox ToOriginal(BoundingBox fitted) => new(
+        Math.Clamp((fitted.X1 - OffsetX) / ScaleX, 0, Width), Math.Clamp((fitted.Y1 - OffsetY) / ScaleY, 0, Height),
+        Math.Clamp((fitted.X2 - OffsetX) / ScaleX, 0, Width), Math.Clamp((fitted.Y2 - OffsetY) / ScaleY, 0, Height), fitted.ClassId);
+}
+
 /// <summary>Decodes a detection dataset's images and boxes into a <see cref="DetectionTensorDataset"/>.</summary>
 public static class DetectionTensors
 {
@@ -158,9 +170,9 @@ public static class DetectionTensors
         ArgumentNullException.ThrowIfNull(source);
         if (dataset.Task != TaskKind.Detect) throw new ArgumentException("a detection tensor set holds detection data", nameof(dataset));
         if (mode is not (ColorMode.Gray or ColorMode.Rgb)) throw new ArgumentException("mode must be Gray or Rgb", nameof(mode));
-        if (fit == DetectionFit.Letterbox && height != width) throw new ArgumentException("letterboxing needs a square size", nameof(fit));
+        CheckFit(fit, height, width);
         decoder = new ImageDecoder { MaxPixels = (decoder ?? ImageDecoder.Default).MaxPixels, Mode = mode };
-        DetectionTransform transform = fit == DetectionFit.Letterbox ? new Letterbox(height) : new ResizeWithBoxes(height, width);
+        var transform = Transform(fit, height, width);
         var items = dataset.InSplit(split).ToList();
         var channels = mode == ColorMode.Gray ? 1 : 3;
         var plane = channels * height * width;
@@ -173,12 +185,46 @@ public static class DetectionTensors
             var image = item.Pixels ?? decoder.Decode(source.ReadAllBytes(item.Path), source.Describe(item.Path));
             if (image.Channels != channels) throw new InvalidDataException($"{source.Describe(item.Path)}: decoded with {image.Channels} channels, expected {channels}");
             using var scope = NewDisposeScope();
-            var sample = new DetectionSample(image.ToTensor(), item.Boxes);
-            var sized = ImageOps.Height(sample.Image) == height && ImageOps.Width(sample.Image) == width ? sample : transform.Apply(sample, Random.Shared);
+            var sized = Fit(new DetectionSample(image.ToTensor(), item.Boxes), transform, height, width);
             sized.Image.contiguous().CopyTo(pixels.AsSpan(k * plane, plane));
             boxes[k] = sized.Boxes;
         });
         using var outer = NewDisposeScope();
         return DetectionTensorDataset.From(tensor(pixels, [items.Count, channels, height, width]), boxes, dataset.Classes);
     }
+
+    /// <summary>
+    /// One image as a detection set of <paramref name="height"/> x <paramref name="width"/> holds it: converted to
+    /// <paramref name="channels"/> (1 gray, 3 RGB) and fitted as <paramref name="fit"/> says, a contiguous uint8 (C, H, W)
+    /// tensor in the current dispose scope, with the map from its boxes back to the image's own pixels. Prediction
+    /// prepares its input through here, so that a model sees what it was trained on.
+    /// </summary>
+    public static (Tensor Image, FitMapping Back) FitImage(ImageBuffer image, int channels, int height, int width, DetectionFit fit)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (channels is not (1 or 3)) throw new ArgumentException("channels must be 1 or 3", nameof(channels));
+        CheckFit(fit, height, width);
+        var sample = new DetectionSample(DatasetTensors.Convert(image, channels).ToTensor(), []);
+        var fitted = Fit(sample, Transform(fit, height, width), height, width).Image.contiguous();
+        var (w, h) = (image.Width, image.Height);
+        if (w == width && h == height) return (fitted, new FitMapping(1, 0, 1, 0, w, h));
+        if (fit == DetectionFit.Letterbox)
+        {
+            var (_, nw, nh, left, top) = new Letterbox(height).Geometry(w, h);
+            return (fitted, new FitMapping((double)nw / w, left, (double)nh / h, top, w, h));
+        }
+        return (fitted, new FitMapping((double)width / w, 0, (double)height / h, 0, w, h));
+    }
+
+    private static void CheckFit(DetectionFit fit, int height, int width)
+    {
+        if (fit == DetectionFit.Letterbox && height != width) throw new ArgumentException("letterboxing needs a square size", nameof(fit));
+    }
+
+    private static DetectionTransform Transform(DetectionFit fit, int height, int width) =>
+        fit == DetectionFit.Letterbox ? new Letterbox(height) : new ResizeWithBoxes(height, width);
+
+    // An image already of the set's size is kept as it is (and so are its boxes).
+    private static DetectionSample Fit(DetectionSample sample, DetectionTransform transform, int height, int width) =>
+        ImageOps.Height(sample.Image) == height && ImageOps.Width(sample.Image) == width ? sample : transform.Apply(sample, Random.Shared);
 }

@@ -23,11 +23,13 @@ public sealed class ProblemPolicy
         [ProblemKind.EmptyDataset] = ProblemAction.Fail,
     });
 
-    /// <summary>For runs nobody can be asked about (the services): labels that do not fit the classes fail the dataset,
-    /// as training on them would be wrong; damaged images are still skipped and listed.</summary>
+    /// <summary>For runs nobody can be asked about (the services): labels that do not fit the classes or the image fail
+    /// the dataset, as training on them would be wrong (a box beyond its image means the annotations do not belong to
+    /// these images); damaged images are still skipped and listed.</summary>
     public static ProblemPolicy Unattended { get; } = Default
         .With(ProblemKind.UnknownClass, ProblemAction.Fail)
-        .With(ProblemKind.MalformedLabel, ProblemAction.Fail);
+        .With(ProblemKind.MalformedLabel, ProblemAction.Fail)
+        .With(ProblemKind.BoxOutsideImage, ProblemAction.Fail);
 
     /// <summary>Every problem fails the dataset.</summary>
     public static ProblemPolicy Strict { get; } = new(Enum.GetValues<ProblemKind>().ToDictionary(k => k, _ => ProblemAction.Fail));

@@ -150,7 +150,8 @@ function jobsPage() {
 function chart(title, id, series, yLabel) {
   const box = h("div", { class: "card", id });
   const holder = h("div");
-  box.append(h("h2", {}, title), holder);
+  const heading = h("h2", {}, title);
+  box.append(heading, holder);
   let plot = null;
   const empty = h("div", { class: "muted" }, "no points yet");
   holder.append(empty);
@@ -172,6 +173,11 @@ function chart(title, id, series, yLabel) {
       } else {
         plot.setData(data);
       }
+    },
+    // Names what the chart shows once the job's task is known (the legend only until the first points).
+    relabel(newTitle, lineLabel) {
+      heading.textContent = newTitle;
+      if (!plot) series.lines[0].label = lineLabel;
     },
     destroy() { plot?.destroy(); },
   };
@@ -219,6 +225,17 @@ function perClass(report) {
         h("th", { class: "num" }, fmt(report.macro_recall, 3)), h("th", { class: "num" }, fmt(report.macro_f1, 3)), h("th", { class: "num" }, report.count)))));
 }
 
+// A detector's test report: mAP overall and AP per class.
+function detectionReport(report) {
+  return h("div", { class: "card", id: "detection" },
+    h("h2", {}, `Detection (test, ${report.images} images): mAP@.5 ${fmt(report.map50, 3)}, mAP ${fmt(report.map, 3)}, mAP@.75 ${fmt(report.map75, 3)}`),
+    h("table", {},
+      h("thead", {}, h("tr", {}, ["Class", "AP", "AP50", "AP75", "Boxes"].map((t, i) => h("th", { class: i ? "num" : "" }, t)))),
+      h("tbody", {}, report.per_class.map((c) => h("tr", {},
+        h("td", {}, c.class), h("td", { class: "num" }, fmt(c.ap, 3)), h("td", { class: "num" }, fmt(c.ap50, 3)),
+        h("td", { class: "num" }, fmt(c.ap75, 3)), h("td", { class: "num" }, c.ground_truths))))));
+}
+
 function jobPage(id) {
   const header = h("div");
   const loss = chart("Training loss", "loss-chart", { xLabel: "step", lines: [{ label: "loss", color: "#2456c7" }] }, "loss");
@@ -255,7 +272,7 @@ function jobPage(id) {
     if (!shownReport && names.has("reports/test.json")) {
       shownReport = true;
       const r = await api(`/api/jobs/${id}/artifacts/reports/test.json`);
-      report.replaceChildren(confusionMatrix(r), perClass(r));
+      report.replaceChildren(...(r.confusion_matrix ? [confusionMatrix(r), perClass(r)] : [detectionReport(r)]));
     }
     // The evaluator's own pictures of the test split, where it stores them: the matrix and the precision-recall curves.
     const pictures = [["reports/confusion_matrix.png", "confusion-png", "Confusion matrix (evaluator's picture)"],
@@ -289,11 +306,14 @@ function jobPage(id) {
         h("div", { class: "progress" }, h("div", { style: `width:${progressOf(j) * 100}%` }))),
       h("dt", {}, "Trainers"), h("dd", {}, j.trainers),
       h("dt", {}, "Best epoch"), h("dd", {}, j.bestEpoch ?? "–"),
-      h("dt", {}, "Test"), h("dd", {}, "accuracy" in test ? `accuracy ${fmt(test.accuracy * 100, 3)}%, macro F1 ${fmt(test.macro_f1, 3)}` : "–"),
+      h("dt", {}, "Test"), h("dd", {}, "accuracy" in test ? `accuracy ${fmt(test.accuracy * 100, 3)}%, macro F1 ${fmt(test.macro_f1, 3)}`
+        : "map50" in test ? `mAP@.5 ${fmt(test.map50, 3)}, mAP ${fmt(test.map, 3)}` : "–"),
       h("dt", {}, ""), h("dd", {}, terminal(j.state) ? "" : h("button", { onclick: () => api(`/api/jobs/${id}/cancel`, { method: "POST" }).catch(alert) }, "Cancel job")))));
     loss.update(series(m, "loss", "train", "step"));
     lr.update(series(m, "lr", "train", "step"));
-    acc.update(series(m, "accuracy", "val", "epoch"));
+    // A detector is validated by mAP@.5 (its best-model metric by default), a classifier by accuracy.
+    if (j.task === "detect") acc.relabel("Validation mAP@.5", "val mAP@.5");
+    acc.update(series(m, j.task === "detect" ? "map50" : "accuracy", "val", "epoch"));
     speed.update(series(m, "samples_per_second", "train", "step"));
     events.replaceChildren(...detail.events.slice(-200).reverse().filter((e) => e.kind !== "TrainingProgress").map((e) =>
       h("tr", {}, h("td", {}, when(e.at)), h("td", {}, e.kind), h("td", { class: "muted" }, e.payload.length > 240 ? e.payload.slice(0, 240) + "…" : e.payload))));
