@@ -13,6 +13,11 @@ public sealed class JobArtifacts(IArtifactStore store)
 {
     public const string Container = "jobs";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // A diverged run's loss is NaN: metrics keep it rather than failing to serialise.
+    private static readonly JsonSerializerOptions MetricsJson = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public sealed record LatestCheckpoint(string Prefix, int Epoch, long Step);
 
@@ -49,6 +54,30 @@ public sealed class JobArtifacts(IArtifactStore store)
     {
         using var content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
         await store.UploadAsync(Container, ReportBlob(job, name), content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The metrics of one epoch's validation report, as the evaluator recorded them.</summary>
+    public static string ValidationMetricsBlob(Guid job, int epoch) => ReportBlob(job, $"val-epoch-{epoch:D3}.metrics.json");
+
+    public Task UploadValidationMetricsAsync(Guid job, int epoch, IReadOnlyDictionary<string, double> metrics, CancellationToken cancellationToken) =>
+        UploadJsonAsync(ValidationMetricsBlob(job, epoch), metrics, cancellationToken, MetricsJson);
+
+    /// <summary>Every epoch's recorded validation metrics, by epoch.</summary>
+    public async Task<SortedDictionary<int, Dictionary<string, double>>> ReadValidationMetricsAsync(Guid job, CancellationToken cancellationToken)
+    {
+        const string Prefix = "val-epoch-", Suffix = ".metrics.json";
+        var history = new SortedDictionary<int, Dictionary<string, double>>();
+        await foreach (var blob in store.ListAsync(Container, ReportBlob(job, Prefix), cancellationToken).ConfigureAwait(false))
+        {
+            var name = blob.Name[(blob.Name.LastIndexOf('/') + 1)..];
+            if (!name.EndsWith(Suffix, StringComparison.Ordinal) ||
+                !int.TryParse(name.AsSpan(Prefix.Length, name.Length - Prefix.Length - Suffix.Length), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out var epoch)) continue;
+            await using var stream = await store.DownloadAsync(Container, blob.Name, null, cancellationToken).ConfigureAwait(false);
+            history[epoch] = await JsonSerializer.DeserializeAsync<Dictionary<string, double>>(stream, MetricsJson, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"{Container}/{blob.Name} is empty");
+        }
+        return history;
     }
 
     /// <summary>Uploads a picture (PNG bytes) beside the reports.</summary>
@@ -172,9 +201,9 @@ public sealed class JobArtifacts(IArtifactStore store)
         await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task UploadJsonAsync(string blob, object value, CancellationToken cancellationToken)
+    private async Task UploadJsonAsync(string blob, object value, CancellationToken cancellationToken, JsonSerializerOptions? options = null)
     {
-        using var content = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(value, Json));
+        using var content = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(value, options ?? Json));
         await store.UploadAsync(Container, blob, content, new UploadOptions { ContentType = "application/json" }, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -25,9 +25,37 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
         if (report is null) return;
         var name = $"val-epoch-{saved.Epoch:D3}.json";
         await artifacts.UploadReportAsync(saved.JobId, name, report.ToJson(), context.CancellationToken).ConfigureAwait(false);
+        var metrics = report.Metrics();
+        await artifacts.UploadValidationMetricsAsync(saved.JobId, saved.Epoch, metrics, context.CancellationToken).ConfigureAwait(false);
         var isBest = saved.TrainMetrics.TryGetValue("is_best", out var best) && best > 0;
-        await context.Publish(new EvaluationCompleted(saved.JobId, saved.Epoch, "val", report.Metrics(),
+        await context.Publish(new EvaluationCompleted(saved.JobId, saved.Epoch, "val", metrics,
             $"{JobArtifacts.Container}/{JobArtifacts.ReportBlob(saved.JobId, name)}", isBest), context.CancellationToken).ConfigureAwait(false);
+        await StopEarlyIfDueAsync(context, saved.JobId).ConfigureAwait(false);
+    }
+
+    // The recipe's early-stopping rule over every validation epoch evaluated so far: once the metric has not improved for
+    // `patience` epochs, the trainers are told to stop (they finish with the best model so far). Checkpoints of epochs the
+    // trainers ran before hearing it ask again, which changes nothing.
+    private async Task StopEarlyIfDueAsync(ConsumeContext context, Guid job)
+    {
+        var info = await artifacts.ReadJobInfoAsync(job, context.CancellationToken).ConfigureAwait(false);
+        var rule = TaskRecipes.LoadText(info.Task, info.RecipeYaml, "recipe.yaml").EarlyStopping;
+        if (rule.Patience is null) return;
+        var epochs = await artifacts.ReadValidationMetricsAsync(job, context.CancellationToken).ConfigureAwait(false);
+        // Epochs are numbered from 1. Only an unbroken run of them counts: a checkpoint evaluated out of order waits for
+        // the ones before it.
+        var history = new List<double>();
+        foreach (var (epoch, metrics) in epochs)
+        {
+            if (epoch != history.Count + 1) break;
+            history.Add(metrics.TryGetValue(rule.Metric, out var value) ? value : double.NaN);
+        }
+        if (!Training.EarlyStopping.ShouldStop(rule, history)) return;
+        var (best, since) = Training.EarlyStopping.Track(rule, history);
+        var bestEpoch = best + 1;
+        var reason = $"validation {rule.Metric} has not improved for {since} epoch(s) since epoch {bestEpoch} (patience {rule.Patience})";
+        logger.LogInformation("Job {JobId}: stopping early: {Reason}", job, reason);
+        await context.Publish(new StopTrainingEarly(job, bestEpoch, reason), context.CancellationToken).ConfigureAwait(false);
     }
 
     public async Task Consume(ConsumeContext<TrainingCompleted> context)

@@ -60,7 +60,7 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
                 RankSinks = rank == 0 ? [] : [progress],
                 Parallel = (IDataParallel?)group ?? SingleProcess.Instance,
             };
-            using var trainer = new Training.Trainer(assignment.Recipe, train, validation, options);
+            using var trainer = new Training.Trainer(StoppedByTheEvaluator(assignment.Recipe), train, validation, options);
             if (resumed is not null)
             {
                 trainer.Resume(resumed);
@@ -105,7 +105,7 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
                 OutputDirectory = runFolder,
                 Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, publishToken)],
             };
-            using var trainer = new DetectionTrainer(recipe, train, validation, options);
+            using var trainer = new DetectionTrainer(StoppedByTheEvaluator(recipe), train, validation, options);
             if (resumed is not null)
             {
                 trainer.Resume(resumed);
@@ -116,6 +116,10 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
             return (new TrainingSummary(s.Reason, s.Epochs, s.Steps, s.Metric, s.BestMetric, s.BestEpoch, null, s.Elapsed), runFolder);
         }, CancellationToken.None).ConfigureAwait(false);
     }
+
+    // In the services the evaluator applies the recipe's early-stopping rule to its own validation reports and tells the
+    // trainers to stop (StopTrainingEarly); the loop itself trains on until then.
+    private static Recipe StoppedByTheEvaluator(Recipe recipe) => recipe with { EarlyStopping = recipe.EarlyStopping with { Patience = null } };
 
     // A fresh local folder for a rank's run: whatever an earlier attempt left comes again from the store.
     private string NewRunFolder(Guid job, int rank)

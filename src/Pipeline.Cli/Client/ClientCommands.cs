@@ -319,7 +319,7 @@ public static class ClientCommands
             state = Str(view, "state"),
             reason = view.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null,
             epochs = Long(view, "epoch") is { } e ? e + 1 : (long?)null,
-            best_epoch = Long(view, "bestEpoch") is { } b ? b + 1 : (long?)null,
+            best_epoch = Long(view, "bestEpoch"), // numbered from 1, as the job's checkpoints
             test = TestMetrics(detail),
         };
     }

@@ -56,7 +56,8 @@ public sealed record TrainingProgress(
     double SamplesPerSecond,
     TimeSpan? Eta) : IJobEvent;
 
-/// <summary>A checkpoint of the end of <paramref name="Epoch"/> is in the store.</summary>
+/// <summary>A checkpoint of the end of <paramref name="Epoch"/> is in the store. Epochs in job events are numbered from 1
+/// (the number of epochs completed).</summary>
 public sealed record CheckpointSaved(Guid JobId, int Epoch, long Step, string CheckpointBlob, IReadOnlyDictionary<string, double> TrainMetrics) : IJobEvent;
 
 public sealed record TrainingCompleted(Guid JobId, int Epochs, string LastCheckpointBlob, bool StoppedEarly) : IJobEvent;
@@ -72,7 +73,8 @@ public sealed record EvaluationCompleted(
     string ReportBlob,
     bool IsBest) : IJobEvent;
 
-/// <summary>The evaluator asks the trainers to stop: the metric has not improved for the recipe's patience.</summary>
+/// <summary>The evaluator asks the trainers to stop: the metric has not improved for the recipe's patience since
+/// <paramref name="BestEpoch"/> (numbered from 1, as the checkpoints').</summary>
 public sealed record StopTrainingEarly(Guid JobId, int BestEpoch, string Reason) : IJobEvent;
 
 /// <summary>The job registry's record of a state change, for dashboards and CLIs.</summary>

@@ -68,7 +68,8 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
         var metrics = e.Metrics.Select(kv => new MetricRecord { Name = kv.Key, Split = e.Split, Epoch = e.Epoch, Value = kv.Value });
         await registry.RecordAsync(e.JobId, e, metrics, job =>
         {
-            if (!e.IsBest) return;
+            // The best checkpoint is the validation split's call; the test evaluation is of that model already.
+            if (!e.IsBest || e.Split != "val") return;
             job.BestEpoch = e.Epoch;
             job.BestCheckpoint = e.ReportBlob;
         }, context.CancellationToken).ConfigureAwait(false);
