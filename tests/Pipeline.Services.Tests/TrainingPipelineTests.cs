@@ -10,7 +10,7 @@ namespace Pipeline.Services.Tests;
 public sealed class TrainingPipelineTests(ServicesFixture fixture)
 {
     // Small on purpose (CI has 2 cores): 1,500 training and 500 test images, two epochs of a narrow CNN.
-    private static readonly string[] Recipe = ["--epochs=2", "--batch_size=50", "--model.name=small_cnn", "--model.width=8"];
+    private static readonly string[] Recipe = ["--epochs=2", "--batch_size=50", "--model.name=small_cnn", "--model.width=8", "--schedule.warmup_epochs=0.2"];
     private const double AccuracyFloor = 0.45; // chance is 0.10
 
     [Fact]
