@@ -30,11 +30,9 @@ public sealed class ClassifierPredictor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(recipe);
         ArgumentNullException.ThrowIfNull(classes);
-        ArgumentNullException.ThrowIfNull(imageShape);
-        if (imageShape.Count != 3) throw new ArgumentException($"the image shape must be (channels, height, width), got {imageShape.Count} values", nameof(imageShape));
         this.recipe = recipe;
         this.classes = classes;
-        (channels, height, width) = (imageShape[0], imageShape[1], imageShape[2]);
+        (channels, height, width) = ImageShape.Of(imageShape);
         this.device = device;
         model = ClassifierEvaluation.LoadModel(recipe, channels, classes.Count, weightsFile, device);
         model.eval();

@@ -1,5 +1,6 @@
 using System.Text;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace Pipeline.Services.Tests;
 
@@ -19,11 +20,13 @@ public sealed class PoisonMessageTests(ServicesFixture fixture)
         var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", MessageId = id, Persistent = true };
         await channel.BasicPublishAsync("ingest", "", mandatory: true, properties, body);
 
+        // MassTransit declares the error queue with the first fault it moves there; until then it does not exist.
+        Assert.Null(await TryGetAsync(connection, "ingest_no_such_queue"));
         BasicGetResult? faulted = null;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (DateTime.UtcNow < deadline && faulted is null)
         {
-            faulted = await channel.BasicGetAsync("ingest_error", autoAck: true);
+            faulted = await TryGetAsync(connection, "ingest_error");
             if (faulted is not null && faulted.BasicProperties.MessageId != id) faulted = null; // another test's fault
             if (faulted is null) await Task.Delay(250);
         }
@@ -37,5 +40,20 @@ public sealed class PoisonMessageTests(ServicesFixture fixture)
         // The service is still up and answers.
         using var response = await fixture.Http.GetAsync(new Uri("/api/jobs", UriKind.Relative));
         Assert.True(response.IsSuccessStatusCode, response.StatusCode.ToString());
+    }
+
+    // One message from the queue, or null when it is empty or does not exist yet. A get from a missing queue is refused
+    // (404), which closes the channel it was asked on: each try has a channel of its own.
+    private static async Task<BasicGetResult?> TryGetAsync(IConnection connection, string queue)
+    {
+        await using var channel = await connection.CreateChannelAsync();
+        try
+        {
+            return await channel.BasicGetAsync(queue, autoAck: true);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            return null;
+        }
     }
 }

@@ -31,11 +31,9 @@ public sealed class DetectionPredictor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(recipe);
         ArgumentNullException.ThrowIfNull(classes);
-        ArgumentNullException.ThrowIfNull(imageShape);
-        if (imageShape.Count != 3) throw new ArgumentException($"the image shape must be (channels, height, width), got {imageShape.Count} values", nameof(imageShape));
         this.recipe = recipe;
         this.classes = classes;
-        (channels, height, width) = (imageShape[0], imageShape[1], imageShape[2]);
+        (channels, height, width) = ImageShape.Of(imageShape);
         model = DetectionEvaluation.LoadModel(recipe, classes.Count, channels, weightsFile, device);
         batcher = new DetectionBatcher(recipe.Input, channels, device);
     }
