@@ -30,16 +30,14 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
         var isBest = saved.TrainMetrics.TryGetValue("is_best", out var best) && best > 0;
         await context.Publish(new EvaluationCompleted(saved.JobId, saved.Epoch, "val", metrics,
             $"{JobArtifacts.Container}/{JobArtifacts.ReportBlob(saved.JobId, name)}", isBest), context.CancellationToken).ConfigureAwait(false);
-        await StopEarlyIfDueAsync(context, saved.JobId).ConfigureAwait(false);
+        await StopEarlyIfDueAsync(context, saved.JobId, report.EarlyStopping).ConfigureAwait(false);
     }
 
     // The recipe's early-stopping rule over every validation epoch evaluated so far: once the metric has not improved for
     // `patience` epochs, the trainers are told to stop (they finish with the best model so far). Checkpoints of epochs the
     // trainers ran before hearing it ask again, which changes nothing.
-    private async Task StopEarlyIfDueAsync(ConsumeContext context, Guid job)
+    private async Task StopEarlyIfDueAsync(ConsumeContext context, Guid job, EarlyStoppingRecipe rule)
     {
-        var info = await artifacts.ReadJobInfoAsync(job, context.CancellationToken).ConfigureAwait(false);
-        var rule = TaskRecipes.LoadText(info.Task, info.RecipeYaml, "recipe.yaml").EarlyStopping;
         if (rule.Patience is null) return;
         var epochs = await artifacts.ReadValidationMetricsAsync(job, context.CancellationToken).ConfigureAwait(false);
         // Epochs are numbered from 1. Only an unbroken run of them counts: a checkpoint evaluated out of order waits for

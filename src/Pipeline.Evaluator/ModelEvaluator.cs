@@ -10,8 +10,9 @@ using Pipeline.Vision.Plotting;
 
 namespace Pipeline.Evaluator;
 
-/// <summary>One model's evaluation on one split: a classifier's report, or a detector's (with its mean loss).</summary>
-public sealed record ModelEvaluation(ClassificationReport? Classification, DetectionReport? Detection, double? DetectionLoss)
+/// <summary>One model's evaluation on one split: a classifier's report, or a detector's (with its mean loss), and the job
+/// recipe's early-stopping rule it was judged by.</summary>
+public sealed record ModelEvaluation(ClassificationReport? Classification, DetectionReport? Detection, double? DetectionLoss, EarlyStoppingRecipe EarlyStopping)
 {
     public const string ConfusionMatrixPicture = "confusion_matrix.png";
     public const string PrCurvesPicture = "pr_curves.png";
@@ -90,14 +91,14 @@ public sealed class ModelEvaluator(JobArtifacts artifacts)
                     using var model = DetectionEvaluation.LoadModel(recipe, boxes.Classes.Count, channels, weights, device);
                     using var batcher = new DetectionBatcher(recipe.Input, channels, device);
                     var (report, loss) = DetectionEvaluation.Evaluate(recipe, model, batcher, boxes, device);
-                    return new ModelEvaluation(null, report, loss);
+                    return new ModelEvaluation(null, report, loss, recipe.EarlyStopping);
                 }, cancellationToken).ConfigureAwait(false);
             }
             using var data = await artifacts.ReadShardAsync(info.PreparedPrefix, split, cancellationToken).ConfigureAwait(false);
             return await Task.Run(() =>
             {
                 using var model = ClassifierEvaluation.LoadModel(recipe, data, weights, device);
-                return new ModelEvaluation(ClassifierEvaluation.Evaluate(recipe, model, data, device), null, null);
+                return new ModelEvaluation(ClassifierEvaluation.Evaluate(recipe, model, data, device), null, null, recipe.EarlyStopping);
             }, cancellationToken).ConfigureAwait(false);
         }
         finally
