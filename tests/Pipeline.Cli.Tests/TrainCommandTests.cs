@@ -18,7 +18,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         var output = Path.Combine(dir, "run");
         var (code, stdout, stderr) = Run("train", FashionMnist.DebianPath, "--limit", "400", "--epochs", "2", "--output", output, "--json",
-            "--model.width=8", "--batch_size=32", "log_every=5");
+            "--model.name=small_cnn", "--model.width=8", "--batch_size=32", "log_every=5");
         Assert.True(code == 0, stderr);
 
         var last = stdout.TrimEnd().Split('\n')[^1];
@@ -75,7 +75,7 @@ public sealed class TrainCommandTests : IDisposable
         // batch_size is the global batch: 2 ranks of 32 take the steps one process of 64 takes. They still differ in
         // batch-norm statistics (per rank), augmentation and dropout draws: on 4,000 images, 1 epoch (65% here, both
         // ways), the accuracies agree within 3 points (the acceptance figure, 0.5 points, is for the full 60,000).
-        string[] common = ["train", FashionMnist.DebianPath, "--limit", "4000", "--epochs", "1", "--json", "--model.width=16", "--batch_size=64",
+        string[] common = ["train", FashionMnist.DebianPath, "--limit", "4000", "--epochs", "1", "--json", "--model.name=small_cnn", "--model.width=16", "--batch_size=64",
             "--schedule.warmup_epochs=0.2", "log_every=5"];
         var single = Run([.. common, "--output", Path.Combine(dir, "one")]);
         Assert.True(single.Code == 0, single.Stderr);
@@ -112,7 +112,7 @@ public sealed class TrainCommandTests : IDisposable
         var output = Path.Combine(dir, "run");
         (int Code, string Stdout, string Stderr)? result = null;
         var launcher = new Thread(() => result = Run("train", FashionMnist.DebianPath, "--limit", "4000", "--epochs", "50", "--output", output,
-            "--nproc", "2", "--model.width=8", "--batch_size=64", "log_every=1"));
+            "--nproc", "2", "--model.name=small_cnn", "--model.width=8", "--batch_size=64", "log_every=1"));
         launcher.Start();
         int[] ranks = [];
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
@@ -147,7 +147,7 @@ public sealed class TrainCommandTests : IDisposable
         var output = Path.Combine(dir, "run");
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "pipeline.dll"), "train", FashionMnist.DebianPath, "--limit", "4000", "--epochs", "50",
-                     "--output", output, "--nproc", "2", "--json", "--model.width=8", "--batch_size=64", "log_every=5" })
+                     "--output", output, "--nproc", "2", "--json", "--model.name=small_cnn", "--model.width=8", "--batch_size=64", "log_every=5" })
             psi.ArgumentList.Add(a);
         using var launcher = System.Diagnostics.Process.Start(psi)!;
         var stderr = new System.Collections.Concurrent.ConcurrentQueue<string>();

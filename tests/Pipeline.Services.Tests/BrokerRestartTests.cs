@@ -12,7 +12,7 @@ public sealed class BrokerRestartTests(ServicesFixture fixture)
     public async Task Restarting_rabbitmq_mid_job_loses_no_message_and_the_job_resumes_and_completes_once()
     {
         var dataset = TrainingPipelineTests.WriteSubset(1500, 500);
-        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--epochs=6", "--batch_size=50", "--model.width=8", "--log_every=5"]);
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--epochs=6", "--batch_size=50", "--model.name=small_cnn", "--model.width=8", "--log_every=5"]);
         Assert.True(code == 0, stderr);
         var id = stdout.Trim();
 

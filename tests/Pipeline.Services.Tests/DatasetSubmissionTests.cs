@@ -74,7 +74,7 @@ public sealed class DatasetSubmissionTests(ServicesFixture fixture) : IDisposabl
         // The services are still up: a good archive right after trains to an evaluated model.
         var good = ImageFolderZip("good.zip", perClass: 40);
         var (goodCode, goodOut, goodErr) = await fixture.CliAsync("submit", good, "--wait", "--json", "--epochs=4", "--input.size=[16,16]",
-            "--model.width=4", "--batch_size=8", "--log_every=2");
+            "--model.name=small_cnn", "--model.width=4", "--batch_size=8", "--log_every=2");
         Assert.True(goodCode == 0, $"{goodErr}\n{goodOut}");
         var summary = JsonDocument.Parse(goodOut.Trim().Split('\n')[^1]).RootElement;
         Assert.Equal("Succeeded", summary.GetProperty("state").GetString());

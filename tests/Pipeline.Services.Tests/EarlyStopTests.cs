@@ -11,7 +11,7 @@ public sealed class EarlyStopTests(ServicesFixture fixture)
     {
         var dataset = TrainingPipelineTests.WriteSubset(3000, 500);
         // No epoch can beat the first by a whole point of accuracy: the second evaluated epoch exhausts a patience of 1.
-        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--wait", "--json", "--epochs=40", "--batch_size=50", "--model.width=8",
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--wait", "--json", "--epochs=40", "--batch_size=50", "--model.name=small_cnn", "--model.width=8",
             "--early_stopping.patience=1", "--early_stopping.min_delta=1"]);
         Assert.True(code == 0, $"{stderr}\n{stdout}");
         var summary = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;

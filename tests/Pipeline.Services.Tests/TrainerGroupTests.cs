@@ -20,7 +20,7 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         // All 60,000 training images (less the validation share) and the 10,000 test images, two short epochs: enough
         // training that one run differs from another by a fraction of a point. The batch is the global one: two ranks
         // take 64 each, and the group takes the steps one trainer would.
-        string[] recipe = ["--epochs=2", "--batch_size=128", "--model.width=8", "--schedule.warmup_epochs=0.2", "--log_every=50"];
+        string[] recipe = ["--epochs=2", "--batch_size=128", "--model.name=small_cnn", "--model.width=8", "--schedule.warmup_epochs=0.2", "--log_every=50"];
         var (code, stdout, stderr) = await fixture.CliAsync(["submit", FashionMnist.DebianPath, "--trainers", "2", "--wait", "--json", .. recipe]);
         Assert.True(code == 0, $"{stderr}\n{stdout}");
         var group = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
@@ -46,7 +46,7 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
     public async Task A_group_that_loses_a_trainer_re_forms_and_completes_the_job()
     {
         var dataset = TrainingPipelineTests.WriteSubset(1500, 500);
-        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--trainers", "2", "--epochs=5", "--batch_size=50", "--model.width=8", "--log_every=5"]);
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--trainers", "2", "--epochs=5", "--batch_size=50", "--model.name=small_cnn", "--model.width=8", "--log_every=5"]);
         Assert.True(code == 0, stderr);
         var id = stdout.Trim();
 

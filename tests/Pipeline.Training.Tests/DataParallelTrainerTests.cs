@@ -16,7 +16,7 @@ public sealed class DataParallelTrainerTests : IDisposable
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
     private static string[] Recipe(params string[] overrides) =>
-        ["model.width=8", "epochs=2", "device=cpu", "log_every=1", "schedule.warmup_epochs=0.5", .. overrides];
+        ["model.name=small_cnn", "model.width=8", "epochs=2", "device=cpu", "log_every=1", "schedule.warmup_epochs=0.5", .. overrides];
 
     /// <summary>Starts one worker per rank (same arguments plus rank, world, port) and waits for all to finish.</summary>
     private static WorkerProcess[] RunRanks(int world, string[] arguments, string[] recipe, Func<int, string[]>? perRank = null)

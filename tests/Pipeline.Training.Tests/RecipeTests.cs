@@ -22,7 +22,8 @@ public sealed class RecipeTests : IDisposable
     {
         var r = RecipeLoader.Load();
         Assert.Equal(TaskKind.Classify, r.Task);
-        Assert.Equal("small_cnn", r.Model.Name);
+        Assert.Equal("resnet20", r.Model.Name);
+        Assert.Equal(12, r.Epochs);
         Assert.Equal(OptimizerKind.Sgd, r.Optimizer.Name);
         Assert.Equal(ScheduleKind.Cosine, r.Schedule.Name);
         Assert.Equal("accuracy", r.EarlyStopping.Metric);

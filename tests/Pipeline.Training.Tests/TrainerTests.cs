@@ -14,7 +14,7 @@ public sealed class TrainerTests : IDisposable
 
     // A small model and few items keep each run to seconds on two cores.
     private static Recipe Tiny(params string[] overrides) => RecipeLoader.Load(null,
-        ["model.width=8", "batch_size=32", "epochs=2", "device=cpu", "log_every=1", "schedule.warmup_epochs=0.5", .. overrides]);
+        ["model.name=small_cnn", "model.width=8", "batch_size=32", "epochs=2", "device=cpu", "log_every=1", "schedule.warmup_epochs=0.5", .. overrides]);
 
     [Fact]
     public void The_loop_learns_fashion_mnist_from_a_thousand_images()

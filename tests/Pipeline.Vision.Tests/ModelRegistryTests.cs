@@ -32,6 +32,18 @@ public class ModelRegistryTests
         Assert.Equal(269_722 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64), model.parameters().Sum(p => p.numel()));
     }
 
+    [Fact]
+    public void A_cifar_resnets_width_scales_its_three_stages()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelRegistry.Create("resnet20", new ModelSpec(1, 10, Width: 8));
+        Assert.Equal([2L, 10], model.call(randn(2, 1, 28, 28)).shape);
+        var shapes = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        Assert.Equal([8L, 1, 3, 3], shapes["conv1.weight"]);
+        Assert.Equal([16L, 8, 3, 3], shapes["layer2.0.conv1.weight"]);
+        Assert.Equal([10L, 32], shapes["fc.weight"]);
+    }
+
     [Theory]
     [InlineData("resnet18", 11_689_512)]
     [InlineData("resnet34", 21_797_672)]

@@ -7,23 +7,24 @@ namespace Pipeline.Vision.Models;
 /// The CIFAR-style ResNet of He et al. (2016), section 4.2: a 3x3 stem of 16 channels, three stages of n basic blocks
 /// (16, 32, 64 channels; the last two halve the resolution), global average pooling and a linear head:
 /// depth = 6n + 2 (20, 32, 44, 56, 110). Shortcuts that change shape are 1x1 projections (the paper's option B).
-/// Works for any input size and channel count.
+/// Works for any input size and channel count; <c>width</c> scales the stages (w, 2w, 4w) as wide ResNets do.
 /// </summary>
 public sealed class CifarResNet : nn.Module<Tensor, Tensor>
 {
-    public CifarResNet(int depth = 20, long inChannels = 3, long classes = 10)
+    public CifarResNet(int depth = 20, long inChannels = 3, long classes = 10, long width = 16)
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentOutOfRangeException(nameof(depth), depth, "a CIFAR ResNet's depth is 6n + 2 (20, 32, 44, 56, 110)");
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         var blocks = (depth - 2) / 6;
-        conv1 = register_module("conv1", new nn.Conv2d(inChannels, 16, 3, padding: 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(16));
-        layer1 = register_module("layer1", Stage(16, 16, blocks, stride: 1));
-        layer2 = register_module("layer2", Stage(16, 32, blocks, stride: 2));
-        layer3 = register_module("layer3", Stage(32, 64, blocks, stride: 2));
-        fc = register_module("fc", new nn.Linear(64, classes));
+        conv1 = register_module("conv1", new nn.Conv2d(inChannels, width, 3, padding: 1, bias: false));
+        bn1 = register_module("bn1", new nn.BatchNorm2d(width));
+        layer1 = register_module("layer1", Stage(width, width, blocks, stride: 1));
+        layer2 = register_module("layer2", Stage(width, 2 * width, blocks, stride: 2));
+        layer3 = register_module("layer3", Stage(2 * width, 4 * width, blocks, stride: 2));
+        fc = register_module("fc", new nn.Linear(4 * width, classes));
         // He initialisation for convolutions, as the paper (PyTorch's default init is tuned for other nets).
         foreach (var module in modules())
             if (module is nn.Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);

@@ -15,10 +15,10 @@ public static class ModelRegistry
     private static readonly Dictionary<string, Func<ModelSpec, nn.Module<Tensor, Tensor>>> Factories = new(StringComparer.Ordinal)
     {
         ["small_cnn"] = s => new SmallCnn(s.InChannels, s.Classes, s.Width ?? 32),
-        ["resnet20"] = s => new CifarResNet(20, s.InChannels, s.Classes),
-        ["resnet32"] = s => new CifarResNet(32, s.InChannels, s.Classes),
-        ["resnet44"] = s => new CifarResNet(44, s.InChannels, s.Classes),
-        ["resnet56"] = s => new CifarResNet(56, s.InChannels, s.Classes),
+        ["resnet20"] = s => new CifarResNet(20, s.InChannels, s.Classes, s.Width ?? 16),
+        ["resnet32"] = s => new CifarResNet(32, s.InChannels, s.Classes, s.Width ?? 16),
+        ["resnet44"] = s => new CifarResNet(44, s.InChannels, s.Classes, s.Width ?? 16),
+        ["resnet56"] = s => new CifarResNet(56, s.InChannels, s.Classes, s.Width ?? 16),
         // torchvision's ImageNet ResNets (its state-dict names): for pretrained weights and larger images.
         ["resnet18"] = s => ResNet.resnet18(s.InChannels, s.Classes),
         ["resnet34"] = s => ResNet.resnet34(s.InChannels, s.Classes),
