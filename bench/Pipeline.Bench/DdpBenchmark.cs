@@ -9,16 +9,21 @@ namespace Pipeline.Bench;
 
 /// <summary>
 /// `ddp`: the small CNN (batch 128 per process, SGD) trained for the same number of samples by 1 process and by
-/// 2 data-parallel processes (Gloo, 1 intra-op thread each), interleaved round by round. Each run is a fresh OS
-/// process of this benchmark (`ddp-worker`); a run times its own training loop between two barriers, after warm-up.
+/// 2 data-parallel processes (Gloo, 1 intra-op thread each), interleaved round by round, ours and PyTorch's
+/// DistributedDataParallel (Peers/ddp_bench.py) alike, so that what the machine allows is seen beside what we get.
+/// Each run is a fresh OS process per rank (`ddp-worker`, or the peer script); a run times its own training loop
+/// between two barriers, after warm-up.
 /// </summary>
 internal static class DdpBenchmark
 {
     private const int Batch = 128;
+    // Steps before the clock starts, for both engines: enough for .NET's tiered JIT to finish promoting the hot
+    // methods, whose background compilation would otherwise take CPU from the other rank in the timed loop.
+    private const int WarmupSteps = 50;
 
     public static int Run(string[] args)
     {
-        var rounds = 3;
+        var rounds = 5;
         var steps = 60; // per process in the 2-process run; the 1-process run does twice as many
         for (var k = 0; k < args.Length; k++)
         {
@@ -26,32 +31,70 @@ internal static class DdpBenchmark
             else rounds = int.Parse(args[k], CultureInfo.InvariantCulture);
         }
         Console.WriteLine($"ddp: small CNN, batch {Batch} per process, {2 * steps * Batch} samples per run, 1 intra-op thread per process, {rounds} interleaved rounds");
-        var single = new List<double>();
-        var pair = new List<double>();
-        var singleCpu = new List<double>();
-        var pairCpu = new List<double>();
+        var ours = new Scaling();
+        var torch = new Scaling();
         for (var r = 0; r < rounds; r++)
         {
-            var (wall1, cpu1) = Launch(1, 2 * steps);
-            var (wall2, cpu2) = Launch(2, steps);
-            single.Add(wall1);
-            singleCpu.Add(cpu1);
-            pair.Add(wall2);
-            pairCpu.Add(cpu2);
+            ours.Add(Launch(1, 2 * steps, Ours), Launch(2, steps, Ours));
+            torch.Add(Launch(1, 2 * steps, PyTorch), Launch(2, steps, PyTorch));
             // Other load on the machine skews a 2-process run most: show it beside each round.
             var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {r + 1}: 1 process {single[^1]:F0} ms, 2 processes {pair[^1]:F0} ms (load average {load})"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  round {r + 1}: ours 1 process {ours.Single[^1]:F0} ms, 2 processes {ours.Pair[^1]:F0} ms; pytorch {torch.Single[^1]:F0} ms, {torch.Pair[^1]:F0} ms (load average {load})"));
         }
         // CPU time of the training loops summed over ranks: what data parallelism costs in work, whatever else runs.
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ddp cpu_ms_1proc={Median(singleCpu):F0} cpu_ms_2proc={Median(pairCpu):F0} cpu_overhead_pct={(Median(pairCpu) / Median(singleCpu) - 1) * 100:F1}"));
-        var speedup = Median(single) / Median(pair);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ddp procs=2 speedup={speedup:F3} efficiency={speedup / 2:F3}"));
+            $"ddp cpu_ms_1proc={Median(ours.SingleCpu):F0} cpu_ms_2proc={Median(ours.PairCpu):F0} cpu_overhead_pct={ours.CpuOverheadPct:F1} pytorch_cpu_overhead_pct={torch.CpuOverheadPct:F1}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ddp pytorch procs=2 speedup={torch.Speedup:F3} efficiency={torch.Speedup / 2:F3} ms_per_sample_1proc ours/pytorch={Median(ours.Single) / Median(torch.Single):F2}"));
+        // Medians are the figures; the best round shows what a run untouched by other load gets.
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ddp best round: ours efficiency={ours.Single.Min() / ours.Pair.Min() / 2:F3}, pytorch efficiency={torch.Single.Min() / torch.Pair.Min() / 2:F3}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ddp procs=2 speedup={ours.Speedup:F3} efficiency={ours.Speedup / 2:F3}"));
         return 0;
     }
 
+    /// <summary>Rank 0's training time and the ranks' CPU time of each 1-process and 2-process run.</summary>
+    private sealed class Scaling
+    {
+        public List<double> Single { get; } = [];
+        public List<double> Pair { get; } = [];
+        public List<double> SingleCpu { get; } = [];
+        public List<double> PairCpu { get; } = [];
+
+        public void Add((double wall, double cpu) single, (double wall, double cpu) pair)
+        {
+            Single.Add(single.wall);
+            SingleCpu.Add(single.cpu);
+            Pair.Add(pair.wall);
+            PairCpu.Add(pair.cpu);
+        }
+
+        public double Speedup => Median(Single) / Median(Pair);
+        public double CpuOverheadPct => (Median(PairCpu) / Median(SingleCpu) - 1) * 100;
+    }
+
+    private static ProcessStartInfo Ours(string[] rank)
+    {
+        var psi = SelfStartInfo();
+        psi.ArgumentList.Add("ddp-worker");
+        foreach (var a in rank) psi.ArgumentList.Add(a);
+        psi.Environment["PIPELINE_TORCH_THREADS"] = "1";
+        return psi;
+    }
+
+    private static ProcessStartInfo PyTorch(string[] rank)
+    {
+        var psi = new ProcessStartInfo(PeerProcess.Python) { UseShellExecute = false, WorkingDirectory = Path.Combine(AppContext.BaseDirectory, "Peers") };
+        psi.ArgumentList.Add("ddp_bench.py");
+        foreach (var a in rank) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in PeerProcess.AllocatorEnvironment) psi.Environment[k] = v;
+        psi.Environment["OMP_NUM_THREADS"] = "1";
+        return psi;
+    }
+
     /// <summary>Starts <paramref name="world"/> ranks; returns rank 0's training time and the ranks' CPU time in ms.</summary>
-    private static (double wall, double cpu) Launch(int world, int steps)
+    private static (double wall, double cpu) Launch(int world, int steps, Func<string[], ProcessStartInfo> startInfo)
     {
         var port = DistributedSettings.FreePort();
         var processes = new List<Process>();
@@ -59,11 +102,8 @@ internal static class DdpBenchmark
         {
             for (var rank = 0; rank < world; rank++)
             {
-                var psi = SelfStartInfo();
-                foreach (var a in new[] { "ddp-worker", rank.ToString(CultureInfo.InvariantCulture), world.ToString(CultureInfo.InvariantCulture),
-                             port.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture) })
-                    psi.ArgumentList.Add(a);
-                psi.Environment["PIPELINE_TORCH_THREADS"] = "1";
+                var psi = startInfo([rank.ToString(CultureInfo.InvariantCulture), world.ToString(CultureInfo.InvariantCulture),
+                    port.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture), WarmupSteps.ToString(CultureInfo.InvariantCulture)]);
                 psi.RedirectStandardOutput = true;
                 psi.RedirectStandardError = true;
                 processes.Add(Process.Start(psi) ?? throw new InvalidOperationException("cannot start a ddp worker"));
@@ -95,14 +135,15 @@ internal static class DdpBenchmark
         throw new InvalidOperationException($"ddp worker printed no {key}=: {output}");
     }
 
-    /// <summary>One rank: `ddp-worker RANK WORLD PORT STEPS [BROADCAST_BUFFERS 1|0]`.</summary>
+    /// <summary>One rank: `ddp-worker RANK WORLD PORT STEPS WARMUP [BROADCAST_BUFFERS 1|0]`.</summary>
     public static int Worker(string[] args)
     {
         var rank = int.Parse(args[0], CultureInfo.InvariantCulture);
         var world = int.Parse(args[1], CultureInfo.InvariantCulture);
         var port = int.Parse(args[2], CultureInfo.InvariantCulture);
         var steps = int.Parse(args[3], CultureInfo.InvariantCulture);
-        var broadcastBuffers = args.Length <= 4 || args[4] != "0";
+        var warmup = int.Parse(args[4], CultureInfo.InvariantCulture);
+        var broadcastBuffers = args.Length <= 5 || args[5] != "0";
         manual_seed(rank);
         using var net = new BenchSmallCnn();
         net.train();
@@ -112,7 +153,7 @@ internal static class DdpBenchmark
         using var x = randn(Batch, 1, 28, 28);
         using var y = randint(0, 10, [Batch]);
         using var optimizer = new optim.SGD(net.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
-        for (var k = 0; k < 5; k++) EngineBenchmark.Step(model, optimizer, x, y);
+        for (var k = 0; k < warmup; k++) EngineBenchmark.Step(model, optimizer, x, y);
         pg?.barrier();
         using var self = Process.GetCurrentProcess();
         var cpuStart = self.TotalProcessorTime;
