@@ -96,6 +96,23 @@ public class ScheduleTests
     }
 
     [Fact]
+    public void A_warmup_longer_than_half_the_run_is_cut_to_half_so_a_short_run_still_anneals()
+    {
+        var (_, opt) = TwoGroups();
+        using var __ = opt;
+        var recipe = RecipeLoader.Load(null, ["epochs=1", "schedule.warmup_epochs=1", "schedule.warmup_start_factor=0.1"]);
+        var s = LrScheduler.FromRecipe(opt, recipe, stepsPerEpoch: 10);
+        Assert.Equal(0.01, s.LrAt(0, 0), 12);
+        Assert.Equal(0.1, s.LrAt(0, 5), 12);
+        Assert.True(s.LrAt(0, 9) < 0.01);
+        var (_, other) = TwoGroups();
+        using var ___ = other;
+        var longer = LrScheduler.FromRecipe(other, RecipeLoader.Load(null, ["epochs=4", "schedule.warmup_epochs=1"]), stepsPerEpoch: 10);
+        Assert.Equal(0.1, longer.LrAt(0, 10), 12);
+        Assert.True(longer.LrAt(0, 9) < 0.1);
+    }
+
+    [Fact]
     public void A_restored_scheduler_continues_where_the_saved_one_was()
     {
         var (_, first) = TwoGroups();

@@ -111,7 +111,7 @@ public sealed record ParamGroupRecipe
 public sealed record ScheduleRecipe
 {
     public ScheduleKind Name { get; set; } = ScheduleKind.Cosine;
-    /// <summary>Linear warmup length, in epochs (fractions allowed), counted in optimizer steps.</summary>
+    /// <summary>Linear warmup length, in epochs (fractions allowed), counted in optimizer steps; at most half the run.</summary>
     public double WarmupEpochs { get; set; } = 1;
     /// <summary>The warmup starts at this fraction of each group's lr.</summary>
     public double WarmupStartFactor { get; set; } = 0.1;

@@ -36,7 +36,8 @@ public sealed class LrScheduler
     {
         ArgumentNullException.ThrowIfNull(recipe);
         var s = recipe.Schedule;
-        var warmup = (long)Math.Round(s.WarmupEpochs * stepsPerEpoch);
+        // A warmup takes at most half the run: a short run (--epochs 1) still anneals instead of ending at the peak lr.
+        var warmup = (long)Math.Round(Math.Min(s.WarmupEpochs, recipe.Epochs / 2.0) * stepsPerEpoch);
         var total = (long)recipe.Epochs * stepsPerEpoch;
         LrCurve curve = s.Name switch
         {
