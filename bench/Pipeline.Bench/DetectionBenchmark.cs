@@ -23,7 +23,7 @@ internal static class DetectionBenchmark
     public static int Run(string[] args)
     {
         var clock = Stopwatch.StartNew();
-        var options = new DetectionSetOptions { Seed = 7, TrainImages = 2000, ValImages = 200, TestImages = 300 };
+        var options = new DetectionSetOptions { Seed = 7, TrainImages = 8000, ValImages = 200, TestImages = 300 };
         string? output = null;
         int? measureSteps = null;
         var resume = false;

@@ -37,7 +37,7 @@ public static class DetectionRecipes
         detection:
           fit: resize
           fpn_channels: 64
-          head_convs: 2
+          head_convs: 4
         """;
 
     /// <summary>As <see cref="Load"/>, for recipe text (a submitted job's); null or blank: the defaults.</summary>

@@ -51,7 +51,7 @@ public sealed record DetectionRecipe
     /// <summary>Channels of the feature pyramid and the head (a multiple of 32).</summary>
     public long FpnChannels { get; set; } = 64;
     /// <summary>conv/GroupNorm/ReLU layers per head tower (torchvision: 4).</summary>
-    public int HeadConvs { get; set; } = 2;
+    public int HeadConvs { get; set; } = 4;
     /// <summary>Detections scoring below this are dropped (low, as COCO evaluation wants the whole ranking).</summary>
     public double ScoreThreshold { get; set; } = 0.05;
     public double NmsThreshold { get; set; } = 0.6;
