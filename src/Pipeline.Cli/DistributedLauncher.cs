@@ -159,9 +159,11 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
         }
     }
 
-    private const int SIGINT = 2;
+    private const int SIGTERM = 15;
 
-    private static int Interrupt(int pid) => OperatingSystem.IsWindows() ? -1 : Kill(pid, SIGINT);
+    // SIGTERM, not SIGINT: a launcher started in the background of a script passes SIGINT on as ignored (the shell's
+    // rule for background jobs), so ranks would not hear it; a rank stops at the same step on either signal.
+    private static int Interrupt(int pid) => OperatingSystem.IsWindows() ? -1 : Kill(pid, SIGTERM);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
