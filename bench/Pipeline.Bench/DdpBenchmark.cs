@@ -135,7 +135,7 @@ internal static class DdpBenchmark
         throw new InvalidOperationException($"ddp worker printed no {key}=: {output}");
     }
 
-    /// <summary>One rank: `ddp-worker RANK WORLD PORT STEPS WARMUP [BROADCAST_BUFFERS 1|0]`.</summary>
+    /// <summary>One rank: `ddp-worker RANK WORLD PORT STEPS WARMUP`.</summary>
     public static int Worker(string[] args)
     {
         var rank = int.Parse(args[0], CultureInfo.InvariantCulture);
@@ -143,12 +143,11 @@ internal static class DdpBenchmark
         var port = int.Parse(args[2], CultureInfo.InvariantCulture);
         var steps = int.Parse(args[3], CultureInfo.InvariantCulture);
         var warmup = int.Parse(args[4], CultureInfo.InvariantCulture);
-        var broadcastBuffers = args.Length <= 5 || args[5] != "0";
         manual_seed(rank);
         using var net = new BenchSmallCnn();
         net.train();
         using var pg = world > 1 ? distributed.init_process_group("gloo", rank, world, "127.0.0.1", port, TimeSpan.FromMinutes(2)) : null;
-        using var ddp = pg is null ? null : new nn.parallel.DistributedDataParallel(net, pg, broadcast_buffers: broadcastBuffers);
+        using var ddp = pg is null ? null : new nn.parallel.DistributedDataParallel(net, pg);
         nn.Module<Tensor, Tensor> model = ddp is null ? net : ddp;
         using var x = randn(Batch, 1, 28, 28);
         using var y = randint(0, 10, [Batch]);

@@ -48,8 +48,8 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
             if (epoch != history.Count + 1) break;
             history.Add(metrics.TryGetValue(rule.Metric, out var value) ? value : double.NaN);
         }
-        if (!Training.EarlyStopping.ShouldStop(rule, history)) return;
         var (best, since) = Training.EarlyStopping.Track(rule, history);
+        if (since < rule.Patience) return;
         var bestEpoch = best + 1;
         var reason = $"validation {rule.Metric} has not improved for {since} epoch(s) since epoch {bestEpoch} (patience {rule.Patience})";
         logger.LogInformation("Job {JobId}: stopping early: {Reason}", job, reason);

@@ -5,7 +5,8 @@ namespace Pipeline.Training.Detection;
 /// <summary>
 /// Detection recipes: the built-in detect defaults (sized for a CPU: resnet18 at 128x160, a narrow pyramid and head),
 /// then the user's file with its bases, then command-line overrides. Classification defaults do not fit detection
-/// (SGD at lr 0.05, accuracy), so detection starts from its own.
+/// (SGD at lr 0.05, accuracy), so detection starts from its own; the <c>detection.*</c> keys default as
+/// <see cref="DetectionRecipe"/> says (resize, a 64-channel pyramid, 4-layer head towers).
 /// </summary>
 public static class DetectionRecipes
 {
@@ -34,10 +35,6 @@ public static class DetectionRecipes
           metric: map50
           patience: 4
         log_every: 20
-        detection:
-          fit: resize
-          fpn_channels: 64
-          head_convs: 4
         """;
 
     /// <summary>As <see cref="Load"/>, for recipe text (a submitted job's); null or blank: the defaults.</summary>
