@@ -47,6 +47,12 @@ public sealed class PublishTests : IDisposable
         // Infrastructure: RabbitMQ and Azurite keep their data; Prometheus discovers pods by their annotations.
         Assert.Equal("rabbitmq", S(Find("Service", "rabbitmq"), "metadata", "name"));
         Assert.True(Has(At(Find("StatefulSet", "rabbitmq"), "spec"), "volumeClaimTemplates"));
+        // The broker's queue depths are scraped as locally: its Prometheus plugin enabled, its pod annotated.
+        Assert.Equal("[rabbitmq_prometheus].\n", S(Find("ConfigMap", "rabbitmq-plugins"), "data", "enabled_plugins"));
+        var rabbitPod = At(Find("StatefulSet", "rabbitmq"), "spec", "template");
+        Assert.Equal("15692", S(rabbitPod, "metadata", "annotations", "prometheus.io/port"));
+        Assert.Equal("/metrics/per-object", S(rabbitPod, "metadata", "annotations", "prometheus.io/path"));
+        Assert.Equal("rabbitmq-plugins", S(((YamlSequenceNode)At(rabbitPod, "spec", "volumes"))[0], "configMap", "name"));
         Assert.True(Has(At(Find("StatefulSet", "storage"), "spec"), "volumeClaimTemplates"));
         Assert.Contains("prometheus_io_scrape", S(Find("ConfigMap", "prometheus"), "data", "prometheus.yml"), StringComparison.Ordinal);
         Find("ClusterRole", "prometheus");

@@ -20,3 +20,11 @@ public interface IResourceWithParent : IResource
     ProcessResource Parent { get; }
     string TypeName { get; }
 }
+
+/// <summary>A process that serves Prometheus metrics on one of its endpoints: the AppHost's Prometheus scrapes each
+/// replica there (job = the resource's name, <c>replica</c> = the instance's).</summary>
+public interface IResourceWithMetrics : IResource
+{
+    string MetricsEndpointName { get; }
+    string MetricsPath { get; }
+}

@@ -17,7 +17,7 @@ public static class KubernetesPublisher
 {
     public const string SecretName = "pipeline-secrets";
     public const int ProjectPort = 8080;
-    private const int RabbitPort = 5672, BlobPort = 10000, PrometheusPort = 9090;
+    private const int RabbitPort = 5672, RabbitMetricsPort = 15692, BlobPort = 10000, PrometheusPort = 9090;
 
     /// <summary>Writes one file per resource (and <c>secrets.yaml</c>, <c>kustomization.yaml</c>); returns the files.</summary>
     public static IReadOnlyList<string> Write(DistributedApplicationModel model, PublishOptions options)
@@ -44,9 +44,7 @@ public static class KubernetesPublisher
                 case RabbitMQServerResource rabbit:
                     secrets[$"{rabbit.Name}-password"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)).ToLowerInvariant();
                     secrets[$"ConnectionStrings__{rabbit.Name}"] = $"amqp://pipeline:{secrets[$"{rabbit.Name}-password"]}@{rabbit.Name}:{RabbitPort}/";
-                    Save(rabbit.Name, [Service(rabbit.Name, RabbitPort), StatefulSet(rabbit.Name, 1, Container(rabbit.Name, "rabbitmq:3.12", RabbitPort,
-                        env: [Env("RABBITMQ_DEFAULT_USER", "pipeline"), SecretEnv("RABBITMQ_DEFAULT_PASS", $"{rabbit.Name}-password")],
-                        mounts: [Mount("data", "/var/lib/rabbitmq")]), volumeClaim: "data")]);
+                    Save(rabbit.Name, RabbitMQ(rabbit));
                     break;
                 case AzuriteResource azurite:
                     Save(azurite.Name, [Service(azurite.Name, BlobPort), StatefulSet(azurite.Name, 1, Container(azurite.Name, "mcr.microsoft.com/azure-storage/azurite", BlobPort,
@@ -123,18 +121,39 @@ public static class KubernetesPublisher
         container["readinessProbe"] = Probe(project.HealthCheckPath);
         container["livenessProbe"] = Probe("/health/live");
         if (project.UsesGpu) container["resources"] = new Dictionary<string, object> { ["limits"] = new Dictionary<string, object> { ["nvidia.com/gpu"] = 1 } };
-        var scrape = new Dictionary<string, string>
-        {
-            ["prometheus.io/scrape"] = "true",
-            ["prometheus.io/port"] = ProjectPort.ToString(CultureInfo.InvariantCulture),
-            ["prometheus.io/path"] = "/metrics",
-        };
+        var scrape = Scrape(ProjectPort, project.MetricsPath);
         var keepsData = project.UsesGpu || project.HasDataVolume;
         var workload = keepsData
             ? StatefulSet(project.Name, project.Replicas, container, volumeClaim: project.HasDataVolume ? "data" : null, podAnnotations: scrape, emptyDataVolume: !project.HasDataVolume)
             : Deployment(project.Name, project.Replicas, container, scrape);
         return [Service(project.Name, ProjectPort), workload];
     }
+
+    /// <summary>The broker with its Prometheus plugin enabled (queue depths, scraped per object as locally).</summary>
+    private static IEnumerable<object> RabbitMQ(RabbitMQServerResource rabbit)
+    {
+        var plugins = rabbit.Name + "-plugins";
+        var container = Container(rabbit.Name, "rabbitmq:3.12", RabbitPort,
+            env: [Env("RABBITMQ_DEFAULT_USER", "pipeline"), SecretEnv("RABBITMQ_DEFAULT_PASS", $"{rabbit.Name}-password")],
+            mounts: [Mount("data", "/var/lib/rabbitmq"), new Dictionary<string, object> { ["name"] = "plugins", ["mountPath"] = "/etc/rabbitmq/enabled_plugins", ["subPath"] = "enabled_plugins" }]);
+        ((List<object>)container["ports"]).Add(new Dictionary<string, object> { ["containerPort"] = RabbitMetricsPort });
+        var statefulSet = StatefulSet(rabbit.Name, 1, container, volumeClaim: "data", podAnnotations: Scrape(RabbitMetricsPort, rabbit.MetricsPath));
+        var pod = (Dictionary<string, object>)((Dictionary<string, object>)((Dictionary<string, object>)statefulSet["spec"])["template"])["spec"];
+        pod["volumes"] = new List<object> { new Dictionary<string, object> { ["name"] = "plugins", ["configMap"] = new Dictionary<string, object> { ["name"] = plugins } } };
+        return
+        [
+            new Dictionary<string, object> { ["apiVersion"] = "v1", ["kind"] = "ConfigMap", ["metadata"] = Metadata(plugins), ["data"] = new Dictionary<string, object> { ["enabled_plugins"] = "[rabbitmq_prometheus].\n" } },
+            Service(rabbit.Name, RabbitPort),
+            statefulSet,
+        ];
+    }
+
+    private static Dictionary<string, string> Scrape(int port, string path) => new()
+    {
+        ["prometheus.io/scrape"] = "true",
+        ["prometheus.io/port"] = port.ToString(CultureInfo.InvariantCulture),
+        ["prometheus.io/path"] = path,
+    };
 
     private static bool IsSecret(string name) =>
         new[] { "KEY", "SECRET", "PASSWORD", "TOKEN" }.Any(word => name.Contains(word, StringComparison.OrdinalIgnoreCase));

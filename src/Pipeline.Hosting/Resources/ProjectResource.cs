@@ -5,7 +5,7 @@ namespace Pipeline.Hosting;
 
 /// <summary>A .NET project of the repository (Aspire's AddProject), with an HTTP endpoint per replica
 /// and readiness on GET /health/ready.</summary>
-public sealed class ProjectResource : ProcessResource
+public sealed class ProjectResource : ProcessResource, IResourceWithMetrics
 {
     private string? targetPath;
 
@@ -16,6 +16,10 @@ public sealed class ProjectResource : ProcessResource
     }
 
     public override string TypeName => "Project";
+
+    /// <summary>Every service maps <c>/metrics</c> through ServiceDefaults.</summary>
+    public string MetricsEndpointName => "http";
+    public string MetricsPath => "/metrics";
 
     /// <summary>A .csproj or the folder holding exactly one, relative to the repository root.</summary>
     public string ProjectPath { get; }

@@ -3,7 +3,8 @@ using System.Text;
 
 namespace Pipeline.Hosting;
 
-/// <summary>Debian's Prometheus scraping every project replica's /metrics every 5 s.</summary>
+/// <summary>Debian's Prometheus scraping every replica of every resource that serves metrics (the projects' /metrics,
+/// RabbitMQ's queues) every 5 s.</summary>
 public sealed class PrometheusResource : ProcessResource
 {
     public const string Executable = "/usr/bin/prometheus";
@@ -21,19 +22,20 @@ public sealed class PrometheusResource : ProcessResource
         return Task.CompletedTask;
     }
 
-    /// <summary>One job per project, one target per replica, labelled with the replica's instance name.</summary>
+    /// <summary>One job per resource, one target per replica, labelled with the replica's instance name.</summary>
     public string Config(DistributedApplicationModel model)
     {
         var yml = new StringBuilder();
         yml.AppendLine("global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\nscrape_configs:");
         yml.AppendLine(CultureInfo.InvariantCulture, $"  - job_name: {Name}\n    static_configs:\n      - targets: ['127.0.0.1:{GetEndpoint("http").Port()}']");
-        foreach (var project in model.ProcessResources.OfType<ProjectResource>())
+        foreach (var resource in model.ProcessResources.Where(r => r is IResourceWithMetrics))
         {
-            yml.AppendLine(CultureInfo.InvariantCulture, $"  - job_name: {project.Name}\n    metrics_path: /metrics\n    static_configs:");
-            for (var i = 0; i < project.Replicas; i++)
+            var metrics = (IResourceWithMetrics)resource;
+            yml.AppendLine(CultureInfo.InvariantCulture, $"  - job_name: {resource.Name}\n    metrics_path: {metrics.MetricsPath}\n    static_configs:");
+            for (var i = 0; i < resource.Replicas; i++)
             {
                 yml.AppendLine(CultureInfo.InvariantCulture,
-                    $"      - targets: ['127.0.0.1:{project.GetEndpoint("http").Port(i)}']\n        labels: {{ replica: '{project.InstanceName(i)}' }}");
+                    $"      - targets: ['127.0.0.1:{resource.GetEndpoint(metrics.MetricsEndpointName).Port(i)}']\n        labels: {{ replica: '{resource.InstanceName(i)}' }}");
             }
         }
         return yml.ToString();

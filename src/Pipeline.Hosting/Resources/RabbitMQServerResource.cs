@@ -5,19 +5,24 @@ using System.Text;
 namespace Pipeline.Hosting;
 
 /// <summary>Debian's RabbitMQ as a foreground process in a private folder of the run.</summary>
-public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConnectionString
+public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConnectionString, IResourceWithMetrics
 {
     public const string ServerScript = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
     public RabbitMQServerResource(string name) : base(name)
     {
         Endpoints.Add(new EndpointAnnotation("tcp", "amqp"));
+        Endpoints.Add(new EndpointAnnotation("metrics", "http"));
         // Erlang distribution and a private epmd: a shared epmd (4369) would couple instances.
         Endpoints.Add(new EndpointAnnotation("dist", "tcp", isInternal: true));
         Endpoints.Add(new EndpointAnnotation("epmd", "tcp", isInternal: true));
     }
 
     public override string TypeName => "RabbitMQ";
+
+    /// <summary>The rabbitmq_prometheus plugin; per-object, so each queue's depth is a series of its own.</summary>
+    public string MetricsEndpointName => "metrics";
+    public string MetricsPath => "/metrics/per-object";
 
     public string GetConnectionString() => $"amqp://guest:guest@127.0.0.1:{GetEndpoint("tcp").Port()}/";
 
@@ -38,11 +43,17 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
         {
             Directory.CreateDirectory(Path.Combine(context.DataDirectory, dir));
         }
-        // A private plugins file with none enabled: management would add seconds to every start.
-        File.WriteAllText(Path.Combine(context.DataDirectory, "enabled_plugins"), "[].\n");
+        // A private plugins file with only the Prometheus endpoint (queue depths; ~0.7 s more per start): the
+        // management UI would add seconds to every start.
+        File.WriteAllText(Path.Combine(context.DataDirectory, "enabled_plugins"), "[rabbitmq_prometheus].\n");
         // A trainer holds its job's message unacknowledged for the whole run, so that a crash redelivers it; the
         // broker's default 30-minute consumer timeout would redeliver a long run while it is still training.
-        File.WriteAllText(ConfigFile(context), "consumer_timeout = 86400000\n");
+        File.WriteAllText(ConfigFile(context), string.Create(CultureInfo.InvariantCulture, $"""
+            consumer_timeout = 86400000
+            prometheus.tcp.ip = 127.0.0.1
+            prometheus.tcp.port = {GetEndpoint("metrics").Port()}
+
+            """));
         return Task.CompletedTask;
     }
 
