@@ -32,7 +32,9 @@ builder.AddPipelineBus(bus =>
 builder.Services.AddSingleton<JobArtifacts>();
 builder.Services.AddSingleton<JobControl>();
 builder.Services.AddSingleton<RankRun>();
+builder.Services.AddSingleton<TrainerMetrics>();
 
 var app = builder.Build();
+app.Services.GetRequiredService<TrainerMetrics>(); // its gauges (GPUs included) exist before the first scrape
 app.MapDefaultEndpoints();
 await app.RunAsync().ConfigureAwait(false);

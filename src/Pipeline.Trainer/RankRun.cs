@@ -17,7 +17,7 @@ public sealed record RankAssignment(Guid JobId, string PreparedPrefix, IReadOnly
 /// and fits. Rank 0 writes checkpoints (stored and announced by <see cref="TrainingEventsSink"/>); every rank streams its
 /// own progress. A lost group member surfaces as <see cref="DistributedException"/> within the group's timeout.
 /// </summary>
-public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration, ILogger<RankRun> logger)
+public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, IConfiguration configuration, ILogger<RankRun> logger)
 {
     /// <summary>How long a group waits for its members and for any collective: a lost member is noticed within it.</summary>
     public TimeSpan GroupTimeout => TimeSpan.FromSeconds(configuration.GetValue("PIPELINE_DIST_TIMEOUT", 60.0));
@@ -53,11 +53,12 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
             if (group is not null && Address == "127.0.0.1") Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.WorldSize));
             using var restore = new ThreadsRestorer(threads);
             var progress = new TrainingEventsSink(job, rank, bus, artifacts, publishToken);
+            using var measured = metrics.Track(job, rank, group?.WorldSize ?? 1);
             var options = new TrainerOptions
             {
                 OutputDirectory = runFolder,
-                Sinks = rank == 0 ? [progress] : [],
-                RankSinks = rank == 0 ? [] : [progress],
+                Sinks = rank == 0 ? [progress, measured] : [],
+                RankSinks = rank == 0 ? [] : [progress, measured],
                 Parallel = (IDataParallel?)group ?? SingleProcess.Instance,
             };
             using var trainer = new Training.Trainer(StoppedByTheEvaluator(assignment.Recipe), train, validation, options);
@@ -100,10 +101,11 @@ public sealed class RankRun(JobArtifacts artifacts, IConfiguration configuration
 
         return await Task.Run(async () =>
         {
+            using var measured = metrics.Track(job, 0, 1);
             var options = new DetectionTrainerOptions
             {
                 OutputDirectory = runFolder,
-                Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, publishToken)],
+                Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, publishToken), measured],
             };
             using var trainer = new DetectionTrainer(StoppedByTheEvaluator(recipe), train, validation, options);
             if (resumed is not null)

@@ -21,12 +21,23 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         // training that one run differs from another by a fraction of a point. The batch is the global one: two ranks
         // take 64 each, and the group takes the steps one trainer would.
         string[] recipe = ["--epochs=2", "--batch_size=128", "--model.name=small_cnn", "--model.width=8", "--schedule.warmup_epochs=0.2", "--log_every=50"];
+        using var watching = new CancellationTokenSource();
+        var throughput = WatchThroughputAsync(watching.Token);
         var (code, stdout, stderr) = await fixture.CliAsync(["submit", FashionMnist.DebianPath, "--trainers", "2", "--wait", "--json", .. recipe]);
         Assert.True(code == 0, $"{stderr}\n{stdout}");
         var group = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        await watching.CancelAsync();
+        // While the group trained, each replica's /metrics showed its own rank's images per second for the job.
+        var seen = await throughput;
+        var id = group.GetProperty("job").GetString()!;
+        Assert.Equal([0, 1], seen.Where(s => s.Job == id && s.SamplesPerSecond > 0).Select(s => s.Rank).Distinct().Order());
+        Assert.Equal(2, seen.Where(s => s.Job == id).Select(s => s.Replica).Distinct().Count());
         (code, stdout, stderr) = await fixture.CliAsync(["submit", FashionMnist.DebianPath, "--trainers", "1", "--wait", "--json", .. recipe]);
         Assert.True(code == 0, $"{stderr}\n{stdout}");
         var single = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        // A job's series end with it on the replica that trained it.
+        foreach (var replica in Enumerable.Range(0, 2))
+            Assert.Empty(await ThroughputAsync(replica, CancellationToken.None));
 
         var detail = await fixture.WaitForJobAsync(group.GetProperty("job").GetString()!, "Succeeded");
         var events = detail.GetProperty("events").EnumerateArray().ToList();
@@ -40,6 +51,49 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         var b = single.GetProperty("test").GetProperty("accuracy").GetDouble();
         output.WriteLine($"test accuracy on 10,000 images: 2 trainers {a:P2}, 1 trainer {b:P2}");
         Assert.True(Math.Abs(a - b) <= Tolerance, $"2 trainers: {a:P2}, 1 trainer: {b:P2}");
+    }
+
+    private sealed record Throughput(int Replica, string Job, int Rank, double SamplesPerSecond);
+
+    /// <summary>Every throughput sample both trainer replicas' /metrics showed, polled each second until cancelled.</summary>
+    private async Task<List<Throughput>> WatchThroughputAsync(CancellationToken cancellationToken)
+    {
+        var seen = new List<Throughput>();
+        try
+        {
+            while (true)
+            {
+                foreach (var replica in Enumerable.Range(0, 2)) seen.AddRange(await ThroughputAsync(replica, cancellationToken));
+                await Task.Delay(1000, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return seen;
+        }
+    }
+
+    /// <summary>The <c>pipeline_trainer_throughput</c> samples of one trainer replica's Prometheus text.</summary>
+    private async Task<List<Throughput>> ThroughputAsync(int replica, CancellationToken cancellationToken)
+    {
+        string text;
+        try
+        {
+            text = await fixture.Http.GetStringAsync(new Uri(fixture.App.GetEndpoint("trainer", replica: replica), "/metrics"), cancellationToken);
+        }
+        catch (HttpRequestException)
+        {
+            return []; // restarting
+        }
+        var samples = new List<Throughput>();
+        foreach (var line in text.Split('\n').Where(l => l.StartsWith("pipeline_trainer_throughput{", StringComparison.Ordinal)))
+        {
+            var labels = line[(line.IndexOf('{', StringComparison.Ordinal) + 1)..line.IndexOf('}', StringComparison.Ordinal)].Split(',')
+                .Select(l => l.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1].Trim('"'));
+            samples.Add(new Throughput(replica, labels["job"], int.Parse(labels["rank"], CultureInfo.InvariantCulture),
+                double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)));
+        }
+        return samples;
     }
 
     [Fact]
