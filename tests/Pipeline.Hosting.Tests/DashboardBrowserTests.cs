@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Pipeline.Hosting.Testing;
+using Pipeline.Vision.Imaging;
 
 namespace Pipeline.Hosting.Tests;
 
@@ -87,6 +89,21 @@ public sealed class DashboardBrowserTests
         Assert.True(later > first);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "3-job-training.png"), FullPage = true });
 
+        // Meanwhile, in a second tab, the metrics page charts each trainer's throughput and the job held on the trainer queue.
+        var metrics = await context.NewPageAsync();
+        metrics.SetDefaultTimeout(90_000);
+        await metrics.GotoAsync(new Uri(dashboard.Url, "#/metrics").ToString());
+        foreach (var trainer in (string[])["trainer-0", "trainer-1"])
+        {
+            await metrics.WaitForSelectorAsync($"#metric-throughput tr[data-series='{trainer}']");
+            await metrics.WaitForFunctionAsync($"() => Number(document.querySelector(\"#metric-throughput tr[data-series='{trainer}']\")?.dataset.value) > 0");
+        }
+        await metrics.WaitForFunctionAsync("() => Number(document.querySelector(\"#metric-queues tr[data-series='trainer']\")?.dataset.value) >= 1");
+        Assert.True(await ChartPointsAsync(metrics.Locator("#metric-throughput")) > 0);
+        Assert.True(await ChartPointsAsync(metrics.Locator("#metric-cpu")) > 0);
+        await metrics.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "3b-metrics-while-training.png"), FullPage = true });
+        await metrics.CloseAsync();
+
         // It ends Succeeded, with the test set's confusion matrix as a heat map and the per-class table.
         await page.WaitForSelectorAsync("#job-state [data-state='Succeeded'], #job-state [data-state='Failed']", new() { Timeout = 8 * 60_000 });
         Assert.Equal("Succeeded", await page.GetAttributeAsync("#job-state [data-state]", "data-state"));
@@ -124,9 +141,45 @@ public sealed class DashboardBrowserTests
         Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30), $"healthy again after {killed.Elapsed}");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "6-restarted.png"), FullPage = true });
 
+        // An archive from this computer: uploaded through the page, then trained and tested like any dataset.
+        await page.ClickAsync("a[data-nav='submit']");
+        await page.SelectOptionAsync("#source", new SelectOptionValue { Value = "#upload" });
+        await page.SetInputFilesAsync("#archive", ColoursZip());
+        await page.FillAsync("#recipe", "epochs: 2\nbatch_size: 8\nlog_every: 2\nmodel: { name: small_cnn, width: 4 }\n");
+        await page.FillAsync("#trainers", "1");
+        await page.ClickAsync("#submit");
+        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"));
+        await page.WaitForSelectorAsync("#job-state [data-state='Succeeded'], #job-state [data-state='Failed']", new() { Timeout = 5 * 60_000 });
+        Assert.Equal("Succeeded", await page.GetAttributeAsync("#job-state [data-state]", "data-state"));
+        await page.WaitForSelectorAsync("#confusion table.cm", new() { Timeout = 60_000 });
+        Assert.Equal(2, await page.Locator("#confusion table.cm tbody tr").CountAsync());
+        Assert.Contains("blob:uploads/", await page.InnerTextAsync("#main"), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "7-uploaded-job.png"), FullPage = true });
+
         await page.GotoAsync(new Uri(dashboard.Url, "#/metrics").ToString());
-        await page.WaitForSelectorAsync("#metrics .card");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "7-metrics.png"), FullPage = true });
+        await page.WaitForSelectorAsync("#metric-memory[data-points]:not([data-points='0'])");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "8-metrics.png"), FullPage = true });
+    }
+
+    /// <summary>An ImageFolder archive of two classes anyone tells apart (reddish and bluish 16 x 16 noise), 24 images each.</summary>
+    private static string ColoursZip()
+    {
+        var path = Path.Combine(Screenshots, "colours.zip");
+        File.Delete(path);
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
+        var random = new Random(11);
+        foreach (var (folder, channel) in new[] { ("reddish", 0), ("bluish", 2) })
+        {
+            for (var i = 0; i < 24; i++)
+            {
+                var pixels = new byte[16 * 16 * 3];
+                random.NextBytes(pixels);
+                for (var p = channel; p < pixels.Length; p += 3) pixels[p] = (byte)(128 + pixels[p] / 2);
+                using var entry = zip.CreateEntry($"{folder}/{i:D2}.png").Open();
+                entry.Write(PngCodec.Encode(new ImageBuffer(16, 16, 3, pixels)));
+            }
+        }
+        return path;
     }
 
     private static async Task<int> ChartPointsAsync(ILocator chart) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -7,6 +8,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -26,6 +28,8 @@ public sealed class DashboardServer : IAsyncDisposable
     private readonly DashboardOptions options;
     private readonly byte[] token;
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    // Browser requests passed to the jobs API: an upload takes as long as it takes; the browser leaving cancels it.
+    private readonly HttpClient proxy = new() { Timeout = Timeout.InfiniteTimeSpan };
     private WebApplication? web;
 
     internal DashboardServer(DistributedApplication app, DashboardOptions options)
@@ -76,6 +80,7 @@ public sealed class DashboardServer : IAsyncDisposable
     {
         await StopAsync();
         http.Dispose();
+        proxy.Dispose();
     }
 
     private bool Matches(string? presented) =>
@@ -133,6 +138,12 @@ public sealed class DashboardServer : IAsyncDisposable
 
         w.MapGet("/api/jobs", (HttpContext c) => ProxyAsync(c, HttpMethod.Get, "api/jobs"));
         w.MapPost("/api/jobs", (HttpContext c) => ProxyAsync(c, HttpMethod.Post, "api/jobs"));
+        w.MapPost("/api/uploads", (HttpContext c) =>
+        {
+            // An archive of any size streams through to the ingest service, which enforces its own upload limit.
+            if (c.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
+            return ProxyAsync(c, HttpMethod.Post, "api/uploads");
+        });
         w.MapGet("/api/jobs/{id:guid}", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}"));
         w.MapPost("/api/jobs/{id:guid}/cancel", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Post, $"api/jobs/{id}/cancel"));
         w.MapGet("/api/jobs/{id:guid}/artifacts", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}/artifacts"));
@@ -330,10 +341,11 @@ public sealed class DashboardServer : IAsyncDisposable
             {
                 request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
             }
+            request.Content.Headers.ContentLength = context.Request.ContentLength;
         }
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            using var response = await proxy.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
             context.Response.StatusCode = (int)response.StatusCode;
             if (response.Content.Headers.ContentType is { } contentType)
             {
@@ -354,16 +366,27 @@ public sealed class DashboardServer : IAsyncDisposable
 
     // --- Prometheus -----------------------------------------------------------------------------------
 
-    /// <summary>A few instant queries per service replica; a query without data is shown empty.</summary>
-    private static readonly (string Title, string Unit, string Query)[] MetricQueries =
+    /// <summary>One chart of the metrics page: a range query, a series per value of <paramref name="By"/>.</summary>
+    private sealed record MetricPanel(string Id, string Title, string Unit, string Query, string By, string Empty);
+
+    private static readonly MetricPanel[] MetricPanels =
     [
-        ("Scrape target up", "", "up"),
-        ("CPU", "cores", "sum by (job, replica) (rate(dotnet_process_cpu_time_seconds_total[1m]))"),
-        ("Working set", "bytes", "sum by (job, replica) (dotnet_process_memory_working_set_bytes)"),
-        ("GC heap", "bytes", "sum by (job, replica) (dotnet_gc_last_collection_heap_size_bytes)"),
-        ("HTTP requests", "1/s", "sum by (job, replica) (rate(http_server_request_duration_seconds_count[1m]))"),
-        ("Messages consumed", "1/s", "sum by (job, replica) (rate(messaging_masstransit_consume_total[1m]))"),
+        new("throughput", "Training throughput per trainer", "1/s", "sum by (replica) (pipeline_trainer_throughput)", "replica",
+            "no trainer is training"),
+        new("queues", "Queue depth (ready + unacknowledged)", "messages", "sum by (queue) (rabbitmq_queue_messages)", "queue",
+            "no queue data from the broker"),
+        new("cpu", "CPU per service replica", "cores", "sum by (replica) (rate(dotnet_process_cpu_time_seconds_total[30s]))", "replica", "no data"),
+        new("memory", "Working set per service replica", "bytes", "sum by (replica) (dotnet_process_memory_working_set_bytes)", "replica", "no data"),
+        new("gpu", "GPU utilisation per trainer", "ratio", "max by (replica, gpu) (pipeline_gpu_utilization)", "replica,gpu",
+            "no GPU: the trainers found none through NVML"),
+        new("gpu-memory", "GPU memory used per trainer", "bytes", "max by (replica, gpu) (pipeline_gpu_memory_used_bytes)", "replica,gpu",
+            "no GPU: the trainers found none through NVML"),
+        new("messages", "Messages consumed per replica", "1/s", "sum by (replica) (rate(messaging_masstransit_consume_total[30s]))", "replica", "no data"),
+        new("http", "HTTP requests per replica", "1/s", "sum by (replica) (rate(http_server_request_duration_seconds_count[30s]))", "replica", "no data"),
     ];
+
+    /// <summary>How far back the charts reach, and their resolution (Prometheus scrapes every 5 s).</summary>
+    private static readonly TimeSpan MetricsWindow = TimeSpan.FromMinutes(15), MetricsStep = TimeSpan.FromSeconds(5);
 
     private async Task<IResult> MetricsAsync(CancellationToken cancellationToken)
     {
@@ -372,30 +395,58 @@ public sealed class DashboardServer : IAsyncDisposable
             return Results.NotFound();
         }
         var baseUri = app.GetEndpoint(name).ToString().TrimEnd('/');
-        var panels = new List<object>();
-        foreach (var (title, unit, query) in MetricQueries)
+        var end = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var start = end - (long)MetricsWindow.TotalSeconds;
+        var panels = await Task.WhenAll(MetricPanels.Select(async panel =>
         {
+            var url = string.Create(CultureInfo.InvariantCulture,
+                $"{baseUri}/api/v1/query_range?query={Uri.EscapeDataString(panel.Query)}&start={start}&end={end}&step={MetricsStep.TotalSeconds}");
             try
             {
-                using var response = await http.GetAsync(new Uri($"{baseUri}/api/v1/query?query={Uri.EscapeDataString(query)}"), cancellationToken);
+                using var response = await http.GetAsync(new Uri(url), cancellationToken);
                 using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-                var series = doc.RootElement.TryGetProperty("data", out var data)
-                    ? data.GetProperty("result").EnumerateArray().Select(r => new
-                    {
-                        job = r.GetProperty("metric").TryGetProperty("job", out var j) ? j.GetString() : null,
-                        replica = r.GetProperty("metric").TryGetProperty("replica", out var rep) ? rep.GetString() : null,
-                        value = r.GetProperty("value")[1].GetString(),
-                    }).ToList<object>()
-                    : [];
-                panels.Add(new { title, unit, query, series });
+                if (!response.IsSuccessStatusCode)
+                {
+                    var reason = doc.RootElement.TryGetProperty("error", out var e) ? e.GetString() : response.ReasonPhrase;
+                    return new MetricPanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, [], $"Prometheus: {reason}");
+                }
+                var series = doc.RootElement.GetProperty("data").GetProperty("result").EnumerateArray()
+                    .Select(r => Series(panel, r))
+                    .Where(s => s is not null && Shown(panel, s))
+                    .Select(s => s!)
+                    .OrderBy(s => s.Label, StringComparer.Ordinal)
+                    .ToList();
+                return new MetricPanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, series, null);
             }
             catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or KeyNotFoundException)
             {
-                panels.Add(new { title, unit, query, error = e.Message });
+                return new MetricPanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, [], e.Message);
             }
-        }
-        return Results.Json(panels, Json);
+        }));
+        return Results.Json(new { start, end, panels }, Json);
     }
+
+    private sealed record MetricSeries(string Label, IReadOnlyList<double[]> Points);
+
+    private sealed record MetricPanelView(string Id, string Title, string Unit, string Query, string Empty, IReadOnlyList<MetricSeries> Series, string? Error);
+
+    /// <summary>A range result as [unix seconds, value] pairs, named by the panel's labels (e.g. "trainer-1", "trainer-0 gpu 0").</summary>
+    private static MetricSeries? Series(MetricPanel panel, JsonElement result)
+    {
+        var labels = result.GetProperty("metric");
+        var label = string.Join(" ", panel.By.Split(',').Select(key =>
+            labels.TryGetProperty(key, out var v) ? (key == "replica" || key == "queue" ? v.GetString() : $"{key} {v.GetString()}") : null).Where(v => v is not null));
+        var points = result.GetProperty("values").EnumerateArray()
+            .Select(p => new[] { p[0].GetDouble(), double.TryParse(p[1].GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x : double.NaN })
+            .Where(p => double.IsFinite(p[1]))
+            .ToList();
+        return points.Count == 0 ? null : new MetricSeries(label.Length > 0 ? label : "(all)", points);
+    }
+
+    // MassTransit's error, skipped and per-instance queues have an underscore in their names: they are shown only while
+    // they hold messages, the services' own queues always.
+    private static bool Shown(MetricPanel panel, MetricSeries series) =>
+        panel.Id != "queues" || !series.Label.Contains('_', StringComparison.Ordinal) || series.Points.Any(p => p[1] > 0);
 
     /// <summary>Leaves SIGINT/SIGTERM to the AppHost, which stops the dashboard after the resources.</summary>
     private sealed class NoSignalLifetime : IHostLifetime

@@ -28,9 +28,18 @@ const fmt = (v, digits = 4) => (typeof v === "number" && isFinite(v) ? Number(v.
 const when = (t) => (t ? new Date(t).toLocaleTimeString() : "");
 const terminal = (s) => ["Succeeded", "Failed", "Cancelled"].includes(s);
 
+// An API's error as a person reads it: an RFC 7807 problem's detail, else the start of the body.
+function errorText(status, body) {
+  try {
+    const p = JSON.parse(body);
+    if (p.detail || p.title) return `${status}: ${p.detail ?? p.title}`;
+  } catch { /* not JSON */ }
+  return `${status}: ${body.slice(0, 400)}`;
+}
+
 async function api(path, options) {
   const r = await fetch(path, { credentials: "same-origin", ...options });
-  if (!r.ok) throw new Error(`${r.status} ${r.statusText}: ${(await r.text()).slice(0, 400)}`);
+  if (!r.ok) throw new Error(errorText(r.status, await r.text()));
   return r.headers.get("content-type")?.includes("json") ? r.json() : r.text();
 }
 
@@ -116,6 +125,9 @@ function progressOf(j) {
   return 0;
 }
 
+// The job view's epoch is the one in progress, counted from 0; people count epochs from 1 (as the best epoch is).
+const epochOf = (j) => (j.epoch != null ? j.epoch + 1 : "");
+
 function jobsPage() {
   if (!state.config?.jobs) {
     main.replaceChildren(h("h1", {}, "Jobs"), h("p", { class: "muted" }, "This AppHost has no jobs API."));
@@ -138,7 +150,7 @@ function jobsPage() {
         h("td", {}, j.task),
         h("td", { class: "muted" }, j.source),
         h("td", {}, h("div", { class: "progress", title: `${Math.round(progressOf(j) * 100)}%` }, h("div", { style: `width:${progressOf(j) * 100}%` }))),
-        h("td", { class: "num" }, j.epoch ?? ""),
+        h("td", { class: "num" }, epochOf(j)),
         h("td", { class: "num" }, j.step != null ? `${j.step}${j.totalSteps ? ` / ${j.totalSteps}` : ""}` : ""),
         h("td", { class: "num" }, j.trainers),
         h("td", {}, when(j.updatedAt)))));
@@ -167,7 +179,8 @@ function chart(title, id, series, yLabel) {
         plot = new uPlot({
           width, height: 220,
           scales: { x: { time: false } },
-          axes: [{ label: series.xLabel }, { label: yLabel, size: 60 }],
+          // Epochs are whole numbers: no ticks between them.
+          axes: [{ label: series.xLabel, ...(series.xLabel === "epoch" ? { incrs: [1, 2, 5, 10, 20, 50, 100] } : {}) }, { label: yLabel, size: 60 }],
           series: [{ label: series.xLabel }, ...series.lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, points: { show: n < 40 } }))],
         }, data, holder);
       } else {
@@ -302,7 +315,7 @@ function jobPage(id) {
       h("dt", {}, "State"), h("dd", { id: "job-state" }, stateBadge(j.state), j.reason ? h("span", { class: "error" }, `  ${j.reason}`) : null),
       h("dt", {}, "Task"), h("dd", {}, j.task),
       h("dt", {}, "Dataset"), h("dd", {}, j.source),
-      h("dt", {}, "Progress"), h("dd", {}, `epoch ${j.epoch ?? "–"}, step ${j.step ?? "–"}${j.totalSteps ? ` of ${j.totalSteps}` : ""}`,
+      h("dt", {}, "Progress"), h("dd", {}, `epoch ${epochOf(j) || "–"}, step ${j.step ?? "–"}${j.totalSteps ? ` of ${j.totalSteps}` : ""}`,
         h("div", { class: "progress" }, h("div", { style: `width:${progressOf(j) * 100}%` }))),
       h("dt", {}, "Trainers"), h("dd", {}, j.trainers),
       h("dt", {}, "Best epoch"), h("dd", {}, j.bestEpoch ?? "–"),
@@ -333,6 +346,21 @@ epochs: 1
 batch_size: 64
 `;
 
+const FOLDER = "#folder", UPLOAD = "#upload";
+
+// Streams the archive to the ingest service's store through the dashboard; resolves to its answer ({ source, ... }).
+function uploadArchive(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/uploads?name=${encodeURIComponent(file.name)}`);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve(JSON.parse(xhr.responseText)) : reject(new Error(errorText(xhr.status, xhr.responseText))));
+    xhr.onerror = () => reject(new Error(`${file.name}: the upload did not reach the dashboard`));
+    xhr.send(file);
+  });
+}
+
 function submitPage() {
   if (!state.config?.jobs) {
     main.replaceChildren(h("h1", {}, "Submit"), h("p", { class: "muted" }, "This AppHost has no jobs API."));
@@ -341,47 +369,130 @@ function submitPage() {
   const datasets = state.config.datasets;
   const source = h("select", { id: "source" },
     datasets.map((d) => h("option", { value: d.path }, `${d.name} (${d.path})`)),
-    h("option", { value: "" }, "A folder on this machine…"));
-  const path = h("input", { type: "text", id: "path", placeholder: "/absolute/path/to/an/idx/folder" });
+    h("option", { value: UPLOAD }, "An archive from this computer…"),
+    h("option", { value: FOLDER }, "A folder on the AppHost's machine…"));
+  const path = h("input", { type: "text", id: "path", placeholder: "/absolute/path/to/a/dataset" });
   const pathRow = h("div", {}, h("label", { for: "path" }, "Folder"), path);
-  const syncPath = () => { pathRow.style.display = source.value ? "none" : ""; };
-  source.addEventListener("change", syncPath);
-  const task = h("select", { id: "task" }, h("option", { value: "classify" }, "classify"), h("option", { value: "detect" }, "detect"));
+  const file = h("input", { type: "file", id: "archive", accept: ".zip,.tar,.tgz,.gz" });
+  const uploaded = h("span", { class: "muted", id: "upload-progress" });
+  const fileRow = h("div", {}, h("label", { for: "archive" }, "Archive (.zip, .tar, .tar.gz, .tgz)"), file, " ", uploaded);
+  const sync = () => {
+    pathRow.style.display = source.value === FOLDER ? "" : "none";
+    fileRow.style.display = source.value === UPLOAD ? "" : "none";
+  };
+  source.addEventListener("change", sync);
+  const task = h("select", { id: "task" }, h("option", { value: "classify" }, "classify"), h("option", { value: "detect" }, "detect"),
+    h("option", { value: "auto" }, "as the dataset's format says (detect for COCO, YOLO, PaliGemma)"));
   const recipe = h("textarea", { id: "recipe" }, defaultRecipe);
   const trainers = h("input", { type: "number", id: "trainers", min: 1, max: 64, value: 1 });
   const error = h("div", { class: "error", id: "submit-error" });
+  const button = h("button", { type: "submit", id: "submit" }, "Submit job");
   const form = h("form", { id: "submit-form", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
+    button.disabled = true;
     try {
-      const job = await api("/api/jobs", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ path: source.value || path.value.trim(), task: task.value, recipeYaml: recipe.value, trainers: Number(trainers.value) }),
-      });
+      const request = { task: task.value, recipeYaml: recipe.value, trainers: Number(trainers.value) };
+      if (source.value === UPLOAD) {
+        const archive = file.files[0];
+        if (!archive) throw new Error("Choose an archive to upload.");
+        uploaded.textContent = "uploading…";
+        const answer = await uploadArchive(archive, (f) => { uploaded.textContent = `uploading ${Math.round(f * 100)}%`; });
+        uploaded.textContent = `uploaded ${(answer.bytes / 1048576).toFixed(1)} MiB`;
+        request.source = answer.source;
+      } else {
+        request.path = source.value === FOLDER ? path.value.trim() : source.value;
+      }
+      const job = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
       location.hash = `#/jobs/${job.id}`;
     } catch (err) {
       error.textContent = String(err.message ?? err);
+    } finally {
+      button.disabled = false;
     }
   } },
-    h("label", { for: "source" }, "Dataset"), source, pathRow,
-    h("p", { class: "muted" }, "Datasets are read by the ingest service from this machine's disk (IDX folders such as Fashion-MNIST)."),
+    h("label", { for: "source" }, "Dataset"), source, pathRow, fileRow,
+    h("p", { class: "muted" }, "Any layout the ingest service reads: ImageFolder, COCO, YOLO, PaliGemma JSONL or IDX; an archive is uploaded to the system's store first."),
     h("label", { for: "task" }, "Task"), task,
-    h("label", { for: "recipe" }, "Recipe (YAML)"), recipe,
+    h("label", { for: "recipe" }, "Recipe (YAML; any key not given takes the task's default)"), recipe,
     h("label", { for: "trainers" }, "Trainers"), trainers,
-    h("div", {}, h("button", { type: "submit", id: "submit" }, "Submit job")), error);
+    h("div", {}, button), error);
   main.replaceChildren(h("h1", {}, "Submit a job"), form);
-  syncPath();
+  sync();
 }
 
 // --- Metrics -----------------------------------------------------------------------------------------
 
-function metricValue(v, unit) {
-  const x = Number(v);
-  if (unit === "bytes") return `${(x / 1048576).toFixed(1)} MiB`;
-  if (unit === "cores") return `${(x * 100).toFixed(1)} %`;
-  if (unit === "1/s") return `${x.toFixed(2)} /s`;
-  return fmt(x);
+const palette = ["#2456c7", "#b54708", "#18794e", "#7a2ed6", "#c2185b", "#00838f", "#6d4c41", "#5f6b7a"];
+
+function unitValue(v, unit) {
+  if (v === null || v === undefined || !isFinite(v)) return "–";
+  if (unit === "bytes") return `${(v / 1048576).toFixed(1)} MiB`;
+  if (unit === "cores" || unit === "ratio") return `${(v * 100).toFixed(1)} %`;
+  if (unit === "1/s") return `${v < 10 ? v.toFixed(2) : v.toFixed(0)} /s`;
+  if (unit === "messages") return String(Math.round(v));
+  return fmt(v);
+}
+
+// One panel: a time chart of the window (a line per series) and the latest value of each series beside its colour.
+function metricPanel(id) {
+  const heading = h("h2");
+  const holder = h("div");
+  const latest = h("tbody");
+  const note = h("div", { class: "muted" });
+  const card = h("div", { class: "card", id: `metric-${id}` }, heading, note, holder, h("table", { class: "latest" }, latest));
+  let plot = null, key = "";
+  const range = { start: 0, end: 1 };
+  return {
+    el: card,
+    update(p, start, end) {
+      heading.textContent = p.title;
+      heading.title = p.query;
+      card.dataset.series = String(p.series.length);
+      if (p.error || p.series.length === 0) {
+        plot?.destroy();
+        plot = null;
+        key = "";
+        note.className = p.error ? "error" : "muted";
+        note.textContent = p.error ?? p.empty;
+        latest.replaceChildren();
+        card.dataset.points = "0";
+        return;
+      }
+      note.textContent = "";
+      const xs = [...new Set(p.series.flatMap((s) => s.points.map((pt) => pt[0])))].sort((a, b) => a - b);
+      const data = [xs, ...p.series.map((s) => {
+        const byTime = new Map(s.points.map((pt) => [pt[0], pt[1]]));
+        return xs.map((x) => byTime.get(x) ?? null);
+      })];
+      card.dataset.points = String(xs.length);
+      const labels = p.series.map((s) => s.label).join("|");
+      if (!plot || labels !== key) {
+        plot?.destroy();
+        key = labels;
+        const counts = p.unit === "messages";
+        plot = new uPlot({
+          width: Math.max(320, holder.clientWidth || 440), height: 200,
+          legend: { show: false },
+          // The whole window, however few points there are yet; counts on whole-number ticks from 0.
+          scales: { x: { range: () => [range.start, range.end] }, y: counts ? { range: (u, min, max) => [0, Math.max(2, Math.ceil(max * 1.2))] } : {} },
+          axes: [{}, { size: 80, values: (u, vals) => vals.map((v) => unitValue(v, p.unit)), ...(counts ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) }],
+          series: [{}, ...p.series.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length], width: 2, points: { size: 4 } }))],
+        }, data, holder);
+      }
+      range.start = start;
+      range.end = end;
+      plot.setData(data);
+      latest.replaceChildren(...p.series.map((s, i) => {
+        const last = s.points[s.points.length - 1];
+        return h("tr", { "data-series": s.label, "data-value": last[1] },
+          h("td", {}, h("span", { style: `color:${palette[i % palette.length]}` }, "■ "), s.label),
+          h("td", { class: "num" }, unitValue(last[1], p.unit)),
+          h("td", { class: "muted" }, when(last[0] * 1000)));
+      }));
+    },
+    destroy() { plot?.destroy(); },
+  };
 }
 
 function metricsPage() {
@@ -390,15 +501,25 @@ function metricsPage() {
     return;
   }
   const grid = h("div", { class: "grid", id: "metrics" });
-  main.replaceChildren(h("h1", {}, "Service metrics"), h("p", { class: "muted" }, "Instant queries to Prometheus, every 5 s."), grid);
+  const failure = h("div", { class: "error" });
+  main.replaceChildren(h("h1", {}, "Service metrics"),
+    h("p", { class: "muted" }, "From the run's Prometheus: the last 15 minutes, refreshed every 5 s."), failure, grid);
+  const panels = new Map();
+  onCleanup(() => panels.forEach((p) => p.destroy()));
   const load = async () => {
     try {
-      const panels = await api("/api/metrics");
-      grid.replaceChildren(...panels.map((p) => h("div", { class: "card" }, h("h2", { title: p.query }, p.title),
-        p.error ? h("div", { class: "error" }, p.error) : p.series.length === 0 ? h("div", { class: "muted" }, "no data") :
-          h("table", {}, h("tbody", {}, p.series.map((s) => h("tr", {}, h("td", {}, s.replica ?? s.job ?? ""), h("td", { class: "num" }, metricValue(s.value, p.unit)))))))));
+      const answer = await api("/api/metrics");
+      failure.textContent = "";
+      // Every card is in the grid before any chart takes its width from it.
+      for (const p of answer.panels) {
+        if (panels.has(p.id)) continue;
+        const panel = metricPanel(p.id);
+        panels.set(p.id, panel);
+        grid.append(panel.el);
+      }
+      for (const p of answer.panels) panels.get(p.id).update(p, answer.start, answer.end);
     } catch (e) {
-      grid.replaceChildren(h("div", { class: "error" }, String(e.message ?? e)));
+      failure.textContent = String(e.message ?? e);
     }
   };
   load();
