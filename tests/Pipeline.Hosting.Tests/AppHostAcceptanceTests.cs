@@ -3,8 +3,9 @@ using System.Reflection;
 
 namespace Pipeline.Hosting.Tests;
 
-/// <summary>AppHost acceptance 1: `dotnet run --project AppHost` brings every resource to healthy, and
-/// Ctrl+C (SIGINT to its process group, as a terminal sends it) ends it with nothing left behind.</summary>
+/// <summary>AppHost acceptance 1: `dotnet run --project AppHost` brings every resource to healthy and prints the
+/// dashboard's login link (with its token) and the CLI's settings, and Ctrl+C (SIGINT to its process group, as a
+/// terminal sends it) ends it with nothing left behind.</summary>
 public sealed class AppHostAcceptanceTests
 {
     [Fact]
@@ -28,6 +29,7 @@ public sealed class AppHostAcceptanceTests
         using var apphost = Process.Start(psi)!;
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var healthy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clientSettings = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         apphost.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -39,6 +41,10 @@ public sealed class AppHostAcceptanceTests
             {
                 healthy.TrySetResult();
             }
+            if (e.Data.StartsWith("PIPELINE_API_KEY=", StringComparison.Ordinal))
+            {
+                clientSettings.TrySetResult();
+            }
         };
         apphost.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
         apphost.BeginOutputReadLine();
@@ -49,12 +55,26 @@ public sealed class AppHostAcceptanceTests
             // The AppHost builds each service first (an up-to-date check takes a minute each on 2 busy cores).
             await Task.WhenAny(healthy.Task, apphost.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(6)));
             Assert.True(healthy.Task.IsCompleted, "no healthy line:\n" + string.Join('\n', output));
+            await clientSettings.Task.WaitAsync(TimeSpan.FromSeconds(30));
             var printed = string.Join('\n', output);
-            foreach (var resource in (string[])["rabbitmq", "storage", "blobs", "prometheus"])
+            foreach (var resource in (string[])["rabbitmq", "storage", "blobs", "prometheus", "ingest", "preprocess", "trainer-0", "trainer-1", "evaluator"])
             {
                 Assert.Contains(resource, printed, StringComparison.Ordinal);
             }
+            Assert.Matches(@"(?m)^PIPELINE_URL=http://127\.0\.0\.1:\d+/?$", printed);
             Assert.NotEmpty(ProcessScan.Find(runDir));
+
+            // The printed dashboard link, with its token, logs a browser in; the dashboard without it answers 401.
+            var login = Assert.Single(output, l => l.StartsWith("Dashboard: ", StringComparison.Ordinal))["Dashboard: ".Length..];
+            Assert.Matches(@"^http://127\.0\.0\.1:\d+/login\?t=[0-9a-f]{48}$", login);
+            using (var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }))
+            {
+                using var denied = await browser.GetAsync(new Uri(new Uri(login), "/api/resources"));
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, denied.StatusCode);
+                using var loggedIn = await browser.GetAsync(new Uri(login));
+                Assert.Equal(System.Net.HttpStatusCode.Redirect, loggedIn.StatusCode);
+                Assert.Contains(loggedIn.Headers.GetValues("Set-Cookie"), c => c.Contains("httponly", StringComparison.OrdinalIgnoreCase));
+            }
 
             using (var ctrlC = Process.Start("kill", ["-INT", "--", "-" + apphost.Id]))
             {

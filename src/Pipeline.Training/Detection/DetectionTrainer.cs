@@ -231,12 +231,14 @@ public sealed class DetectionTrainer : IDisposable
             if (state.Step % recipe.LogEvery == 0 || state.Step == TotalSteps)
             {
                 var seconds = Math.Max(window.Elapsed.TotalSeconds, 1e-9);
+                // The sinks' time (publishing progress, on rank 0) counts in the next window, as it does for the ranks that
+                // wait for rank 0 meanwhile: every rank then reports the group's true rate.
+                window.Restart();
                 var eta = TimeSpan.FromSeconds(seconds / windowSteps * Math.Max(0, TotalSteps - state.Step));
                 var progress = new StepProgress(epoch, state.Step, TotalSteps, windowLoss / windowBatches, Optimizer.param_groups[0].lr,
                     windowSamples * parallel.WorldSize / seconds, eta);
                 Report(s => s.OnStep(progress));
                 (windowLoss, windowBatches, windowSamples, windowSteps) = (0, 0, 0, 0);
-                window.Restart();
             }
             if (recipe.Checkpoint.EverySteps > 0 && state.Step % recipe.Checkpoint.EverySteps == 0) SaveCheckpoint();
         }
