@@ -13,12 +13,10 @@ public sealed record DetectionTrainingSummary(StopReason Reason, int Epochs, lon
     DetectionReport? LastValidation, TimeSpan Elapsed);
 
 /// <summary>Receives detection training progress.</summary>
-public interface IDetectionTrainingSink
+public interface IDetectionTrainingSink : IStepSink
 {
-    void OnStep(StepProgress progress);
     void OnEpoch(DetectionEpochResult result);
     void OnFinished(DetectionTrainingSummary summary);
-    void OnCheckpoint(CheckpointWritten checkpoint) { }
 }
 
 /// <summary>

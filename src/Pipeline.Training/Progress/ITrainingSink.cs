@@ -26,13 +26,18 @@ public sealed record TrainingSummary(StopReason Reason, int Epochs, long Steps, 
 /// <paramref name="Step"/> optimizer steps; <paramref name="Final"/> for the run's last one.</summary>
 public sealed record CheckpointWritten(string Folder, int Epoch, long Step, bool Final);
 
-/// <summary>Receives training progress: a console bar, a results file, a service's event publisher.</summary>
-public interface ITrainingSink
+/// <summary>What every task's training reports: its steps and its checkpoints.</summary>
+public interface IStepSink
 {
     void OnStep(StepProgress progress);
-    void OnEpoch(EpochResult result);
-    void OnFinished(TrainingSummary summary);
 
     /// <summary>A checkpoint was written (e.g. to copy it to an artifact store); most sinks ignore it.</summary>
     void OnCheckpoint(CheckpointWritten checkpoint) { }
+}
+
+/// <summary>Receives a classifier's training progress: a console bar, a results file, a service's event publisher.</summary>
+public interface ITrainingSink : IStepSink
+{
+    void OnEpoch(EpochResult result);
+    void OnFinished(TrainingSummary summary);
 }
