@@ -22,12 +22,6 @@ namespace Pipeline.Cli;
 /// </summary>
 public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
 {
-    public const string RecipeFile = "recipe.json";
-    public const string ResultsFile = "results.csv";
-    public const string EvaluationFile = "evaluation.json";
-    public const string PrCurvesFile = "pr_curves.png";
-    public const string ConfusionMatrixFile = "confusion_matrix.png";
-
     public int Execute(CancellationToken cancellation)
     {
         var recipe = DetectionRecipes.Load(options.Config, options.Overrides);
@@ -38,7 +32,7 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
         if (dataset.Task != TaskKind.Detect) throw new InvalidDataException($"{options.Dataset}: a {dataset.Format} {dataset.Task.ToString().ToLowerInvariant()} dataset, not a detection one");
         if (!dataset.InSplit(DatasetSplit.Train).Any() && dataset.HasSplits) throw new InvalidDataException($"{options.Dataset}: the {dataset.Format} dataset has no training split");
         Directory.CreateDirectory(options.Output);
-        AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
+        AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.RecipeFile), RecipeWriter.ToJson(recipe));
 
         var (height, width) = (recipe.Input.Size![0], recipe.Input.Size[1]);
         // Validation: the val split, or a seeded share of train; test: the test split, else validation (none is carved here).
@@ -49,43 +43,33 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
         var testSource = splits.Test ?? validation;
         using var test = Limit(testSource);
 
-        var sinks = new List<IDetectionTrainingSink> { new DetectionCsvResultsSink(Path.Combine(options.Output, ResultsFile)), new DetectionConsoleSink(stderr) };
+        var sinks = new List<IDetectionTrainingSink> { new DetectionCsvResultsSink(Path.Combine(options.Output, LocalRunFolder.ResultsFile)), new DetectionConsoleSink(stderr) };
         using var trainer = new DetectionTrainer(recipe, train, validation, new DetectionTrainerOptions { OutputDirectory = options.Output, Sinks = sinks });
-        if (options.Resume && new CheckpointStore(Path.Combine(options.Output, DetectionTrainer.CheckpointFolder)).Latest() is { } checkpoint)
-        {
-            trainer.Resume(checkpoint);
-            stderr.WriteLine($"resuming from {checkpoint}");
-        }
+        LocalRunFolder.ResumeIfAsked(trainer, options, stderr);
         stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"training FCOS ({recipe.Model.Name}) on {train.Count} images with {train.BoxCount} boxes at {height}x{width} ({validation.Count} for validation), {trainer.TotalSteps} steps, run folder {options.Output}"));
 
         var summary = trainer.Fit(cancellation);
         trainer.RestoreBestWeights();
         var (report, loss) = trainer.Evaluate(test ?? testSource);
-        AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
+        AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.EvaluationFile), report.ToJson());
         var chart = Charts.PrecisionRecall(report, title: $"Precision-recall at IoU 0.50 ({report.Images} test images)");
-        AtomicFile.Write(Path.Combine(options.Output, PrCurvesFile), temp => File.WriteAllBytes(temp, chart.ToPng()));
+        AtomicFile.Write(Path.Combine(options.Output, LocalRunFolder.PrCurvesFile), temp => File.WriteAllBytes(temp, chart.ToPng()));
         var confusion = Charts.ConfusionMatrix(report, string.Create(CultureInfo.InvariantCulture,
             $"Test confusion matrix (score >= {report.ConfusionThreshold:0.##}, IoU >= {DetectionEvaluator.ConfusionIou:0.##}; {report.Images} images)"));
-        AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
+        AtomicFile.Write(Path.Combine(options.Output, LocalRunFolder.ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
 
         if (options.Json)
         {
-            stdout.WriteLine(JsonSerializer.Serialize(new
+            stdout.WriteLine(JsonSerializer.Serialize(LocalRunFolder.Summary(new Dictionary<string, object?>
             {
-                map = report.Map,
-                map50 = report.Map50,
-                map75 = report.Map75,
-                ar = report.Ar,
-                loss,
-                test_images = report.Images,
-                epochs = summary.Epochs,
-                steps = summary.Steps,
-                best_epoch = summary.BestEpoch + 1,
-                stop_reason = summary.Reason.ToString().ToLowerInvariant(),
-                seconds = Math.Round(summary.Elapsed.TotalSeconds, 1),
-                run = Path.GetFullPath(options.Output),
-            }));
+                ["map"] = report.Map,
+                ["map50"] = report.Map50,
+                ["map75"] = report.Map75,
+                ["ar"] = report.Ar,
+                ["loss"] = loss,
+                ["test_images"] = report.Images,
+            }, summary.Reason, summary.Epochs, summary.Steps, summary.BestEpoch, summary.Elapsed, options.Output)));
         }
         else
         {

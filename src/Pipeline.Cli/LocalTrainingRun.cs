@@ -28,13 +28,6 @@ public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadO
 /// </summary>
 public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter stdout, TextWriter stderr)
 {
-    public const string RecipeFile = "recipe.json";
-    public const string ResultsFile = "results.csv";
-    public const string EvaluationFile = "evaluation.json";
-    public const string ConfusionMatrixFile = "confusion_matrix.png";
-    public const string PrCurvesFile = "pr_curves.png";
-    public const string TrainingCurvesFile = "training_curves.png";
-
     public int Execute(CancellationToken cancellation)
     {
         var recipe = RecipeLoader.Load(options.Config, options.Overrides);
@@ -45,7 +38,7 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, TrainingDevice.Resolve(recipe.Device, rank.LocalRank ?? rank.Rank)) : null;
         var primary = parallel is null || parallel.Rank == 0;
         Directory.CreateDirectory(options.Output);
-        if (primary) AtomicFile.WriteAllText(Path.Combine(options.Output, RecipeFile), RecipeWriter.ToJson(recipe));
+        if (primary) AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.RecipeFile), RecipeWriter.ToJson(recipe));
 
         using var fullTrain = FashionMnist.Load(options.Dataset, "train");
         using var fullTest = FashionMnist.Load(options.Dataset, "t10k");
@@ -56,17 +49,12 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         using var __ = validation;
 
         var sinks = new List<ITrainingSink>();
-        if (primary) sinks.Add(new CsvResultsSink(Path.Combine(options.Output, ResultsFile)));
+        if (primary) sinks.Add(new CsvResultsSink(Path.Combine(options.Output, LocalRunFolder.ResultsFile)));
         var interactive = primary && !options.Json && ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
         if (!interactive) sinks.Add(new ConsoleSink(stderr));
         var trainerOptions = new TrainerOptions { OutputDirectory = options.Output, Sinks = sinks, Parallel = (IDataParallel?)parallel ?? SingleProcess.Instance };
         using var trainer = new Trainer(recipe, train, validation, trainerOptions);
-        // Every rank resumes from the checkpoint rank 0 wrote.
-        if (options.Resume && new CheckpointStore(Path.Combine(options.Output, Trainer.CheckpointFolder)).Latest() is { } checkpoint)
-        {
-            trainer.Resume(checkpoint);
-            if (primary) stderr.WriteLine($"resuming from {checkpoint}");
-        }
+        LocalRunFolder.ResumeIfAsked(trainer, options, primary ? stderr : null);
         var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each)";
         if (primary) stderr.WriteLine($"training {recipe.Model.Name} on {train.Count} images ({validation.Count} for validation), {trainer.TotalSteps} steps{ranks}, run folder {options.Output}");
 
@@ -74,35 +62,29 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         trainer.RestoreBestWeights();
         var report = trainer.Evaluate(test ?? fullTest);
         if (!primary) return summary.Reason == StopReason.Cancelled ? 130 : 0;
-        AtomicFile.WriteAllText(Path.Combine(options.Output, EvaluationFile), report.ToJson());
+        AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.EvaluationFile), report.ToJson());
         var confusion = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)");
-        AtomicFile.Write(Path.Combine(options.Output, ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
+        AtomicFile.Write(Path.Combine(options.Output, LocalRunFolder.ConfusionMatrixFile), temp => File.WriteAllBytes(temp, confusion.ToPng()));
         var precisionRecall = Charts.PrecisionRecall(report, title: $"Test precision-recall, one vs rest ({report.Count} images)");
-        AtomicFile.Write(Path.Combine(options.Output, PrCurvesFile), temp => File.WriteAllBytes(temp, precisionRecall.ToPng()));
+        AtomicFile.Write(Path.Combine(options.Output, LocalRunFolder.PrCurvesFile), temp => File.WriteAllBytes(temp, precisionRecall.ToPng()));
         // A run stopped inside its first epoch has no epoch to draw yet.
-        var results = Path.Combine(options.Output, ResultsFile);
+        var results = Path.Combine(options.Output, LocalRunFolder.ResultsFile);
         if (File.Exists(results) && ResultsCsv.Read(results)["epoch"].Length > 0)
         {
-            var curves = ResultsCsv.Chart(results, $"{recipe.Model.Name}: {ResultsFile}");
-            AtomicFile.Write(Path.Combine(options.Output, TrainingCurvesFile), temp => File.WriteAllBytes(temp, curves.ToPng()));
+            var curves = ResultsCsv.Chart(results, $"{recipe.Model.Name}: {LocalRunFolder.ResultsFile}");
+            AtomicFile.Write(Path.Combine(options.Output, LocalRunFolder.TrainingCurvesFile), temp => File.WriteAllBytes(temp, curves.ToPng()));
         }
 
         if (options.Json)
         {
-            stdout.WriteLine(JsonSerializer.Serialize(new
+            stdout.WriteLine(JsonSerializer.Serialize(LocalRunFolder.Summary(new Dictionary<string, object?>
             {
-                accuracy = report.Accuracy,
-                top5 = report.TopK.GetValueOrDefault(5),
-                macro_f1 = report.MacroF1,
-                loss = report.Loss,
-                test_images = report.Count,
-                epochs = summary.Epochs,
-                steps = summary.Steps,
-                best_epoch = summary.BestEpoch + 1,
-                stop_reason = summary.Reason.ToString().ToLowerInvariant(),
-                seconds = Math.Round(summary.Elapsed.TotalSeconds, 1),
-                run = Path.GetFullPath(options.Output),
-            }));
+                ["accuracy"] = report.Accuracy,
+                ["top5"] = report.TopK.GetValueOrDefault(5),
+                ["macro_f1"] = report.MacroF1,
+                ["loss"] = report.Loss,
+                ["test_images"] = report.Count,
+            }, summary.Reason, summary.Epochs, summary.Steps, summary.BestEpoch, summary.Elapsed, options.Output)));
         }
         else WriteReport(report, summary);
         return summary.Reason == StopReason.Cancelled ? 130 : 0;
