@@ -50,8 +50,12 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
             var path = await DownloadRawAsync(ingested.RawPrefix, raw, local, cancellationToken).ConfigureAwait(false);
             using var source = FileSources.Open(path);
             var load = DatasetLoader.Load(source, raw.Format);
-            // Ingest validated these same files: the same policy leaves out the same items.
-            var dataset = new DatasetValidator { Policy = ProblemPolicy.Unattended }.Validate(source, load).Dataset;
+            // Ingest validated these same files, decoding every image, and its report names the items it left out. The
+            // same items are left out here and the rest checked by their headers only (sizes, boxes, duplicates): the
+            // same images are kept without decoding each of them twice.
+            var leftOut = await LeftOutItemsAsync(ingested.ReportBlob, cancellationToken).ConfigureAwait(false);
+            load = load with { Dataset = load.Dataset.WithItems([.. load.Dataset.Items.Where(i => !leftOut.Contains(i.Path))]) };
+            var dataset = new DatasetValidator { Policy = ProblemPolicy.Unattended, DecodeImages = false }.Validate(source, load).Dataset;
             // Names come from the ingest manifest: some formats (IDX) know them only from the original location.
             if (dataset.Classes.Count != ingested.Classes.Count)
                 throw new InvalidDataException($"{ingested.ManifestBlob}: lists {ingested.Classes.Count} classes but the raw files have {dataset.Classes.Count}");
@@ -143,6 +147,17 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
             return Path.Combine(folder, raw.Files[0][(raw.Files[0].LastIndexOf('/') + 1)..]);
         }
         return folder;
+    }
+
+    private sealed record IngestReport(IReadOnlyList<ReportedItem> Problems);
+    private sealed record ReportedItem(string? Item, string Action);
+
+    /// <summary>The items the ingest report says were left out (the dataset-wide problems name no item).</summary>
+    private async Task<HashSet<string>> LeftOutItemsAsync(string reportBlob, CancellationToken cancellationToken)
+    {
+        var (container, name) = BlobPaths.Split(reportBlob);
+        var report = await ReadJsonAsync<IngestReport>(container, name, cancellationToken).ConfigureAwait(false);
+        return [.. report.Problems.Where(p => p.Item is not null && p.Action == "skip").Select(p => p.Item!)];
     }
 
     private async Task<T> ReadJsonAsync<T>(string container, string name, CancellationToken cancellationToken)

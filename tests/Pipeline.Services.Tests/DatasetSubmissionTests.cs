@@ -81,6 +81,41 @@ public sealed class DatasetSubmissionTests(ServicesFixture fixture) : IDisposabl
         Assert.True(summary.GetProperty("test").GetProperty("accuracy").GetDouble() >= 0.75, goodOut);
     }
 
+    [Fact]
+    public async Task Damaged_and_duplicate_images_are_left_out_listed_in_the_report_and_the_rest_is_prepared_and_trained()
+    {
+        var entries = new List<(string, byte[])>();
+        for (var k = 0; k < 20; k++)
+        {
+            entries.Add(($"red/{k:D3}.png", Png(k, 20, 24, red: true)));
+            entries.Add(($"blue/{k:D3}.png", Png(1000 + k, 20, 24, red: false)));
+        }
+        // A PNG cut short (its header still reads well: only decoding finds it out) and a byte-for-byte copy.
+        var whole = Png(77, 20, 24, red: true);
+        entries.Add(("red/cut-short.png", whole[..(whole.Length / 2)]));
+        entries.Add(("blue/copy.png", entries[1].Item2));
+        var archive = Zip("damaged.zip", [.. entries]);
+        var (code, stdout, stderr) = await fixture.CliAsync("submit", archive, "--wait", "--json", "--epochs=1", "--input.size=[16,16]",
+            "--model.name=small_cnn", "--model.width=4", "--batch_size=8", "--log_every=2");
+        Assert.True(code == 0, $"{stderr}\n{stdout}");
+        var id = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("job").GetString()!;
+        var job = (await fixture.WaitForJobAsync(id, "Succeeded")).GetProperty("job");
+
+        using var store = new AzureBlobStore(fixture.App.GetConnectionString("blobs"));
+        var datasetId = job.GetProperty("datasetId").GetString()!;
+        await using var reportStream = await store.DownloadAsync("datasets", $"{datasetId}/report.json");
+        var report = await JsonSerializer.DeserializeAsync<JsonElement>(reportStream);
+        Assert.Equal(40, report.GetProperty("itemsKept").GetInt32());
+        Assert.Equal(2, report.GetProperty("itemsSkipped").GetInt32());
+        var problems = report.GetProperty("problems").EnumerateArray().ToDictionary(p => p.GetProperty("item").GetString()!, p => p.GetProperty("kind").GetString());
+        Assert.Equal("truncatedImage", problems["red/cut-short.png"]);
+        Assert.Equal("duplicateFile", problems["blue/copy.png"]);
+        // Preprocessing kept exactly the images ingest kept.
+        await using var manifestStream = await store.DownloadAsync("datasets", $"{datasetId}/prepared/manifest.json");
+        var splits = (await JsonSerializer.DeserializeAsync<JsonElement>(manifestStream)).GetProperty("splits");
+        Assert.Equal(40, splits.EnumerateObject().Sum(s => s.Value.GetInt64()));
+    }
+
     /// <summary>Two trivially separable classes: reddish and bluish noise, of varying sizes (as real folders have).</summary>
     private string ImageFolderZip(string name, int perClass)
     {

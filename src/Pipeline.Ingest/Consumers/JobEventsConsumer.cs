@@ -20,7 +20,10 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
     IConsumer<JobFailed>,
     IConsumer<EvaluationCompleted>,
     IConsumer<StopTrainingEarly>,
-    IConsumer<TrainingGroupLost>
+    IConsumer<TrainingGroupLost>,
+    IConsumer<Fault<SubmitDataset>>,
+    IConsumer<Fault<DatasetIngested>>,
+    IConsumer<Fault<TrainingCompleted>>
 {
     public Task Consume(ConsumeContext<DatasetIngested> context) => Record(context, null);
 
@@ -84,6 +87,22 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
     public Task Consume(ConsumeContext<StopTrainingEarly> context) => Record(context, null);
 
     public Task Consume(ConsumeContext<TrainingGroupLost> context) => Record(context, null);
+
+    // A stage that still fails after its retries (an unexpected error: expected ones end the job themselves) would leave
+    // the job waiting for it forever. The job fails instead, naming the stage and the error.
+    public Task Consume(ConsumeContext<Fault<SubmitDataset>> context) => Faulted(context, "ingest", context.Message.Message.JobId);
+
+    public Task Consume(ConsumeContext<Fault<DatasetIngested>> context) => Faulted(context, "preprocess", context.Message.Message.JobId);
+
+    public Task Consume(ConsumeContext<Fault<TrainingCompleted>> context) => Faulted(context, "evaluate", context.Message.Message.JobId);
+
+    private async Task Faulted<T>(ConsumeContext<Fault<T>> context, string stage, Guid jobId) where T : class
+    {
+        var error = context.Message.Exceptions.FirstOrDefault();
+        var reason = $"{stage}: {error?.Message ?? "failed"} (after retries; the message is in the {stage} service's _error queue)";
+        var change = await registry.TransitionAsync(jobId, JobState.Failed, reason, null, context.CancellationToken).ConfigureAwait(false);
+        await SubmitDatasetConsumer.Announce(context, change).ConfigureAwait(false);
+    }
 
     private Task Record<T>(ConsumeContext<T> context, Action<JobRecord>? update) where T : class, IJobEvent
     {
