@@ -418,7 +418,8 @@ public sealed class DashboardServer : IAsyncDisposable
                     .ToList();
                 return new MetricPanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, series, null);
             }
-            catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or KeyNotFoundException)
+            catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or KeyNotFoundException
+                || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested)) // Prometheus did not answer in time
             {
                 return new MetricPanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, [], e.Message);
             }
