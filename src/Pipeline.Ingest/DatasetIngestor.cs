@@ -37,7 +37,7 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
         ArgumentNullException.ThrowIfNull(submission);
         var task = ParseTask(submission);
         await using var local = await LocalSource.ResolveAsync(store, submission.Source, cancellationToken).ConfigureAwait(false);
-        var (dataset, report) = Validate(local.Path, submission.Format, task);
+        var (dataset, report) = Validate(local.Path, SubmitDataset.SourceDisplayName(submission.Source), submission.Format, task);
 
         var datasetId = $"ds-{submission.JobId:N}";
         await store.CreateContainerIfMissingAsync(Container, cancellationToken).ConfigureAwait(false);
@@ -72,11 +72,12 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
 
     /// <summary>Loads and validates; any reason the dataset is unusable becomes a rejection naming the file.</summary>
     /// <param name="task">The task asked for; null: whatever the dataset's format implies.</param>
-    private static (Dataset Dataset, ValidationReport Report) Validate(string path, string? format, TaskKind? task)
+    /// <param name="displayName">How messages name the dataset (the user's path, or the upload's file name).</param>
+    private static (Dataset Dataset, ValidationReport Report) Validate(string path, string displayName, string? format, TaskKind? task)
     {
         try
         {
-            using var source = FileSources.Open(path);
+            using var source = FileSources.Open(path, displayName: displayName);
             var load = DatasetLoader.Load(source, format);
             if (task is { } asked && load.Dataset.Task != asked)
                 throw new DatasetRejectedException($"{source.Name}: the job's task is {TaskName(asked)} but the dataset is a {TaskName(load.Dataset.Task)} dataset ({load.Dataset.Format}); submit it with --task {TaskName(load.Dataset.Task)}");

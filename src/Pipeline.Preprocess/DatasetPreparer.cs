@@ -25,7 +25,7 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
 
     private sealed record PreparedManifest(string DatasetId, IReadOnlyList<string> Classes, Dictionary<string, long> Splits, int[] ImageShape, string Task = "classify");
     private static readonly (string Name, DatasetSplit Split)[] Splits = [("train", DatasetSplit.Train), ("val", DatasetSplit.Val), ("test", DatasetSplit.Test)];
-    private sealed record RawManifest(string Format, string Layout, IReadOnlyList<string> Files);
+    private sealed record RawManifest(string Format, string Layout, IReadOnlyList<string> Files, string? Source);
 
     /// <summary>The announcement of an earlier, complete preparation of this dataset, if there is one.</summary>
     public async Task<DatasetPrepared?> FindPreparedAsync(DatasetIngested ingested, CancellationToken cancellationToken)
@@ -48,7 +48,8 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
         try
         {
             var path = await DownloadRawAsync(ingested.RawPrefix, raw, local, cancellationToken).ConfigureAwait(false);
-            using var source = FileSources.Open(path);
+            // Messages name the files as the user knows them, not by this service's temporary copy.
+            using var source = FileSources.Open(path, displayName: raw.Source is { } given ? SubmitDataset.SourceDisplayName(given) : null);
             var load = DatasetLoader.Load(source, raw.Format);
             // Ingest validated these same files, decoding every image, and its report names the items it left out. The
             // same items are left out here and the rest checked by their headers only (sizes, boxes, duplicates): the

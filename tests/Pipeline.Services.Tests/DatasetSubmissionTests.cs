@@ -69,6 +69,8 @@ public sealed class DatasetSubmissionTests(ServicesFixture fixture) : IDisposabl
             var reason = job.GetProperty("reason").GetString()!;
             Assert.Contains(Path.GetFileName(archive), reason, StringComparison.Ordinal);
             Assert.Contains(expected, reason, StringComparison.Ordinal);
+            // Named as the user knows it, not by the service's temporary copy of the upload.
+            Assert.DoesNotContain("pipeline-ingest-", reason, StringComparison.Ordinal);
         }
 
         // The services are still up: a good archive right after trains to an evaluated model.
@@ -107,9 +109,11 @@ public sealed class DatasetSubmissionTests(ServicesFixture fixture) : IDisposabl
         var report = await JsonSerializer.DeserializeAsync<JsonElement>(reportStream);
         Assert.Equal(40, report.GetProperty("itemsKept").GetInt32());
         Assert.Equal(2, report.GetProperty("itemsSkipped").GetInt32());
-        var problems = report.GetProperty("problems").EnumerateArray().ToDictionary(p => p.GetProperty("item").GetString()!, p => p.GetProperty("kind").GetString());
-        Assert.Equal("truncatedImage", problems["red/cut-short.png"]);
-        Assert.Equal("duplicateFile", problems["blue/copy.png"]);
+        var problems = report.GetProperty("problems").EnumerateArray().ToDictionary(p => p.GetProperty("item").GetString()!);
+        Assert.Equal("truncatedImage", problems["red/cut-short.png"].GetProperty("kind").GetString());
+        Assert.Equal("damaged.zip!/red/cut-short.png", problems["red/cut-short.png"].GetProperty("file").GetString());
+        Assert.Equal("duplicateFile", problems["blue/copy.png"].GetProperty("kind").GetString());
+        Assert.Equal("damaged.zip", report.GetProperty("source").GetString());
         // Preprocessing kept exactly the images ingest kept.
         await using var manifestStream = await store.DownloadAsync("datasets", $"{datasetId}/prepared/manifest.json");
         var splits = (await JsonSerializer.DeserializeAsync<JsonElement>(manifestStream)).GetProperty("splits");

@@ -110,6 +110,40 @@ public class ValidationTests
     }
 
     [Fact]
+    public void A_source_opened_under_a_display_name_reads_its_files_and_names_them_by_it()
+    {
+        using var folder = new TempFolder();
+        // The same two images, as a zip and as a folder: a good one and one cut short.
+        (string Name, byte[] Bytes)[] images = [("cats/1.png", Png(8, 8, 1)), ("dogs/2.png", Png(8, 8, 2)[..40])];
+        var zip = folder.File("copy-of-upload.zip");
+        using (var archive = ZipFile.Open(zip, ZipArchiveMode.Create))
+        {
+            foreach (var (name, bytes) in images)
+            {
+                using var stream = archive.CreateEntry(name).Open();
+                stream.Write(bytes);
+            }
+        }
+        var tree = Path.Combine(folder.Path, "copy-of-folder");
+        foreach (var (name, bytes) in images)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(tree, name))!);
+            File.WriteAllBytes(Path.Combine(tree, name), bytes);
+        }
+        foreach (var (path, shown, separator) in new[] { (zip, "photos.zip", "!/"), (tree, "/home/me/photos", "/") })
+        {
+            using var source = FileSources.Open(path, displayName: shown);
+            Assert.Equal(shown, source.Name);
+            Assert.Equal(images[0].Bytes, source.ReadAllBytes("cats/1.png"));
+            var result = LoadAndValidate(source);
+            Assert.Equal(shown, result.Report.Source);
+            var cut = Assert.Single(result.Report.Problems);
+            Assert.Equal($"{shown}{separator}dogs/2.png", cut.File);
+            Assert.DoesNotContain("copy-of", cut.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Tar_links_and_escaping_entries_are_refused_and_nothing_is_written_outside()
     {
         using var folder = new TempFolder();

@@ -15,6 +15,15 @@ public sealed record SubmitDataset(
     DateTimeOffset SubmittedAt)
 {
     public const string AutoTask = "auto";
+
+    /// <summary>How messages name a <paramref name="source"/> to its user: the path as given, or an upload by its own
+    /// file name (not the services' temporary copies).</summary>
+    public static string SourceDisplayName(string source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.StartsWith("path:", StringComparison.Ordinal)) return source["path:".Length..];
+        return source.StartsWith("blob:", StringComparison.Ordinal) ? source[(source.LastIndexOf('/') + 1)..] : source;
+    }
 }
 
 /// <summary>Stop the job between steps; it ends Cancelled.</summary>

@@ -4,15 +4,18 @@ namespace Pipeline.Vision.Data.Sources;
 public sealed class FolderSource : IFileSource
 {
     private readonly HashSet<string> _set;
+    private readonly string _root;
 
-    public FolderSource(string folder)
+    /// <param name="displayName">How messages name the folder; its full path by default.</param>
+    public FolderSource(string folder, string? displayName = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder");
-        Name = Path.GetFullPath(folder).TrimEnd('/');
+        _root = Path.GetFullPath(folder).TrimEnd('/');
+        Name = displayName?.TrimEnd('/') ?? _root;
         var files = new List<string>();
         var problems = new List<Validation.DatasetProblem>();
-        Walk(new DirectoryInfo(Name), "", files, problems);
+        Walk(new DirectoryInfo(_root), "", files, problems);
         files.Sort(StringComparer.Ordinal);
         Files = files;
         Problems = problems;
@@ -28,7 +31,7 @@ public sealed class FolderSource : IFileSource
     public byte[] ReadAllBytes(string path)
     {
         if (!_set.Contains(path)) throw new FileNotFoundException($"{Describe(path)}: no such file in the dataset");
-        return File.ReadAllBytes(Path.Combine(Name, path));
+        return File.ReadAllBytes(Path.Combine(_root, path));
     }
 
     public string Describe(string path) => $"{Name}/{path}";

@@ -14,16 +14,18 @@ public sealed class TarSource : IFileSource
     private readonly DirectoryInfo _store;
     private readonly Dictionary<string, string> _stored = new(StringComparer.Ordinal);
 
-    public TarSource(string path, ArchiveLimits? limits = null)
+    /// <param name="displayName">How messages name the archive; its full path by default.</param>
+    public TarSource(string path, ArchiveLimits? limits = null, string? displayName = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         limits ??= ArchiveLimits.Default;
-        Name = Path.GetFullPath(path);
+        var fullPath = Path.GetFullPath(path);
+        Name = displayName ?? fullPath;
         _store = Directory.CreateTempSubdirectory("pipeline-tar-");
         var problems = new List<DatasetProblem>();
         try
         {
-            using var file = File.OpenRead(Name);
+            using var file = File.OpenRead(fullPath);
             using var stream = IsGzip(file) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
             using var reader = new TarReader(stream);
             long total = 0;

@@ -14,14 +14,16 @@ public sealed class ZipSource : IFileSource
     private readonly Dictionary<string, ZipArchiveEntry> _entries = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
-    public ZipSource(string path, ArchiveLimits? limits = null)
+    /// <param name="displayName">How messages name the archive; its full path by default.</param>
+    public ZipSource(string path, ArchiveLimits? limits = null, string? displayName = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         limits ??= ArchiveLimits.Default;
-        Name = Path.GetFullPath(path);
+        var fullPath = Path.GetFullPath(path);
+        Name = displayName ?? fullPath;
         try
         {
-            _zip = ZipFile.OpenRead(Name);
+            _zip = ZipFile.OpenRead(fullPath);
         }
         catch (InvalidDataException e)
         {
