@@ -49,7 +49,7 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
             history.Add(metrics.TryGetValue(rule.Metric, out var value) ? value : double.NaN);
         }
         var (best, since) = Training.EarlyStopping.Track(rule, history);
-        if (since < rule.Patience) return;
+        if (!Training.EarlyStopping.PatienceRanOut(rule, since)) return;
         var bestEpoch = best + 1;
         var reason = $"validation {rule.Metric} has not improved for {since} epoch(s) since epoch {bestEpoch} (patience {rule.Patience})";
         logger.LogInformation("Job {JobId}: stopping early: {Reason}", job, reason);

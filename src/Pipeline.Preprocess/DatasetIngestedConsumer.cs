@@ -21,21 +21,14 @@ public sealed class DatasetIngestedConsumer(DatasetPreparer preparer, ILogger<Da
             {
                 prepared = await preparer.PrepareAsync(ingested, context.CancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (BadData(e) is { } bad)
+            catch (Exception e) when (e is InvalidDataException or Vision.Data.Formats.DatasetFormatException or Training.Recipes.RecipeException
+                or Vision.Imaging.ImageDecodeException)
             {
-                logger.LogWarning("Job {JobId}: dataset {DatasetId} cannot be prepared: {Reason}", ingested.JobId, ingested.DatasetId, bad.Message);
-                await context.Publish(new JobFailed(ingested.JobId, "preprocess", bad.Message), context.CancellationToken).ConfigureAwait(false);
+                logger.LogWarning("Job {JobId}: dataset {DatasetId} cannot be prepared: {Reason}", ingested.JobId, ingested.DatasetId, e.Message);
+                await context.Publish(new JobFailed(ingested.JobId, "preprocess", e.Message), context.CancellationToken).ConfigureAwait(false);
                 return;
             }
         }
         await context.Publish(prepared, context.CancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>The data's fault in <paramref name="e"/> (parallel decoding wraps it), which no retry mends; else null.</summary>
-    private static Exception? BadData(Exception e) => e switch
-    {
-        InvalidDataException or Vision.Data.Formats.DatasetFormatException or Training.Recipes.RecipeException or Vision.Imaging.ImageDecodeException => e,
-        AggregateException a => a.Flatten().InnerExceptions.Select(BadData).FirstOrDefault(x => x is not null),
-        _ => null,
-    };
 }

@@ -35,7 +35,6 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
     private readonly IReadOnlyList<IStepSink> rankSinks;
     private nn.Module model = null!;
     private IEpochSampler sampler = null!;
-    private int rankBatchSize;
     private CheckpointStore? checkpoints;
     private Dictionary<string, Tensor>? bestWeights;
     private TrainingState state = new();
@@ -59,6 +58,8 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
     protected IDataParallel Parallel { get; }
     public optim.Optimizer Optimizer { get; private set; } = null!;
     public LrScheduler Scheduler { get; private set; } = null!;
+    /// <summary>Images per micro-batch on this rank.</summary>
+    protected int RankBatchSize { get; private set; }
     /// <summary>Micro-batches of this rank per epoch.</summary>
     public long BatchesPerEpoch { get; private set; }
     public long StepsPerEpoch { get; private set; }
@@ -72,7 +73,7 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
     {
         model = trained;
         sampler = order;
-        rankBatchSize = batchSize;
+        RankBatchSize = batchSize;
         Optimizer = OptimizerFactory.Create(trained, Recipe.Optimizer);
         // The last incomplete batch is dropped (a batch of one breaks batch norm), unless it is the only one.
         BatchesPerEpoch = Math.Max(1, order.Length / batchSize);
@@ -176,7 +177,7 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
         return (reason, last, clock.Elapsed);
     }
 
-    private bool StoppedEarly => Recipe.EarlyStopping.Patience is { } patience && state.EpochsWithoutImprovement >= patience;
+    private bool StoppedEarly => EarlyStopping.PatienceRanOut(Recipe.EarlyStopping, state.EpochsWithoutImprovement);
 
     /// <summary>Trains the rest of one epoch; returns why it stopped early, or null when the epoch is complete.</summary>
     private StopReason? TrainEpoch(int epoch, CancellationToken cancellation)
@@ -199,8 +200,8 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
             for (; b < groupEnd; b++)
             {
                 using var scope = NewDisposeScope();
-                var start = (int)(b * rankBatchSize);
-                var indices = order.AsSpan(start, Math.Min(rankBatchSize, order.Length - start));
+                var start = (int)(b * RankBatchSize);
+                var indices = order.AsSpan(start, Math.Min(RankBatchSize, order.Length - start));
                 // Gradients are averaged over ranks once per optimizer step, in the last micro-batch's backward.
                 var value = TrainBatch(epoch, b, indices, groupSize, syncGradients: b == groupEnd - 1);
                 windowLoss += value;

@@ -38,9 +38,13 @@ public static class EarlyStopping
     }
 
     /// <summary>Whether the rule stops training after <paramref name="history"/>.</summary>
-    public static bool ShouldStop(EarlyStoppingRecipe rule, IReadOnlyList<double> history)
+    public static bool ShouldStop(EarlyStoppingRecipe rule, IReadOnlyList<double> history) =>
+        PatienceRanOut(rule, Track(rule, history).EpochsWithoutImprovement);
+
+    /// <summary>Whether <paramref name="epochsWithoutImprovement"/> in a row use up the rule's patience (none: never).</summary>
+    public static bool PatienceRanOut(EarlyStoppingRecipe rule, int epochsWithoutImprovement)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        return rule.Patience is { } patience && Track(rule, history).EpochsWithoutImprovement >= patience;
+        return rule.Patience is { } patience && epochsWithoutImprovement >= patience;
     }
 }

@@ -30,7 +30,6 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
     private readonly IEpochSampler validationSampler;
     private readonly IReadOnlyList<string> classes;
     private readonly Tensor? classWeights;
-    private readonly int rankBatchSize;
     private nn.Module<Tensor, Tensor> training;
 
     public Trainer(Recipe recipe, TensorDataset train, TensorDataset validation, TrainerOptions? options = null)
@@ -56,13 +55,12 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
         if (parallel.WorldSize > 1) manual_seed(recipe.Seed + parallel.Rank);
         if (recipe.BatchSize % parallel.WorldSize != 0)
             throw new ArgumentException($"batch_size {recipe.BatchSize} is the global batch: it must be a multiple of the {parallel.WorldSize} ranks", nameof(recipe));
-        rankBatchSize = recipe.BatchSize / parallel.WorldSize;
 
         var labels = train.Labels.ToArray<long>();
         var sampler = parallel.Shard(recipe.Sampler == SamplerKind.ClassBalanced
             ? new ClassBalancedSampler(labels, recipe.Seed)
             : new ShuffleSampler(labels.Length, recipe.Seed), padToEqual: true);
-        Initialize(Model, sampler, rankBatchSize);
+        Initialize(Model, sampler, recipe.BatchSize / parallel.WorldSize);
 
         var augment = recipe.Augment.CropPadding > 0 || recipe.Augment.HorizontalFlip ? new TensorAugmenter(recipe.Augment) : null;
         trainBatches = new ImageBatcher(train, recipe.Input, device, augment);
@@ -128,7 +126,7 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
     {
         // Every rank evaluates (and keeps as best) the same model: rank 0's running statistics.
         Parallel.SyncBuffers(Model);
-        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), rankBatchSize, classes, AutocastCuda);
+        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), RankBatchSize, classes, AutocastCuda);
         if (Parallel.WorldSize > 1) evaluator.SetCounts(Parallel.SumOverRanks(evaluator.Counts()));
         return evaluator.Report();
     }

@@ -366,15 +366,17 @@ public sealed class DashboardServer : IAsyncDisposable
 
     // --- Prometheus -----------------------------------------------------------------------------------
 
-    /// <summary>One chart of the metrics page: a range query, a series per value of <paramref name="By"/>.</summary>
-    private sealed record MetricPanel(string Id, string Title, string Unit, string Query, string By, string Empty);
+    /// <summary>One chart of the metrics page: a range query, a series per value of <paramref name="By"/>; with
+    /// <paramref name="IdleAuxiliaryHidden"/>, series named with an underscore are shown only while they are above 0.</summary>
+    private sealed record MetricPanel(string Id, string Title, string Unit, string Query, string By, string Empty, bool IdleAuxiliaryHidden = false);
 
     private static readonly MetricPanel[] MetricPanels =
     [
         new("throughput", "Training throughput per trainer", "1/s", "sum by (replica) (pipeline_trainer_throughput)", "replica",
             "no trainer is training"),
+        // MassTransit's error, skipped and per-instance queues have an underscore in their names; the services' own none.
         new("queues", "Queue depth (ready + unacknowledged)", "messages", "sum by (queue) (rabbitmq_queue_messages)", "queue",
-            "no queue data from the broker"),
+            "no queue data from the broker", IdleAuxiliaryHidden: true),
         new("cpu", "CPU per service replica", "cores", "sum by (replica) (rate(dotnet_process_cpu_time_seconds_total[30s]))", "replica", "no data"),
         new("memory", "Working set per service replica", "bytes", "sum by (replica) (dotnet_process_memory_working_set_bytes)", "replica", "no data"),
         new("gpu", "GPU utilisation per trainer", "ratio", "max by (replica, gpu) (pipeline_gpu_utilization)", "replica,gpu",
@@ -444,10 +446,8 @@ public sealed class DashboardServer : IAsyncDisposable
         return points.Count == 0 ? null : new MetricSeries(label.Length > 0 ? label : "(all)", points);
     }
 
-    // MassTransit's error, skipped and per-instance queues have an underscore in their names: they are shown only while
-    // they hold messages, the services' own queues always.
     private static bool Shown(MetricPanel panel, MetricSeries series) =>
-        panel.Id != "queues" || !series.Label.Contains('_', StringComparison.Ordinal) || series.Points.Any(p => p[1] > 0);
+        !panel.IdleAuxiliaryHidden || !series.Label.Contains('_', StringComparison.Ordinal) || series.Points.Any(p => p[1] > 0);
 
     /// <summary>Leaves SIGINT/SIGTERM to the AppHost, which stops the dashboard after the resources.</summary>
     private sealed class NoSignalLifetime : IHostLifetime

@@ -138,8 +138,7 @@ public static class KubernetesPublisher
             mounts: [Mount("data", "/var/lib/rabbitmq"), new Dictionary<string, object> { ["name"] = "plugins", ["mountPath"] = "/etc/rabbitmq/enabled_plugins", ["subPath"] = "enabled_plugins" }]);
         ((List<object>)container["ports"]).Add(new Dictionary<string, object> { ["containerPort"] = RabbitMetricsPort });
         var statefulSet = StatefulSet(rabbit.Name, 1, container, volumeClaim: "data", podAnnotations: Scrape(RabbitMetricsPort, rabbit.MetricsPath));
-        var pod = (Dictionary<string, object>)((Dictionary<string, object>)((Dictionary<string, object>)statefulSet["spec"])["template"])["spec"];
-        pod["volumes"] = new List<object> { new Dictionary<string, object> { ["name"] = "plugins", ["configMap"] = new Dictionary<string, object> { ["name"] = plugins } } };
+        PodSpec(statefulSet)["volumes"] = new List<object> { new Dictionary<string, object> { ["name"] = "plugins", ["configMap"] = new Dictionary<string, object> { ["name"] = plugins } } };
         return
         [
             new Dictionary<string, object> { ["apiVersion"] = "v1", ["kind"] = "ConfigMap", ["metadata"] = Metadata(plugins), ["data"] = new Dictionary<string, object> { ["enabled_plugins"] = "[rabbitmq_prometheus].\n" } },
@@ -147,6 +146,10 @@ public static class KubernetesPublisher
             statefulSet,
         ];
     }
+
+    /// <summary>The pod spec of a Deployment or StatefulSet built here (spec.template.spec).</summary>
+    private static Dictionary<string, object> PodSpec(Dictionary<string, object> workload) =>
+        (Dictionary<string, object>)((Dictionary<string, object>)((Dictionary<string, object>)workload["spec"])["template"])["spec"];
 
     private static Dictionary<string, string> Scrape(int port, string path) => new()
     {
@@ -185,7 +188,7 @@ public static class KubernetesPublisher
             """;
         var container = Container(name, "prom/prometheus", PrometheusPort, args: ["--config.file=/etc/prometheus/prometheus.yml"], mounts: [Mount("config", "/etc/prometheus")]);
         var deployment = Deployment(name, 1, container, null);
-        var pod = (Dictionary<string, object>)((Dictionary<string, object>)((Dictionary<string, object>)deployment["spec"])["template"])["spec"];
+        var pod = PodSpec(deployment);
         pod["serviceAccountName"] = name;
         pod["volumes"] = new List<object> { new Dictionary<string, object> { ["name"] = "config", ["configMap"] = new Dictionary<string, object> { ["name"] = name } } };
         return

@@ -90,16 +90,16 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
 
     // A stage that still fails after its retries (an unexpected error: expected ones end the job themselves) would leave
     // the job waiting for it forever. The job fails instead, naming the stage and the error.
-    public Task Consume(ConsumeContext<Fault<SubmitDataset>> context) => Faulted(context, "ingest", context.Message.Message.JobId);
+    public Task Consume(ConsumeContext<Fault<SubmitDataset>> context) => Faulted(context, "ingest", "ingest", context.Message.Message.JobId);
 
-    public Task Consume(ConsumeContext<Fault<DatasetIngested>> context) => Faulted(context, "preprocess", context.Message.Message.JobId);
+    public Task Consume(ConsumeContext<Fault<DatasetIngested>> context) => Faulted(context, "preprocess", "preprocess", context.Message.Message.JobId);
 
-    public Task Consume(ConsumeContext<Fault<TrainingCompleted>> context) => Faulted(context, "evaluate", context.Message.Message.JobId);
+    public Task Consume(ConsumeContext<Fault<TrainingCompleted>> context) => Faulted(context, "evaluate", "evaluator", context.Message.Message.JobId);
 
-    private async Task Faulted<T>(ConsumeContext<Fault<T>> context, string stage, Guid jobId) where T : class
+    private async Task Faulted<T>(ConsumeContext<Fault<T>> context, string stage, string queue, Guid jobId) where T : class
     {
         var error = context.Message.Exceptions.FirstOrDefault();
-        var reason = $"{stage}: {error?.Message ?? "failed"} (after retries; the message is in the {stage} service's _error queue)";
+        var reason = $"{stage}: {error?.Message ?? "failed"} (after retries; the message is in the {queue}_error queue)";
         var change = await registry.TransitionAsync(jobId, JobState.Failed, reason, null, context.CancellationToken).ConfigureAwait(false);
         await SubmitDatasetConsumer.Announce(context, change).ConfigureAwait(false);
     }

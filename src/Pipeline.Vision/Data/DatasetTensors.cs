@@ -27,7 +27,7 @@ public static class DatasetTensors
         var pixels = new byte[(long)items.Count * channels * height * width];
         var plane = channels * height * width;
         // Decoding is the cost and needs no torch: decode in parallel, resize each image through the engine.
-        Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k =>
+        ParallelItems.For(items.Count, k =>
         {
             var image = items[k].Pixels ?? decoder.Decode(source.ReadAllBytes(items[k].Path), source.Describe(items[k].Path));
             using var scope = NewDisposeScope();

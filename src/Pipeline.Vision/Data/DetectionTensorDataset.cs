@@ -179,7 +179,7 @@ public static class DetectionTensors
         var pixels = new byte[(long)items.Count * plane];
         var boxes = new IReadOnlyList<BoundingBox>[items.Count];
         // Decoding dominates and needs no torch: decode in parallel, resize each image through the engine.
-        Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k =>
+        ParallelItems.For(items.Count, k =>
         {
             var item = items[k];
             var image = item.Pixels ?? decoder.Decode(source.ReadAllBytes(item.Path), source.Describe(item.Path));

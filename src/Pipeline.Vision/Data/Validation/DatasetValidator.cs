@@ -30,8 +30,7 @@ public sealed class DatasetValidator
         ArgumentNullException.ThrowIfNull(load);
         var dataset = load.Dataset;
         var checks = new ItemCheck[dataset.Items.Count];
-        Parallel.For(0, checks.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            k => checks[k] = Check(source, dataset.Items[k]));
+        ParallelItems.For(checks.Length, k => checks[k] = Check(source, dataset.Items[k]));
 
         var problems = new List<DatasetProblem>(load.Problems);
         var kept = new List<DatasetItem>();
