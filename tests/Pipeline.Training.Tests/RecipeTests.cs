@@ -179,4 +179,49 @@ public sealed class RecipeTests : IDisposable
         var missing = Path.Combine(dir, "absent.yaml");
         Assert.Equal($"{missing}: no such recipe file", Assert.Throws<RecipeException>(() => RecipeLoader.Load(missing)).Message);
     }
+
+    [Theory]
+    [InlineData("/etc/hostname")]
+    [InlineData("/dev/zero")]
+    [InlineData("/no/such/file.yaml")]
+    public void Submitted_text_never_opens_a_base_and_says_the_same_whether_the_file_exists(string basePath)
+    {
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.LoadText($"_base_: {basePath}\nepochs: 2\n", "recipe"));
+        Assert.Equal("recipe", e.Source);
+        Assert.Equal("_base_", e.Key);
+        Assert.DoesNotContain(basePath, e.Message, StringComparison.Ordinal);
+        Assert.Contains("self-contained", e.Message, StringComparison.Ordinal);
+        // The detect defaults sit below the text without opening a file either.
+        Assert.Equal("_base_", Assert.Throws<RecipeException>(() => TaskRecipes.LoadText("detect", $"_base_: [{basePath}]", "recipe")).Key);
+    }
+
+    [Fact]
+    public void Submitted_text_errors_name_the_given_source_not_a_server_file()
+    {
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.LoadText("epochs: many\n", "recipe"));
+        Assert.Equal("recipe: key 'epochs': expected an integer, got \"many\"", e.Message);
+        e = Assert.Throws<RecipeException>(() => TaskRecipes.LoadText("detect", "epochs: [1, 2\n", "recipe"));
+        Assert.StartsWith("recipe: invalid YAML", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, TaskRecipes.LoadText("detect", "epochs: 3", "recipe").Epochs);
+        Assert.Equal(TaskKind.Detect, TaskRecipes.LoadText("detect", "", "recipe").Task);
+    }
+
+    [Fact]
+    public void Oversized_deep_and_exploding_recipes_are_refused_without_exhausting_the_process()
+    {
+        var big = "epochs: 2\n" + new string('#', RecipeDocument.MaxBytes) + "\n";
+        Assert.Contains("over the limit", Assert.Throws<RecipeException>(() => RecipeLoader.LoadText(big, "recipe")).Message, StringComparison.Ordinal);
+        // A device is read only to the limit.
+        Assert.Contains("over the limit", Assert.Throws<RecipeException>(() => RecipeLoader.Load("/dev/zero")).Message, StringComparison.Ordinal);
+        // Nesting deep enough to overflow a recursive reader's stack.
+        var deep = "x: " + new string('[', 100_000) + new string(']', 100_000) + "\n";
+        Assert.Contains("nest deeper", Assert.Throws<RecipeException>(() => RecipeLoader.LoadText(deep, "recipe")).Message, StringComparison.Ordinal);
+        var deepJson = "{\"x\": " + new string('[', 1000) + new string(']', 1000) + "}";
+        Assert.Throws<RecipeException>(() => RecipeLoader.Load(Write("deep.json", deepJson)));
+        // "Billion laughs": ten aliases of ten aliases... expand to 10^9 values.
+        var laughs = new System.Text.StringBuilder("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (var k = 1; k <= 9; k++)
+            laughs.Append(System.Globalization.CultureInfo.InvariantCulture, $"a{k}: &a{k} [{string.Join(", ", Enumerable.Repeat($"*a{k - 1}", 10))}]\n");
+        Assert.Contains("expands to more than", Assert.Throws<RecipeException>(() => RecipeLoader.LoadText(laughs.ToString(), "recipe")).Message, StringComparison.Ordinal);
+    }
 }

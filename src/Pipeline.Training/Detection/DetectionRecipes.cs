@@ -37,45 +37,13 @@ public static class DetectionRecipes
         log_every: 20
         """;
 
-    /// <summary>As <see cref="Load"/>, for recipe text (a submitted job's); null or blank: the defaults.</summary>
-    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        if (string.IsNullOrWhiteSpace(yaml)) return Load(null, overrides);
-        var folder = Directory.CreateTempSubdirectory("pipeline-detect-text-").FullName;
-        try
-        {
-            var file = Path.Combine(folder, source.Replace('/', '_') + ".yaml");
-            File.WriteAllText(file, yaml);
-            return Load(file, overrides);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
+    private static readonly RecipeText Defaults = new("detect defaults", DefaultYaml);
+
+    /// <summary>As <see cref="Load"/>, for recipe text (a submitted job's, self-contained); null or blank: the defaults.</summary>
+    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null) =>
+        RecipeLoader.LoadText(yaml, source, ["task=detect", .. overrides ?? []], Defaults);
 
     /// <summary>The detect defaults, <paramref name="path"/>'s recipe over them (null: none), then <paramref name="overrides"/>.</summary>
-    public static Recipe Load(string? path = null, IEnumerable<string>? overrides = null)
-    {
-        if (path is not null && !File.Exists(path)) throw new RecipeException(path, null, "no such recipe file");
-        var folder = Directory.CreateTempSubdirectory("pipeline-detect-recipe-").FullName;
-        try
-        {
-            var defaults = Path.Combine(folder, "detect-defaults.yaml");
-            File.WriteAllText(defaults, DefaultYaml);
-            var top = defaults;
-            if (path is not null)
-            {
-                // The user's file is a base after the defaults, so its keys win and errors still name it.
-                top = Path.Combine(folder, "detect-recipe.yaml");
-                File.WriteAllText(top, $"_base_:\n  - \"{defaults}\"\n  - \"{Path.GetFullPath(path)}\"\n");
-            }
-            return RecipeLoader.Load(top, ["task=detect", .. overrides ?? []]);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
+    public static Recipe Load(string? path = null, IEnumerable<string>? overrides = null) =>
+        RecipeLoader.Load(path, ["task=detect", .. overrides ?? []], Defaults);
 }

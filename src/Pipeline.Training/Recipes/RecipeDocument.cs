@@ -28,18 +28,45 @@ public sealed partial class RecipeDocument
         return "defaults";
     }
 
+    /// <summary>The most bytes a recipe may hold: recipes are a few kilobytes; more is a mistake or an attack.</summary>
+    public const int MaxBytes = 256 * 1024;
+
+    /// <summary>The deepest nesting of maps and lists, and the most values a recipe may expand to (YAML aliases can
+    /// make a small text expand exponentially).</summary>
+    public const int MaxDepth = 32;
+    public const int MaxValues = 100_000;
+
     /// <summary>Parses a YAML or JSON file (by extension; YAML otherwise) into a map.</summary>
     public static JsonObject ParseFile(string path)
     {
         string text;
-        try { text = File.ReadAllText(path); }
+        try
+        {
+            // Read at most one byte past the limit: a device (/dev/zero) or a huge file is refused, not swallowed.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            var buffer = new byte[MaxBytes + 1];
+            var length = 0;
+            for (int n; length < buffer.Length && (n = stream.Read(buffer, length, buffer.Length - length)) > 0;) length += n;
+            if (length > MaxBytes) throw new RecipeException(path, null, $"over the limit of {MaxBytes} bytes for a recipe");
+            text = new System.Text.UTF8Encoding(false).GetString(buffer, 0, length).TrimStart('\uFEFF');
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new RecipeException(path, null, $"cannot read the recipe: {e.Message}"); }
-        var node = Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase) ? ParseJson(text, path) : ParseYaml(text, path);
+        return ParseText(text, path, Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Parses recipe text (JSON when <paramref name="json"/>, else YAML, which also reads JSON) into a map; errors
+    /// name <paramref name="source"/>.</summary>
+    public static JsonObject ParseText(string text, string source, bool json = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > MaxBytes) throw new RecipeException(source, null, $"{bytes} bytes, over the limit of {MaxBytes} bytes for a recipe");
+        var node = json ? ParseJson(text, source) : ParseYaml(text, source);
         return node switch
         {
             null => [],
             JsonObject map => map,
-            _ => throw new RecipeException(path, null, "a recipe must be a map of keys to values"),
+            _ => throw new RecipeException(source, null, "a recipe must be a map of keys to values"),
         };
     }
 
@@ -97,7 +124,7 @@ public sealed partial class RecipeDocument
     {
         try
         {
-            return JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            return JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = MaxDepth });
         }
         catch (JsonException e) { throw new RecipeException(path, null, $"invalid JSON: {e.Message}"); }
     }
@@ -105,29 +132,70 @@ public sealed partial class RecipeDocument
     private static JsonNode? ParseYaml(string text, string path)
     {
         var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
+        try
+        {
+            CheckYamlShape(text, path);
+            stream.Load(new StringReader(text));
+        }
         catch (YamlException e) { throw new RecipeException(path, null, $"invalid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"); }
-        return stream.Documents.Count == 0 ? null : FromYaml(stream.Documents[0].RootNode, path);
+        var budget = MaxValues;
+        return stream.Documents.Count == 0 ? null : FromYaml(stream.Documents[0].RootNode, path, ref budget);
+    }
+
+    // The representation model builds nested nodes recursively: a deep text would overflow the stack, which no
+    // handler can catch. The event parser is flat, so the depth is checked on it first.
+    private static void CheckYamlShape(string text, string path)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                        throw new RecipeException(path, null, $"maps and lists nest deeper than {MaxDepth} levels (line {parser.Current.Start.Line})");
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
     }
 
     /// <summary>Parses a command-line value as YAML: <c>0.1</c>, <c>true</c>, <c>[30, 60]</c>, <c>{a: 1}</c>, or text.</summary>
     public static JsonNode? ParseValue(string text, string source)
     {
         var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
+        try
+        {
+            CheckYamlShape(text, source);
+            stream.Load(new StringReader(text));
+        }
         catch (YamlException) { return JsonValue.Create(text); }
-        return stream.Documents.Count == 0 ? null : FromYaml(stream.Documents[0].RootNode, source);
+        var budget = MaxValues;
+        return stream.Documents.Count == 0 ? null : FromYaml(stream.Documents[0].RootNode, source, ref budget);
     }
 
-    private static JsonNode? FromYaml(YamlNode node, string path) => node switch
+    private static JsonNode? FromYaml(YamlNode node, string path, ref int budget)
     {
-        YamlMappingNode map => FromYamlMap(map, path),
-        YamlSequenceNode list => new JsonArray([.. list.Children.Select(c => FromYaml(c, path))]),
-        YamlScalarNode scalar => FromYamlScalar(scalar),
-        _ => throw new RecipeException(path, null, $"unsupported YAML node at line {node.Start.Line}"),
-    };
+        if (--budget < 0) throw new RecipeException(path, null, $"the recipe expands to more than {MaxValues} values (through YAML aliases?)");
+        switch (node)
+        {
+            case YamlMappingNode map:
+                return FromYamlMap(map, path, ref budget);
+            case YamlSequenceNode list:
+                var array = new JsonArray();
+                foreach (var child in list.Children) array.Add(FromYaml(child, path, ref budget));
+                return array;
+            case YamlScalarNode scalar:
+                return FromYamlScalar(scalar);
+            default:
+                throw new RecipeException(path, null, $"unsupported YAML node at line {node.Start.Line}");
+        }
+    }
 
-    private static JsonObject FromYamlMap(YamlMappingNode map, string path)
+    private static JsonObject FromYamlMap(YamlMappingNode map, string path, ref int budget)
     {
         var result = new JsonObject();
         foreach (var (key, value) in map.Children)
@@ -135,7 +203,7 @@ public sealed partial class RecipeDocument
             if (key is not YamlScalarNode { Value: { } name })
                 throw new RecipeException(path, null, $"a map key at line {key.Start.Line} is not a plain name");
             if (result.ContainsKey(name)) throw new RecipeException(path, name, $"appears twice (line {key.Start.Line})");
-            result[name] = FromYaml(value, path);
+            result[name] = FromYaml(value, path, ref budget);
         }
         return result;
     }

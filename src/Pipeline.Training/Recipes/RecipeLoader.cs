@@ -12,44 +12,54 @@ public static class RecipeLoader
     public const string CommandLine = "command line";
 
     /// <summary>The recipe of <paramref name="path"/> (null: defaults only) with <paramref name="overrides"/> applied.</summary>
-    public static Recipe Load(string? path = null, IEnumerable<string>? overrides = null)
-    {
-        var document = Compose(path, overrides);
-        var recipe = RecipeBinder.Bind(document);
-        RecipeValidator.Validate(recipe, document);
-        return recipe;
-    }
+    /// <param name="under">Recipe text merged below the file (a task's own defaults), or null.</param>
+    public static Recipe Load(string? path = null, IEnumerable<string>? overrides = null, RecipeText? under = null) =>
+        Bind(Compose(path, overrides, under));
 
     /// <summary>
-    /// A recipe sent as text (e.g. in a job message); empty text gives the defaults. Errors name
-    /// <paramref name="source"/> as the file.
+    /// A recipe sent as text (a submitted job's); empty text gives the defaults. Errors name <paramref name="source"/>.
+    /// The text is parsed in memory and must be self-contained: a service never opens files a client names, so
+    /// <c>_base_</c> is refused here (the CLI resolves bases before it submits).
     /// </summary>
-    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null)
+    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null, RecipeText? under = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        if (string.IsNullOrWhiteSpace(yaml)) return Load(null, overrides);
-        var folder = Directory.CreateTempSubdirectory("pipeline-recipe-").FullName;
-        try
+        var document = new RecipeDocument();
+        if (under is not null) document.Merge(RecipeDocument.ParseText(under.Text, under.Source), under.Source);
+        if (!string.IsNullOrWhiteSpace(yaml))
         {
-            var path = Path.Combine(folder, Path.GetFileName(source));
-            File.WriteAllText(path, yaml);
-            return Load(path, overrides);
+            var map = RecipeDocument.ParseText(yaml, source);
+            if (map.ContainsKey(BaseKey))
+                throw new RecipeException(source, BaseKey, "a submitted recipe must be self-contained: bases are resolved where the files are (pipeline submit --config resolves them), never on the server");
+            document.Merge(map, source);
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        ApplyOverrides(document, overrides);
+        return Bind(document);
     }
 
     /// <summary>The merged tree, before binding (each key knows its file).</summary>
-    public static RecipeDocument Compose(string? path, IEnumerable<string>? overrides)
+    public static RecipeDocument Compose(string? path, IEnumerable<string>? overrides, RecipeText? under = null)
     {
         var document = new RecipeDocument();
+        if (under is not null) document.Merge(RecipeDocument.ParseText(under.Text, under.Source), under.Source);
         if (path is not null)
         {
             if (!File.Exists(path)) throw new RecipeException(path, null, "no such recipe file");
             AddFile(document, Path.GetFullPath(path), []);
         }
+        ApplyOverrides(document, overrides);
+        return document;
+    }
+
+    private static Recipe Bind(RecipeDocument document)
+    {
+        var recipe = RecipeBinder.Bind(document);
+        RecipeValidator.Validate(recipe, document);
+        return recipe;
+    }
+
+    private static void ApplyOverrides(RecipeDocument document, IEnumerable<string>? overrides)
+    {
         foreach (var item in overrides ?? [])
         {
             var text = item.StartsWith("--", StringComparison.Ordinal) ? item[2..] : item;
@@ -59,7 +69,6 @@ public static class RecipeLoader
             if (key == BaseKey) throw new RecipeException(CommandLine, key, "bases can only be named in a recipe file");
             document.Set(key, RecipeDocument.ParseValue(text[(eq + 1)..], CommandLine), CommandLine);
         }
-        return document;
     }
 
     private static void AddFile(RecipeDocument document, string path, List<string> including)
@@ -94,3 +103,6 @@ public static class RecipeLoader
         return result;
     }
 }
+
+/// <summary>Recipe text with the name its errors give (a task's built-in defaults).</summary>
+public sealed record RecipeText(string Source, string Text);
