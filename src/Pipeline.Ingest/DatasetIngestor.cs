@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Pipeline.Contracts.V1;
 using Pipeline.Storage;
+using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Formats;
 using Pipeline.Vision.Data.Sources;
@@ -38,6 +39,15 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
         var task = ParseTask(submission);
         await using var local = await LocalSource.ResolveAsync(store, submission.Source, cancellationToken).ConfigureAwait(false);
         var (dataset, report) = Validate(local.Path, SubmitDataset.SourceDisplayName(submission.Source), submission.Format, task);
+        // A recipe left to the dataset's task is checked against it now, before anything is stored or prepared.
+        try
+        {
+            TaskRecipes.LoadText(TaskName(dataset.Task), submission.RecipeYaml, "recipe");
+        }
+        catch (RecipeException e)
+        {
+            throw new DatasetRejectedException(e.Message, TaskName(dataset.Task));
+        }
 
         var datasetId = $"ds-{submission.JobId:N}";
         await store.CreateContainerIfMissingAsync(Container, cancellationToken).ConfigureAwait(false);

@@ -179,8 +179,10 @@ public class ValidationTests
                 stream.Write(new byte[1000]);
             }
         }
-        var e = Assert.Throws<ArchiveLimitException>(() => FileSources.Open(zip, new ArchiveLimits { MaxTotalBytes = 2500 }));
-        Assert.Contains($"{zip}: entries unpack to more than the limit of 2500 bytes", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<ArchiveLimitException>(() => FileSources.Open(zip, new ArchiveLimits { MaxTotalBytes = 2500, RatioFreeBytes = 0 }));
+        Assert.Contains($"{zip}!/a/2.png: with this entry the archive unpacks to more than 2.4 KiB, the limit (PIPELINE_ARCHIVE_MAX_TOTAL_BYTES)", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArchiveLimitException>(() => FileSources.Open(zip, new ArchiveLimits { MaxEntryBytes = 999 }));
+        Assert.Contains($"{zip}!/a/0.png: declares 1000 bytes unpacked, over the limit of 999 bytes for one file", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ArchiveLimitException>(() => FileSources.Open(zip, new ArchiveLimits { MaxEntries = 2 }));
         Assert.Contains("3 entries, over the limit of 2", e.Message, StringComparison.Ordinal);
     }

@@ -2,9 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Pipeline.Training.Recipes;
-using Pipeline.Vision.Data;
-using Pipeline.Vision.Data.Formats;
-using Pipeline.Vision.Data.Sources;
 using Spectre.Console;
 
 namespace Pipeline.Cli.Client;
@@ -54,7 +51,7 @@ public static class ClientCommands
         {
             using var client = PipelineClient.FromSettings(parse.GetValue(url), parse.GetValue(key));
             var path = parse.GetValue(dataset)!;
-            var recipeYaml = ResolveRecipe(parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task), path, parse.GetValue(format));
+            var recipeYaml = ResolveRecipe(parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task));
             object request;
             if (Directory.Exists(path)) request = new { path = Path.GetFullPath(path), task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
             else if (File.Exists(path))
@@ -229,27 +226,15 @@ public static class ClientCommands
         return command;
     }
 
-    /// <summary>The recipe as the server should run it: resolved here (so <c>_base_</c> files need not be on the server),
-    /// or null for the server's defaults when nothing was given. Without <c>--task</c>, the task is the dataset's (a detect
-    /// recipe starts from other defaults), as its format implies.</summary>
-    private static string? ResolveRecipe(string? config, IReadOnlyList<string> overrides, string? task, string dataset, string? format)
+    /// <summary>The recipe to send: the user's file with its <c>_base_</c> files merged here (the server opens no file a
+    /// client names) and the overrides applied, as self-contained JSON; null for the server's defaults when nothing was
+    /// given. The server puts it over the defaults of the job's task, so the dataset is never opened here: an archive is
+    /// uploaded as it is. With <c>--task</c> the result is also checked here, so a bad key fails before any upload.</summary>
+    private static string? ResolveRecipe(string? config, IReadOnlyList<string> overrides, string? task)
     {
         if (config is null && overrides.Count == 0) return null;
-        return RecipeWriter.ToJson(TaskRecipes.Load(task ?? DatasetTask(dataset, format), config, overrides));
-    }
-
-    /// <summary>The task a dataset's format implies (classify when it cannot be read here: the server then says why).</summary>
-    private static string DatasetTask(string dataset, string? format)
-    {
-        try
-        {
-            using var source = FileSources.Open(dataset);
-            return DatasetLoader.Load(source, format).Dataset.Task == TaskKind.Detect ? "detect" : "classify";
-        }
-        catch (Exception e) when (e is DatasetFormatException or InvalidDataException or IOException or ArchiveLimitException or ArgumentException)
-        {
-            return "classify";
-        }
+        if (task is not null) TaskRecipes.Load(task, config, overrides);
+        return RecipeLoader.Compose(config, overrides).Root.ToJsonString();
     }
 
     /// <summary>Polls the job until it ends, drawing its progress; returns its final detail.</summary>

@@ -53,9 +53,8 @@ public static class JobsApi
             // A recipe that cannot run is refused now rather than after ingest and preprocessing.
             try
             {
-                // Left to the dataset, the task is the recipe's when one is given (it names its task), else the format's.
-                if (task == SubmitDataset.AutoTask && !string.IsNullOrWhiteSpace(request.RecipeYaml))
-                    task = RecipeLoader.LoadText(request.RecipeYaml, "recipe").Task.ToString().ToLowerInvariant();
+                // Left to the dataset, the task is the recipe's when it names one, else the format's (checked after ingest).
+                if (task == SubmitDataset.AutoTask) task = RecipeLoader.DeclaredTask(request.RecipeYaml, "recipe") ?? task;
                 if (task != SubmitDataset.AutoTask) TaskRecipes.LoadText(task, request.RecipeYaml, "recipe");
             }
             catch (RecipeException e)

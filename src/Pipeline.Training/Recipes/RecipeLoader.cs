@@ -37,6 +37,18 @@ public static class RecipeLoader
         return Bind(document);
     }
 
+    /// <summary>The task that recipe text names with its own <c>task</c> key (<c>classify</c>, <c>detect</c>), or null when
+    /// it names none and the dataset decides.</summary>
+    public static string? DeclaredTask(string? yaml, string source)
+    {
+        if (string.IsNullOrWhiteSpace(yaml)) return null;
+        var map = RecipeDocument.ParseText(yaml, source);
+        if (!map.TryGetPropertyValue("task", out var node) || node is null) return null;
+        if (node is not JsonValue value || !value.TryGetValue<string>(out var task) || task.ToLowerInvariant() is not ("classify" or "detect"))
+            throw new RecipeException(source, "task", $"expected classify or detect, got {node.ToJsonString()}");
+        return task.ToLowerInvariant();
+    }
+
     /// <summary>The merged tree, before binding (each key knows its file).</summary>
     public static RecipeDocument Compose(string? path, IEnumerable<string>? overrides, RecipeText? under = null)
     {

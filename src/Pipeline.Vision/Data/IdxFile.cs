@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Pipeline.Vision.Data.Sources;
 
 namespace Pipeline.Vision.Data;
 
@@ -29,7 +30,9 @@ public sealed class IdxFile
     }
 
     /// <summary>Reads an IDX stream; <paramref name="source"/> names it in error messages.</summary>
-    public static IdxFile Read(Stream stream, string source)
+    /// <param name="maxBytes">The most element bytes the header may declare (a compressed file's share of the archive
+    /// limits); <paramref name="describeLimit"/> says why a larger count is refused.</param>
+    public static IdxFile Read(Stream stream, string source, long maxBytes = MaxElements, Func<long, string>? describeLimit = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Span<byte> magic = stackalloc byte[4];
@@ -53,13 +56,28 @@ public sealed class IdxFile
                 count *= shape[k];
                 if (count > MaxElements) throw new InvalidDataException($"{source}: IDX file declares more than {MaxElements} elements");
             }
-            var data = new byte[count];
-            stream.ReadExactly(data);
-            return new IdxFile(shape, data);
+            if (count > maxBytes)
+                throw new ArchiveLimitException($"{source}: declares {ArchiveLimits.Bytes(count)} of elements; {describeLimit?.Invoke(count) ?? $"over the limit of {ArchiveLimits.Bytes(maxBytes)}"}");
+            return new IdxFile(shape, ReadGrowing(stream, count));
         }
         catch (EndOfStreamException)
         {
             throw new InvalidDataException($"{source}: truncated IDX file");
         }
+    }
+
+    // The header's count is a claim: memory grows with the bytes that really arrive, so a short file costs little.
+    private static byte[] ReadGrowing(Stream stream, long count)
+    {
+        var data = new byte[Math.Min(count, 1 << 20)];
+        long read = 0;
+        while (read < count)
+        {
+            if (read == data.Length) Array.Resize(ref data, (int)Math.Min(count, (long)data.Length * 2));
+            var n = stream.Read(data, (int)read, (int)(data.Length - read));
+            if (n == 0) throw new EndOfStreamException();
+            read += n;
+        }
+        return data;
     }
 }

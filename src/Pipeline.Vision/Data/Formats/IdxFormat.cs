@@ -59,9 +59,13 @@ public sealed class IdxFormat : IDatasetFormat
 
     private static IdxFile Read(IFileSource source, string path)
     {
-        using var bytes = new MemoryStream(source.ReadAllBytes(path));
-        using var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(bytes, CompressionMode.Decompress) : (Stream)bytes;
-        return IdxFile.Read(stream, source.Describe(path));
+        var packed = source.ReadAllBytes(path);
+        using var bytes = new MemoryStream(packed);
+        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return IdxFile.Read(bytes, source.Describe(path));
+        // A gzip file is an archive of one: the same bounds hold for what it inflates to.
+        var limits = ArchiveLimits.Default;
+        using var stream = new GZipStream(bytes, CompressionMode.Decompress);
+        return IdxFile.Read(stream, source.Describe(path), limits.UnpackBudget(packed.Length), n => limits.DescribeOverBudget(n, packed.Length));
     }
 
     private static string? Find(IFileSource source, string name) =>

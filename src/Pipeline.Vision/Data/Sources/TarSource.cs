@@ -6,8 +6,8 @@ namespace Pipeline.Vision.Data.Sources;
 
 /// <summary>
 /// The files of a tar or tar.gz archive. Tar cannot be read at random, so the regular-file entries are copied once
-/// into a private temporary folder under names of our own (never the archive's), within the entry-count and total-size
-/// limits; unsafe names, links and special files are refused and listed as problems. Disposing deletes the copies.
+/// into a private temporary folder under names of our own (never the archive's), within the limits on entries, each entry's size, the
+/// total and its ratio to the archive's size (checked on each header, before the entry is unpacked); unsafe names, links and special files are refused and listed as problems. Disposing deletes the copies.
 /// </summary>
 public sealed class TarSource : IFileSource
 {
@@ -26,6 +26,8 @@ public sealed class TarSource : IFileSource
         try
         {
             using var file = File.OpenRead(fullPath);
+            var packed = file.Length;
+            var budget = limits.UnpackBudget(packed);
             using var stream = IsGzip(file) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
             using var reader = new TarReader(stream);
             long total = 0;
@@ -33,7 +35,7 @@ public sealed class TarSource : IFileSource
             while (reader.GetNextEntry() is { } entry)
             {
                 if (++entries > limits.MaxEntries)
-                    throw new ArchiveLimitException($"{Name}: more than the limit of {limits.MaxEntries} entries");
+                    throw new ArchiveLimitException($"{Name}: more than the limit of {limits.MaxEntries} entries ({ArchiveLimits.MaxEntriesVariable})");
                 if (entry.EntryType is TarEntryType.Directory or TarEntryType.GlobalExtendedAttributes) continue;
                 var relative = EntryPath.Normalize(entry.Name, out var reason);
                 if (relative is not null && entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile))
@@ -45,9 +47,12 @@ public sealed class TarSource : IFileSource
                     problems.Add(new(ProblemKind.UnsafeArchiveEntry, $"{Name}!/{entry.Name}", $"refused archive entry: {reason}"));
                     continue;
                 }
+                // A tar header declares its entry's size before the data: a bomb is refused before it is unpacked.
+                if (entry.Length > limits.MaxEntryBytes)
+                    throw new ArchiveLimitException($"{Name}!/{entry.Name}: declares {ArchiveLimits.Bytes(entry.Length)} unpacked, over the limit of {ArchiveLimits.Bytes(limits.MaxEntryBytes)} for one file ({ArchiveLimits.MaxEntryBytesVariable})");
                 total += entry.Length;
-                if (total > limits.MaxTotalBytes)
-                    throw new ArchiveLimitException($"{Name}: entries unpack to more than the limit of {limits.MaxTotalBytes} bytes");
+                if (total > budget)
+                    throw new ArchiveLimitException($"{Name}!/{entry.Name}: with this entry the archive {limits.DescribeOverBudget(total, packed)}");
                 var copy = Path.Combine(_store.FullName, _stored.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 using (var output = File.Create(copy))
                     entry.DataStream?.CopyTo(output);

@@ -5,8 +5,8 @@ namespace Pipeline.Vision.Data.Sources;
 
 /// <summary>
 /// The files of a zip archive, read entry by entry without unpacking it: unsafe entry names and links are refused
-/// (listed as problems), and the entry count and declared total size are bounded; an entry that inflates past its
-/// declared size is refused when read.
+/// (listed as problems), and the entry count and declared sizes are bounded (each entry, the total, the ratio to the archive's size); an entry that inflates past
+/// its declared size is refused when read.
 /// </summary>
 public sealed class ZipSource : IFileSource
 {
@@ -33,7 +33,11 @@ public sealed class ZipSource : IFileSource
         try
         {
             if (_zip.Entries.Count > limits.MaxEntries)
-                throw new ArchiveLimitException($"{Name}: {_zip.Entries.Count} entries, over the limit of {limits.MaxEntries}");
+                throw new ArchiveLimitException($"{Name}: {_zip.Entries.Count} entries, over the limit of {limits.MaxEntries} ({ArchiveLimits.MaxEntriesVariable})");
+            // Every size is the one the archive declares, checked before anything is inflated; reading holds each
+            // entry to its declared size, so the declared total bounds the real one.
+            var packed = new FileInfo(fullPath).Length;
+            var budget = limits.UnpackBudget(packed);
             long total = 0;
             foreach (var entry in _zip.Entries)
             {
@@ -47,9 +51,11 @@ public sealed class ZipSource : IFileSource
                     problems.Add(new(ProblemKind.UnsafeArchiveEntry, $"{Name}!/{entry.FullName}", $"refused archive entry: {reason}"));
                     continue;
                 }
+                if (entry.Length > limits.MaxEntryBytes)
+                    throw new ArchiveLimitException($"{Name}!/{entry.FullName}: declares {ArchiveLimits.Bytes(entry.Length)} unpacked, over the limit of {ArchiveLimits.Bytes(limits.MaxEntryBytes)} for one file ({ArchiveLimits.MaxEntryBytesVariable})");
                 total += entry.Length;
-                if (total > limits.MaxTotalBytes)
-                    throw new ArchiveLimitException($"{Name}: entries unpack to more than the limit of {limits.MaxTotalBytes} bytes");
+                if (total > budget)
+                    throw new ArchiveLimitException($"{Name}!/{entry.FullName}: with this entry the archive {limits.DescribeOverBudget(total, packed)}");
                 _entries[relative] = entry;
             }
         }
@@ -74,25 +80,23 @@ public sealed class ZipSource : IFileSource
         lock (_gate)
         {
             var declared = entry.Length;
-            using var stream = entry.Open();
-            var buffer = new byte[declared];
-            var read = 0;
             try
             {
-                while (read < declared)
-                {
-                    var n = stream.Read(buffer, read, (int)(declared - read));
-                    if (n == 0) throw new InvalidDataException($"{Describe(path)}: entry holds {read} bytes, less than its declared {declared}");
-                    read += n;
-                }
-                if (stream.ReadByte() >= 0)
-                    throw new InvalidDataException($"{Describe(path)}: entry inflates past its declared size of {declared} bytes");
+                using var stream = entry.Open();
+                var data = ArchiveLimits.ReadBounded(stream, declared, declared,
+                    _ => $"{Describe(path)}: entry inflates past its declared size of {declared} bytes");
+                if (data.Length < declared)
+                    throw new InvalidDataException($"{Describe(path)}: entry holds {data.Length} bytes, less than its declared {declared}");
+                return data;
+            }
+            catch (ArchiveLimitException e)
+            {
+                throw new InvalidDataException(e.Message, e);
             }
             catch (InvalidDataException e) when (!e.Message.StartsWith(Describe(path), StringComparison.Ordinal))
             {
                 throw new InvalidDataException($"{Describe(path)}: corrupt archive entry ({e.Message})", e);
             }
-            return buffer;
         }
     }
 
