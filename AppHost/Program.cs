@@ -18,11 +18,17 @@ var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
+// The folders of this machine that jobs may name by path: the bundled datasets, and the user's own given as
+// PIPELINE_DATASET_ROOTS (':'-separated). Anything else comes as an upload.
+var datasetRoots = string.Join(':', new[] { "/usr/share/datasets", Environment.GetEnvironmentVariable("PIPELINE_DATASET_ROOTS") }
+    .Where(r => !string.IsNullOrWhiteSpace(r)));
+
 // The job registry lives in the ingest service's data folder.
 var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WithReference(rabbit).WithReference(blobs).WithReference(evaluator)
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey)
+    .WithEnvironment("PIPELINE_DATASET_ROOTS", datasetRoots)
     .WithDataVolume();
 
 builder.AddProject("preprocess", "src/Pipeline.Preprocess")

@@ -18,10 +18,10 @@ public sealed class DatasetRejectedException(string message, string? task = null
 
 /// <summary>
 /// Validates a submitted dataset (any format the vision library reads, from a folder or an archive) and stores it:
-/// the raw files under <c>datasets/{id}/raw/</c> (an archive as it came, a folder file by file), then
+/// the raw files under <c>datasets/{id}/raw/</c> (an archive as it came, a folder's dataset files one by one), then
 /// <c>report.json</c> (the validation report) and, last, <c>manifest.json</c> (its presence means the dataset is complete).
 /// </summary>
-public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngestor> logger)
+public sealed class DatasetIngestor(IArtifactStore store, DatasetRoots roots, ILogger<DatasetIngestor> logger)
 {
     public const string Container = "datasets";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -37,7 +37,7 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
     {
         ArgumentNullException.ThrowIfNull(submission);
         var task = ParseTask(submission);
-        await using var local = await LocalSource.ResolveAsync(store, submission.Source, cancellationToken).ConfigureAwait(false);
+        await using var local = await LocalSource.ResolveAsync(store, roots, submission.Source, cancellationToken).ConfigureAwait(false);
         var (dataset, report) = Validate(local.Path, SubmitDataset.SourceDisplayName(submission.Source), submission.Format, task);
         // A recipe left to the dataset's task is checked against it now, before anything is stored or prepared.
         try
@@ -62,8 +62,9 @@ public sealed class DatasetIngestor(IArtifactStore store, ILogger<DatasetIngesto
         else
         {
             layout = "folder";
+            // Only the files some format reads: the folder's other files (and any link leaving it) stay where they are.
             using var source = new FolderSource(local.Path);
-            foreach (var file in source.Files)
+            foreach (var file in source.Files.Where(DatasetLoader.IsDatasetFile))
                 files.Add(await UploadFileAsync(rawPrefix + file, Path.Combine(local.Path, file), cancellationToken).ConfigureAwait(false));
         }
 

@@ -25,14 +25,16 @@ public sealed class LocalSource : IAsyncDisposable
 
     public string FileName => System.IO.Path.GetFileName(Path);
 
-    public static async Task<LocalSource> ResolveAsync(IArtifactStore store, string source, CancellationToken cancellationToken)
+    public static async Task<LocalSource> ResolveAsync(IArtifactStore store, DatasetRoots roots, string source, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(roots);
         ArgumentNullException.ThrowIfNull(source);
         if (source.StartsWith("path:", StringComparison.Ordinal))
         {
             var path = source["path:".Length..];
-            if (!System.IO.Path.IsPathFullyQualified(path)) throw new DatasetRejectedException($"{path}: the path must be absolute");
+            // Checked again here: the message may have waited in the queue while the roots changed.
+            if (roots.Refusal(path) is { } refusal) throw new DatasetRejectedException(refusal);
             if (!Directory.Exists(path) && !File.Exists(path)) throw new DatasetRejectedException($"{path}: no such folder or archive");
             return new LocalSource(path, path, null);
         }

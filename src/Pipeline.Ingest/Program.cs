@@ -23,7 +23,9 @@ Directory.CreateDirectory(dataDir);
 builder.Services.AddDbContextFactory<JobRegistryDbContext>(options => options.UseSqlite($"Data Source={Path.Combine(dataDir, "jobs.db")}"));
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<JobRegistry>();
+builder.Services.AddSingleton(DatasetRoots.FromConfiguration(builder.Configuration));
 builder.Services.AddSingleton<DatasetIngestor>();
+builder.Services.AddHostedService<UploadExpiry>();
 builder.Services.AddSingleton<Pipeline.Artifacts.JobArtifacts>();
 builder.Services.AddHttpClient("evaluator", client => client.Timeout = TimeSpan.FromMinutes(2));
 
@@ -35,5 +37,5 @@ app.UseApiKey();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
 app.MapPredictProxy();
-app.MapUploadsApi(builder.Configuration.GetValue("PIPELINE_MAX_UPLOAD_BYTES", 8L << 30));
+app.MapUploadsApi(builder.Configuration.GetValue(UploadsApi.MaxBytesVariable, 8L << 30), builder.Configuration.GetValue(UploadsApi.QuotaVariable, 32L << 30));
 await app.RunAsync().ConfigureAwait(false);

@@ -132,7 +132,7 @@ public sealed class DatasetSubmissionTests(ServicesFixture fixture) : IDisposabl
         return Zip(name, [.. entries]);
     }
 
-    private static byte[] Png(int seed, int width, int height, bool red = true)
+    internal static byte[] Png(int seed, int width, int height, bool red = true)
     {
         var random = new Random(seed);
         var pixels = new byte[width * height * 3];

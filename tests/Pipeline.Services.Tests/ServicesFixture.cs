@@ -17,6 +17,8 @@ public sealed class ServicesCollection : ICollectionFixture<ServicesFixture>
 public sealed class ServicesFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-key-0123456789";
+    /// <summary>What all stored uploads may hold together in the tests' system (the default is 32 GiB).</summary>
+    public const long UploadQuota = 1L << 30;
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
@@ -31,6 +33,9 @@ public sealed class ServicesFixture : IAsyncLifetime
         builder.AddProject("ingest", "src/Pipeline.Ingest")
             .WithReference(rabbit).WithReference(blobs).WithReference(evaluator).WaitFor(rabbit).WaitFor(blobs)
             .WithEnvironment("PIPELINE_API_KEY", ApiKey)
+            // Tests write their dataset folders under the temp folder; the service reads no other folder of the machine.
+            .WithEnvironment("PIPELINE_DATASET_ROOTS", $"/usr/share/datasets:{Path.GetTempPath()}")
+            .WithEnvironment("PIPELINE_UPLOAD_QUOTA_BYTES", UploadQuota.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
         builder.AddProject("preprocess", "src/Pipeline.Preprocess")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);

@@ -36,15 +36,16 @@ public static class ClientCommands
 
     private static Command Submit(TextWriter stdout, TextWriter stderr, Option<string?> url, Option<string?> key, Option<bool> json)
     {
-        var dataset = new Argument<string>("dataset") { Description = "A dataset folder the ingest service can read, or an archive (.zip, .tar, .tar.gz, .tgz) to upload" };
+        var dataset = new Argument<string>("dataset") { Description = "A dataset folder or an archive (.zip, .tar, .tar.gz, .tgz), uploaded to the system" };
         var task = new Option<string?>("--task") { Description = "classify or detect (default: what the dataset's format implies)" };
         var format = new Option<string?>("--format") { Description = "idx, imagefolder, coco, yolo or paligemma (default: recognised from the files)" };
         var config = new Option<string?>("--config", "-c") { Description = "Recipe file (YAML or JSON; _base_ is resolved here)" };
         var trainers = new Option<int>("--trainers") { Description = "Trainer replicas that train the job together", DefaultValueFactory = _ => 1 };
         var wait = new Option<bool>("--wait") { Description = "Follow the job until it ends; exit code 0 only if it succeeded" };
+        var serverPath = new Option<bool>("--server-path") { Description = "The dataset is a folder or archive on the server, under its dataset folders (PIPELINE_DATASET_ROOTS), read there instead of uploaded" };
         var command = new Command("submit", "Submit a dataset to train and evaluate a model on; recipe keys can be overridden as --key.sub=value.")
         {
-            dataset, task, format, config, trainers, wait, json, url, key,
+            dataset, task, format, config, trainers, wait, serverPath, json, url, key,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (parse, cancellation) => await Guarded(stderr, async () =>
@@ -53,7 +54,17 @@ public static class ClientCommands
             var path = parse.GetValue(dataset)!;
             var recipeYaml = ResolveRecipe(parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task));
             object request;
-            if (Directory.Exists(path)) request = new { path = Path.GetFullPath(path), task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
+            if (parse.GetValue(serverPath))
+            {
+                if (!Path.IsPathFullyQualified(path)) throw new PipelineApiException($"{path}: --server-path needs the absolute path on the server");
+                request = new { path, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
+            }
+            else if (Directory.Exists(path))
+            {
+                stderr.WriteLine($"uploading the dataset files of {path}");
+                var source = await client.UploadFolderAsync(path, cancellation).ConfigureAwait(false);
+                request = new { source, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
+            }
             else if (File.Exists(path))
             {
                 stderr.WriteLine($"uploading {path} ({new FileInfo(path).Length / 1048576.0:F1} MiB)");

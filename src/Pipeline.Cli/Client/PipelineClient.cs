@@ -1,7 +1,10 @@
+using System.Formats.Tar;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Pipeline.Vision.Data;
+using Pipeline.Vision.Data.Sources;
 
 namespace Pipeline.Cli.Client;
 
@@ -57,6 +60,40 @@ public sealed class PipelineClient : IDisposable
         content.Headers.ContentLength = file.Length;
         var answer = await SendJsonAsync(HttpMethod.Post, $"/api/uploads?name={Uri.EscapeDataString(Path.GetFileName(archive))}", content, cancellationToken).ConfigureAwait(false);
         return answer.GetProperty("source").GetString() ?? throw new PipelineApiException("the upload answer has no source");
+    }
+
+    /// <summary>Streams a dataset folder as a tar archive of its dataset files (images, label and IDX files; links leaving
+    /// the folder are left out, as the server would refuse them) without writing it anywhere first; returns the source.</summary>
+    public async Task<string> UploadFolderAsync(string folder, CancellationToken cancellationToken)
+    {
+        using var source = new FolderSource(folder);
+        var files = source.Files.Where(DatasetLoader.IsDatasetFile).ToList();
+        if (files.Count == 0) throw new PipelineApiException($"{folder}: no dataset files (images, label or IDX files) in the folder");
+        using var content = new FolderTarContent(Path.GetFullPath(folder), files);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+        var name = Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'));
+        var answer = await SendJsonAsync(HttpMethod.Post, $"/api/uploads?name={Uri.EscapeDataString((name.Length == 0 ? "dataset" : name) + ".tar")}", content, cancellationToken).ConfigureAwait(false);
+        return answer.GetProperty("source").GetString() ?? throw new PipelineApiException("the upload answer has no source");
+    }
+
+    /// <summary>A tar stream of files under a folder, written straight into the request.</summary>
+    private sealed class FolderTarContent(string root, IReadOnlyList<string> files) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await using var writer = new TarWriter(stream, TarEntryFormat.Pax, leaveOpen: true);
+            foreach (var file in files)
+                await writer.WriteEntryAsync(Path.Combine(root, file), file, cancellationToken).ConfigureAwait(false);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 
     public Task<JsonElement> JobsAsync(int limit, CancellationToken cancellationToken) =>

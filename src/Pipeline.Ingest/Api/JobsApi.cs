@@ -33,17 +33,21 @@ public static class JobsApi
         ArgumentNullException.ThrowIfNull(app);
         var api = app.MapGroup("/api/jobs");
 
-        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, CancellationToken cancellationToken) =>
+        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, DatasetRoots roots, IArtifactStore store, CancellationToken cancellationToken) =>
         {
             string source;
             if (request.Source is { Length: > 0 } given)
             {
-                if (!given.StartsWith(UploadsApi.SourcePrefix, StringComparison.Ordinal))
-                    return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}..., as POST /api/uploads returns)", statusCode: 400);
+                if (!UploadsApi.IsUploadSource(given))
+                    return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}<id>/<name>, as POST /api/uploads returns it)", statusCode: 400);
+                if (await store.GetPropertiesAsync(UploadsApi.Container, given[UploadsApi.SourcePrefix.Length..], cancellationToken).ConfigureAwait(false) is null)
+                    return Results.Problem($"source '{given}': no such upload (uploads are deleted once a job has ingested them, or after a day unused)", statusCode: 400);
                 source = given;
             }
-            else if (string.IsNullOrWhiteSpace(request.Path) || !Path.IsPathFullyQualified(request.Path))
-                return Results.Problem($"path '{request.Path}' must be an absolute path the ingest service can read", statusCode: 400);
+            else if (string.IsNullOrWhiteSpace(request.Path))
+                return Results.Problem("give 'source' (an upload, as POST /api/uploads returns it) or 'path' (a folder or archive under the service's dataset folders)", statusCode: 400);
+            else if (roots.Refusal(request.Path) is { } refusal)
+                return Results.Problem(refusal, statusCode: 400);
             else source = "path:" + request.Path;
             var trainers = request.Trainers ?? 1;
             if (trainers is < 1 or > 64) return Results.Problem($"trainers must be between 1 and 64, got {trainers}", statusCode: 400);

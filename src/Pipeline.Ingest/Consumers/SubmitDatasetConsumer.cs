@@ -1,6 +1,8 @@
 using MassTransit;
 using Pipeline.Contracts.V1;
+using Pipeline.Ingest.Api;
 using Pipeline.Ingest.Registry;
+using Pipeline.Storage;
 
 namespace Pipeline.Ingest.Consumers;
 
@@ -8,7 +10,8 @@ namespace Pipeline.Ingest.Consumers;
 /// The <c>ingest</c> queue: validates and stores a submitted dataset. Idempotent: a redelivered submission for a job
 /// past Submitted does nothing. A bad dataset ends the job Failed with the reason; the service carries on.
 /// </summary>
-public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor ingestor, ILogger<SubmitDatasetConsumer> logger) : IConsumer<SubmitDataset>
+public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor ingestor, IArtifactStore store, ILogger<SubmitDatasetConsumer> logger)
+    : IConsumer<SubmitDataset>
 {
     public async Task Consume(ConsumeContext<SubmitDataset> context)
     {
@@ -32,11 +35,15 @@ public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor 
             // A dataset that was read but refused still tells what task the job was (one left to the dataset's format).
             await Announce(context, await registry.TransitionAsync(job.Id, JobState.Failed, e.Message, e.Task is { } task ? j => j.Task = task : null,
                 context.CancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            await UploadsApi.DeleteAsync(store, submission.Source, context.CancellationToken).ConfigureAwait(false);
             return;
         }
+
         // The task is known for sure now (a submission may leave it to the dataset's format).
         await registry.TransitionAsync(job.Id, JobState.Ingested, null, j => (j.DatasetId, j.Task) = (ingested.DatasetId, ingested.Task), context.CancellationToken).ConfigureAwait(false);
         await context.Publish(ingested, context.CancellationToken).ConfigureAwait(false);
+        // Only now, with the raw copy stored and the job past Ingesting, is the upload it came from no longer needed.
+        await UploadsApi.DeleteAsync(store, submission.Source, context.CancellationToken).ConfigureAwait(false);
     }
 
     internal static Task Announce(IPublishEndpoint bus, JobStatusChanged? change) => change is null ? Task.CompletedTask : bus.Publish(change);

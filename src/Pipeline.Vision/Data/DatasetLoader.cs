@@ -42,11 +42,15 @@ public static class DatasetLoader
         return source.Problems.Count == 0 ? load : load with { Problems = [.. source.Problems, .. load.Problems] };
     }
 
+    /// <summary>Whether a file of a dataset folder is one some format reads (an image, a label or annotation file, an IDX
+    /// file): only those are stored.</summary>
+    public static bool IsDatasetFile(string path) => DatasetPaths.IsDatasetFile(path);
+
     /// <summary>"top/" when every meaningful file sits under one folder that is not itself part of a layout, else "".</summary>
     private static string WrapperFolder(IFileSource source)
     {
         var prefix = "";
-        var files = source.Files.Where(f => !DatasetPaths.IsNoise(f)).ToList();
+        var files = source.Files.Where(DatasetPaths.IsDatasetFile).ToList();
         while (files.Count > 0)
         {
             var first = files[0].Split('/')[0];

@@ -73,9 +73,7 @@ public static class ImageHeaderReader
     // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
     private static bool IsStartOfFrame(byte marker) => marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC);
 
-    private static string Describe(ReadOnlySpan<byte> data)
-    {
-        var head = data[..Math.Min(8, data.Length)];
-        return "starts with " + Convert.ToHexString(head).ToLowerInvariant();
-    }
+    // Errors name the file and its size, never its bytes: a report is no way to read a file.
+    private static string Describe(ReadOnlySpan<byte> data) =>
+        data.Length == 0 ? "the file is empty" : $"{data.Length} bytes without a JPEG or PNG signature";
 }

@@ -79,7 +79,7 @@ public sealed class CocoFormat : IDatasetFormat
         {
             if (!TryLong(image, "id", out var imageId) || !image.TryGetProperty("file_name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String)
             {
-                problems.Add(new(ProblemKind.MalformedLabel, where, $"image record without id or file_name: {Truncate(image.GetRawText())}"));
+                problems.Add(new(ProblemKind.MalformedLabel, where, "image record without id or file_name"));
                 continue;
             }
             listed.Add(imageId);
@@ -118,7 +118,7 @@ public sealed class CocoFormat : IDatasetFormat
         foreach (var category in Array(root, "categories", where))
         {
             if (!TryLong(category, "id", out var id) || !category.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
-                throw new DatasetFormatException($"{where}: category without id or name: {Truncate(category.GetRawText())}");
+                throw new DatasetFormatException($"{where}: category without id or name");
             var super = category.TryGetProperty("supercategory", out var sc) && sc.ValueKind == JsonValueKind.String ? sc.GetString() : null;
             raw.Add((id, name.GetString()!, super));
         }
@@ -194,5 +194,4 @@ public sealed class CocoFormat : IDatasetFormat
         return v.ValueKind == JsonValueKind.String && long.TryParse(v.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
     }
 
-    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
 }

@@ -12,6 +12,14 @@ internal static class DatasetPaths
     /// <summary>An image format we do not decode: listed as a problem rather than ignored.</summary>
     public static bool IsUnsupportedImage(string path) => OtherImages.Contains(Path.GetExtension(path));
 
+    private static readonly HashSet<string> LabelFiles = new(StringComparer.OrdinalIgnoreCase) { ".txt", ".json", ".jsonl", ".yaml", ".yml", ".names" };
+
+    /// <summary>A file some format reads: an image, a label or annotation file, or an IDX file. Nothing else of a folder
+    /// is stored or shapes the layout, so the service and its later stages see the same dataset.</summary>
+    public static bool IsDatasetFile(string path) =>
+        !IsNoise(path) && (IsImage(path) || LabelFiles.Contains(Path.GetExtension(path))
+            || path.EndsWith("-ubyte", StringComparison.Ordinal) || path.EndsWith("-ubyte.gz", StringComparison.Ordinal));
+
     /// <summary>Files a dataset never means: macOS resource forks and hidden files.</summary>
     public static bool IsNoise(string path) =>
         path.StartsWith("__MACOSX/", StringComparison.Ordinal) || path.Split('/').Any(p => p.StartsWith('.'));

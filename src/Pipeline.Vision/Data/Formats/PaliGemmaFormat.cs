@@ -45,7 +45,7 @@ public sealed class PaliGemmaFormat : IDatasetFormat
                 var prefixClasses = PaliGemmaLocations.ParsePrefix(line.Prefix);
                 if (prefixClasses is null)
                 {
-                    problems.Add(new(ProblemKind.MalformedLabel, where, $"prefix '{line.Prefix}' is not 'detect a ; b …'", path));
+                    problems.Add(new(ProblemKind.MalformedLabel, where, "the prefix is not 'detect a ; b …'", path));
                     continue;
                 }
                 foreach (var name in prefixClasses.Where(c => !classes.Contains(c))) classes.Add(name);

@@ -40,7 +40,7 @@ public static partial class PaliGemmaLocations
         for (var g = 0; g < groups.Length; g++)
         {
             var match = GroupPattern().Match(groups[g].Trim());
-            if (!match.Success) throw new FormatException($"group {g + 1} '{groups[g].Trim()}' is not <locY1><locX1><locY2><locX2> label");
+            if (!match.Success) throw new FormatException($"group {g + 1} is not <locY1><locX1><locY2><locX2> label");
             var bins = Enumerable.Range(1, 4).Select(k => int.Parse(match.Groups[k].Value, CultureInfo.InvariantCulture)).ToArray();
             if (bins.Any(b => b >= Bins)) throw new FormatException($"group {g + 1}: location bins run from 0000 to {Bins - 1}");
             result.Add((match.Groups[5].Value.Trim(), Decode(bins[1], width), Decode(bins[0], height), Decode(bins[3], width), Decode(bins[2], height)));

@@ -72,7 +72,7 @@ public sealed class YoloFormat : IDatasetFormat
             var polygon = tokens.Length >= 7 && tokens.Length % 2 == 1;
             if (!parsed || (tokens.Length != 5 && !polygon) || numbers[0] != Math.Floor(numbers[0]))
             {
-                problems.Add(new(ProblemKind.MalformedLabel, where, $"expected 'class cx cy w h' (or a polygon), got '{Shorten(line)}'", image));
+                problems.Add(new(ProblemKind.MalformedLabel, where, $"expected 'class cx cy w h' (or a polygon), got {tokens.Length} fields{(parsed || tokens.Length < 5 ? "" : " that are not all numbers")}", image));
                 return false;
             }
             var classId = numbers[0];
@@ -169,5 +169,4 @@ public sealed class YoloFormat : IDatasetFormat
         }
     }
 
-    private static string Shorten(string line) => line.Length <= 60 ? line : line[..60] + "…";
 }

@@ -24,6 +24,8 @@ public enum ProblemKind
     UnsafeArchiveEntry,
     /// <summary>A linked folder inside a dataset folder, not entered.</summary>
     LinkNotFollowed,
+    /// <summary>A linked file (or a special file) of a dataset folder that leads outside the folder: not read.</summary>
+    LinkOutsideDataset,
     /// <summary>No usable items at all.</summary>
     EmptyDataset,
 }

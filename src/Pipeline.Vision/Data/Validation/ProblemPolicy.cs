@@ -8,7 +8,7 @@ public enum ProblemAction
     Skip,
 }
 
-/// <summary>What to do about each kind of problem. By default unsafe input (bombs, escaping archive entries) and an
+/// <summary>What to do about each kind of problem. By default unsafe input (bombs, escaping archive entries or links) and an
 /// empty dataset fail it; damaged or mislabelled items are skipped and listed.</summary>
 public sealed class ProblemPolicy
 {
@@ -20,6 +20,7 @@ public sealed class ProblemPolicy
     {
         [ProblemKind.DecompressionBomb] = ProblemAction.Fail,
         [ProblemKind.UnsafeArchiveEntry] = ProblemAction.Fail,
+        [ProblemKind.LinkOutsideDataset] = ProblemAction.Fail,
         [ProblemKind.EmptyDataset] = ProblemAction.Fail,
     });
 

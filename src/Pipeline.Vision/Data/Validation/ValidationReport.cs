@@ -82,6 +82,7 @@ public sealed record ValidationReport
         ProblemKind.DuplicateFile => "duplicate file",
         ProblemKind.UnsafeArchiveEntry => "unsafe archive entry",
         ProblemKind.LinkNotFollowed => "linked folder",
+        ProblemKind.LinkOutsideDataset => "link leaving the dataset",
         ProblemKind.EmptyDataset => "empty dataset",
         _ => kind.ToString(),
     };
