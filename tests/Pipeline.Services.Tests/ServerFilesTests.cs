@@ -118,7 +118,7 @@ public sealed class ServerFilesTests(ServicesFixture fixture) : IDisposable
         {
             Directory.CreateDirectory(Path.Combine(root, cls));
             for (var k = 0; k < perClass; k++)
-                File.WriteAllBytes(Path.Combine(root, cls, $"{k}.png"), DatasetSubmissionTests.Png(red ? k : 1000 + k, 10, 10, red));
+                File.WriteAllBytes(Path.Combine(root, cls, $"{k}.png"), HostileCorpus.Png(red ? k : 1000 + k, 10, 10, red));
         }
         return root;
     }

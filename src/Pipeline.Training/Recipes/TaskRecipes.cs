@@ -6,9 +6,26 @@ namespace Pipeline.Training.Recipes;
 /// from the recipe's. Callers that know only the task name (the API, the CLI's submit) load through here.</summary>
 public static class TaskRecipes
 {
-    public static Recipe Load(string task, string? path, IEnumerable<string> overrides) =>
-        task == "detect" ? DetectionRecipes.Load(path, overrides) : RecipeLoader.Load(path, [$"task={task}", .. overrides]);
+    public static Recipe Load(string task, string? path, IEnumerable<string> overrides)
+    {
+        var given = overrides.ToList();
+        var document = RecipeLoader.Compose(path, given);
+        CheckTask(task, document.Root, document.OriginOf("task"));
+        return task == "detect" ? DetectionRecipes.Load(path, given) : RecipeLoader.Load(path, [$"task={task}", .. given]);
+    }
 
-    public static Recipe LoadText(string task, string? yaml, string source) =>
-        task == "detect" ? DetectionRecipes.LoadText(yaml, source) : RecipeLoader.LoadText(yaml ?? "", source, [$"task={task}"]);
+    public static Recipe LoadText(string task, string? yaml, string source)
+    {
+        CheckTask(task, string.IsNullOrWhiteSpace(yaml) ? [] : RecipeDocument.ParseText(yaml, source), source);
+        return task == "detect" ? DetectionRecipes.LoadText(yaml, source) : RecipeLoader.LoadText(yaml ?? "", source, [$"task={task}"]);
+    }
+
+    // The run's task wins over the recipe's task key, so a recipe for another (or no known) task is refused, not overruled.
+    private static void CheckTask(string task, System.Text.Json.Nodes.JsonObject recipe, string source)
+    {
+        if (!recipe.TryGetPropertyValue("task", out var node) || node is null) return;
+        var named = node is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var text) ? text.ToLowerInvariant() : node.ToJsonString();
+        if (named is not ("classify" or "detect")) throw new RecipeException(source, "task", $"expected classify or detect, got {node.ToJsonString()}");
+        if (named != task) throw new RecipeException(source, "task", $"the recipe is for {named} but the run's task is {task}");
+    }
 }
