@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 // One rank. Modes:
 //   collectives                      every op and dtype; prints key=value lines
-//   train --steps N --global-batch B [--bucket-kb K] --out FILE   SGD on a small float64 CNN, each rank its share of
+//   train --steps N --global-batch B [--bucket-bytes N] --out FILE   SGD on a small float64 CNN, each rank its share of
 //                                    every batch; writes the initial weights, the first step's gradients and the final
 //                                    weights (FILE.init, FILE.grad, FILE) as raw float64
 //   hold                             collectives every 50 ms until one fails; prints error=, lost=, failed_after_ms=
@@ -112,7 +112,7 @@ internal static class Modes
         // function of its parameters, as in PyTorch DDP tests with SyncBatchNorm off.
         using (no_grad()) foreach (var b in model.buffers()) b.add_(group.Rank);
         Console.WriteLine($"before_sum={Sum(model.parameters()).ToString("R", CultureInfo.InvariantCulture)}");
-        using var ddp = new DistributedDataParallel(model, group, opts.Int("bucket-kb", 25 * 1024) * 1024L);
+        using var ddp = new DistributedDataParallel(model, group, opts.Int("bucket-bytes", 25 * 1024 * 1024));
         Console.WriteLine($"buckets={ddp.BucketCount}");
         var outFile = opts.Str("out");
         Write(outFile + ".init", model.parameters().Concat(model.buffers()));
