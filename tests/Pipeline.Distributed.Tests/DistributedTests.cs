@@ -130,6 +130,35 @@ public sealed class DistributedTests : IDisposable
         Console.WriteLine($"victim {victim}: the survivor failed {elapsed.TotalMilliseconds:F0} ms after the kill: {error}");
     }
 
+    // A rank that hangs (SIGSTOP: its sockets stay open, so only the timeout can tell): the other fails after the
+    // timeout plus the lost-rank diagnosis (at most 1.5 s), naming it; rank 0's hung store is bounded the same way.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void A_rank_that_hangs_makes_the_other_fail_after_the_timeout_naming_it(int victim)
+    {
+        const int timeoutMs = 3_000;
+        var ranks = StartRanks(2, "hold", "--timeout-ms", timeoutMs.ToString(CultureInfo.InvariantCulture));
+        var wait = Stopwatch.StartNew();
+        while (!ranks.All(w => w.HasLine("ready")))
+        {
+            Assert.True(wait.Elapsed < RunLimit && !ranks.Any(w => w.HasExited), $"the ranks did not get ready; stdout:\n{ranks[0].Stdout}\n--\n{ranks[1].Stdout}");
+            Thread.Sleep(50);
+        }
+        var survivor = ranks[1 - victim];
+        using (var stop = Process.Start("kill", ["-STOP", ranks[victim].Id.ToString(CultureInfo.InvariantCulture)])) stop.WaitForExit();
+        var clock = Stopwatch.StartNew();
+
+        Assert.True(survivor.WaitForExit(TimeSpan.FromMilliseconds(timeoutMs + 6_000)), $"rank {1 - victim} did not fail; stdout:\n{survivor.Stdout}");
+        var elapsed = clock.Elapsed;
+        Assert.Equal(3, survivor.ExitCode);
+        var error = survivor.Value("error");
+        Assert.Contains($"rank {victim} is lost", error, StringComparison.Ordinal);
+        Assert.Equal(victim.ToString(CultureInfo.InvariantCulture), survivor.Value("lost"));
+        Assert.True(elapsed < TimeSpan.FromMilliseconds(timeoutMs + 1_500 + 3_000), $"took {elapsed.TotalMilliseconds:F0} ms: {error}");
+        Console.WriteLine($"hung victim {victim}: the survivor failed {elapsed.TotalMilliseconds:F0} ms after the stop: {error}");
+    }
+
     private double[] Doubles(string name)
     {
         var bytes = File.ReadAllBytes(Path.Combine(folder, name));

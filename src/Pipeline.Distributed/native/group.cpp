@@ -165,12 +165,14 @@ struct PdGroup {
     const auto window = std::min<ms>(std::max<ms>(ms(1500), heartbeat_interval * 6), timeout);
     const auto deadline = std::chrono::steady_clock::now() + window;
     try {
+      // Each read bounded by the window: a store host that hangs (rather than dies) is named as lost too.
+      auto read = [&](int r) { return store->add(heartbeat_key(r), 0, window); };
       for (int r = 0; r < size; ++r)
-        if (r != rank) first[static_cast<size_t>(r)] = store->add(heartbeat_key(r), 0);
+        if (r != rank) first[static_cast<size_t>(r)] = read(r);
       while (std::chrono::steady_clock::now() < deadline && !std::all_of(moved.begin(), moved.end(), [](bool b) { return b; })) {
         std::this_thread::sleep_for(heartbeat_interval / 2);
         for (int r = 0; r < size; ++r)
-          if (!moved[static_cast<size_t>(r)] && store->add(heartbeat_key(r), 0) != first[static_cast<size_t>(r)]) moved[static_cast<size_t>(r)] = true;
+          if (!moved[static_cast<size_t>(r)] && read(r) != first[static_cast<size_t>(r)]) moved[static_cast<size_t>(r)] = true;
       }
     } catch (const std::exception& e) {
       if (rank != 0) {

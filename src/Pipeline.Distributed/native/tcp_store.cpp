@@ -220,8 +220,9 @@ StoreClient::~StoreClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::vector<char> StoreClient::request(uint8_t op, const std::string& key, const std::vector<char>& value, ms wait) {
+std::vector<char> StoreClient::request(uint8_t op, const std::string& key, const std::vector<char>& value, ms reply_within) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (broken_) throw std::runtime_error("store at " + where_ + ": the connection broke in an earlier request");
   std::vector<char> out;
   put<uint8_t>(out, op);
   put<uint32_t>(out, static_cast<uint32_t>(key.size()));
@@ -230,35 +231,37 @@ std::vector<char> StoreClient::request(uint8_t op, const std::string& key, const
   out.insert(out.end(), value.begin(), value.end());
   try {
     send_all(fd_, out.data(), out.size());
-    // The server answers a get when the key comes or its wait ends; the rest at once.
-    const auto deadline = clock::now() + wait + timeout_;
+    const auto deadline = clock::now() + reply_within;
     uint8_t status;
     uint64_t length;
     recv_all(fd_, &status, 1, deadline);
     recv_all(fd_, &length, sizeof length, deadline);
     std::vector<char> reply(length);
     recv_all(fd_, reply.data(), length, deadline);
-    if (status == kTimedOut)
-      throw std::runtime_error("key '" + key + "' did not appear within " + std::to_string(wait.count()) + " ms");
+    if (status == kTimedOut) throw std::runtime_error("key '" + key + "' did not appear in time");
     if (status != kOk) throw std::runtime_error("the store refused the request");
     return reply;
   } catch (const std::exception& e) {
+    broken_ = true;
     throw std::runtime_error("store at " + where_ + ": " + e.what());
   }
 }
 
-void StoreClient::set(const std::string& key, const std::vector<char>& value) { request(kSet, key, value, ms(0)); }
+void StoreClient::set(const std::string& key, const std::vector<char>& value) { request(kSet, key, value, timeout_); }
 
+// The server answers a get when the key comes or its wait ends: the reply may take the wait plus the timeout.
 std::vector<char> StoreClient::get(const std::string& key, ms timeout) {
   std::vector<char> wait;
   put<int64_t>(wait, timeout.count());
-  return request(kGet, key, wait, timeout);
+  return request(kGet, key, wait, timeout + timeout_);
 }
 
-int64_t StoreClient::add(const std::string& key, int64_t delta) {
+int64_t StoreClient::add(const std::string& key, int64_t delta) { return add(key, delta, timeout_); }
+
+int64_t StoreClient::add(const std::string& key, int64_t delta, ms limit) {
   std::vector<char> value;
   put<int64_t>(value, delta);
-  auto reply = request(kAdd, key, value, ms(0));
+  auto reply = request(kAdd, key, value, limit);
   int64_t now;
   std::memcpy(&now, reply.data(), sizeof now);
   return now;

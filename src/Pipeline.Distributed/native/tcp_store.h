@@ -50,12 +50,15 @@ class StoreClient {
   std::vector<char> get(const std::string& key, ms timeout);
   std::vector<char> get(const std::string& key) { return get(key, timeout_); }
   int64_t add(const std::string& key, int64_t delta);
+  // add, with the reply awaited at most `limit` (a lost-rank diagnosis must not wait a whole timeout per request).
+  int64_t add(const std::string& key, int64_t delta, ms limit);
   const std::string& where() const { return where_; }
 
  private:
-  std::vector<char> request(uint8_t op, const std::string& key, const std::vector<char>& value, ms wait);
+  std::vector<char> request(uint8_t op, const std::string& key, const std::vector<char>& value, ms reply_within);
 
   int fd_ = -1;
+  bool broken_ = false;  // a request failed mid-way: a late reply would answer the next one, so no more requests
   std::string where_;
   ms timeout_;
   std::mutex mu_;
