@@ -17,6 +17,7 @@ public sealed class DistributedDataParallel : IDisposable
 
     private readonly ProcessGroup group;
     private readonly List<Bucket> buckets = [];
+    private bool disposed;
 
     public DistributedDataParallel(nn.Module module, ProcessGroup group, long bucketCapBytes = DefaultBucketCapBytes)
     {
@@ -62,6 +63,7 @@ public sealed class DistributedDataParallel : IDisposable
     /// <summary>Averages every parameter's gradient across the ranks; call it after <c>backward()</c>, before the optimizer's step.</summary>
     public void SynchronizeGradients()
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         foreach (var bucket in buckets)
@@ -91,6 +93,8 @@ public sealed class DistributedDataParallel : IDisposable
 
     public void Dispose()
     {
+        if (disposed) return;
+        disposed = true;
         foreach (var b in buckets) b.Flat.Dispose();
     }
 

@@ -64,4 +64,24 @@ public sealed class ProcessGroupTests
         Assert.Contains("gloo rendezvous failed on rank 0 of 2", e.Message, StringComparison.Ordinal);
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10));
     }
+
+    [Fact]
+    public void Data_parallel_over_a_group_of_one_keeps_the_gradients_and_fills_in_the_missing_ones()
+    {
+        using var group = Single();
+        var model = TorchSharp.torch.nn.Sequential(TorchSharp.torch.nn.Linear(3, 2), TorchSharp.torch.nn.Linear(2, 1));
+        using var ddp = new DistributedDataParallel(model, group);
+        Assert.Equal(1, ddp.BucketCount);
+        var parameters = model.parameters().ToList();
+        using var x = ones(4, 3);
+        using var loss = model.call(x).sum();
+        loss.backward();
+        var before = parameters[0].grad!.data<float>().ToArray();
+        parameters[3].grad = null; // a parameter that got no gradient on this rank: zeros, averaged
+        ddp.SynchronizeGradients();
+        Assert.Equal(before, parameters[0].grad!.data<float>().ToArray());
+        Assert.Equal([0f], parameters[3].grad!.data<float>().ToArray());
+        ddp.Dispose();
+        Assert.Throws<ObjectDisposedException>(ddp.SynchronizeGradients);
+    }
 }
