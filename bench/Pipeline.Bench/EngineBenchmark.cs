@@ -7,7 +7,8 @@ namespace Pipeline.Bench;
 
 /// <summary>
 /// `engine`: training steps of the same models in our engine and in PyTorch, same shapes, optimizer, thread
-/// count and allocator settings, interleaved round by round so that machine noise hits both alike.
+/// count and allocator settings, interleaved round by round so that machine noise hits all alike. TorchSharp's step
+/// (bench/Pipeline.Bench.TorchSharp, CPU) runs in its own process: one process never loads two libtorch builds.
 /// </summary>
 internal static class EngineBenchmark
 {
@@ -33,19 +34,33 @@ internal static class EngineBenchmark
         foreach (var c in cases)
         {
             var ours = new List<double>();
+            var sharp = new List<double>();
             var peer = new List<double>();
             for (var r = 0; r < rounds; r++)
             {
                 ours.Add(TimeOurs(c, device));
+                if (device == Device.CPU)
+                    sharp.Add(PeerProcess.RunTorchSharp(["ms_per_step"], threads, c.Name,
+                        c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture))[0]);
                 peer.Add(PeerProcess.RunPython("engine_bench.py", "ms_per_step", threads, c.Name,
                     c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture), device.ToString()));
-                Console.WriteLine($"  {c.Name} round {r + 1}: ours {ours[^1]:F2} ms, pytorch {peer[^1]:F2} ms");
+                var sharpText = sharp.Count > r ? $", torchsharp {sharp[^1]:F2} ms" : "";
+                Console.WriteLine($"  {c.Name} round {r + 1}: ours {ours[^1]:F2} ms{sharpText}, pytorch {peer[^1]:F2} ms");
             }
             var o = Median(ours);
             var p = Median(peer);
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Name} ours_ms={o:F2} pytorch_ms={p:F2} ratio={o / p:F3}"));
+            if (sharp.Count > 0)
+            {
+                var t = Median(sharp);
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Name} torchsharp_ms={t:F2} pytorch_ms={p:F2} ratio={t / p:F3}"));
+            }
         }
-        if (device == Device.CPU) lines.Add(MemoryStability());
+        if (device == Device.CPU)
+        {
+            lines.Add(MemoryStability());
+            lines.Add(TorchSharpMemoryStability(threads));
+        }
         foreach (var line in lines) Console.WriteLine(line);
         return 0;
     }
@@ -103,6 +118,15 @@ internal static class EngineBenchmark
         var rssLate = PeerProcess.ResidentMemoryMiB();
         return string.Create(CultureInfo.InvariantCulture,
             $"memory rss_step200_mib={rssEarly:F1} rss_step2000_mib={rssLate:F1} growth_pct={(rssLate - rssEarly) / rssEarly * 100:F2}");
+    }
+
+    /// <summary>The same 2,000 small-CNN steps in TorchSharp's process.</summary>
+    private static string TorchSharpMemoryStability(int threads)
+    {
+        var rss = PeerProcess.RunTorchSharp(["rss_step200_mib", "rss_step2000_mib"], threads, "memory", threads.ToString(CultureInfo.InvariantCulture));
+        var (early, late) = (rss[0], rss[1]);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"torchsharp memory rss_step200_mib={early:F1} rss_step2000_mib={late:F1} growth_pct={(late - early) / early * 100:F2}");
     }
 
     private static double Median(List<double> values)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 
 namespace Pipeline.Bench;
 
@@ -17,23 +18,34 @@ internal static class PeerProcess
     };
 
     /// <summary>Runs a script under Peers/ and returns the value of <c>key=</c> on its output.</summary>
-    public static double RunPython(string script, string key, int threads, params string[] args)
+    public static double RunPython(string script, string key, int threads, params string[] args) =>
+        Run(Python, [Path.Combine(AppContext.BaseDirectory, "Peers", script), .. args], [key], threads)[0];
+
+    /// <summary>The TorchSharp side of the engine benchmark (bench/Pipeline.Bench.TorchSharp), built beside this one.</summary>
+    public static string TorchSharpBench =>
+        typeof(PeerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TorchSharpBench").Value!;
+
+    /// <summary>Runs the TorchSharp bench with these arguments and returns the values of <c>key=</c> on its output, one per key.</summary>
+    public static double[] RunTorchSharp(string[] keys, int threads, params string[] args) => Run("dotnet", [TorchSharpBench, .. args], keys, threads);
+
+    private static double[] Run(string file, string[] args, string[] keys, int threads)
     {
-        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Peers", script));
+        var script = Path.GetFileName(args[0]);
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in AllocatorEnvironment) psi.Environment[k] = v;
         psi.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Python}");
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{script} failed ({process.ExitCode}): {stderr.Result}");
-        foreach (var token in stdout.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
-            if (token.StartsWith(key + "=", StringComparison.Ordinal))
-                return double.Parse(token.AsSpan(key.Length + 1), CultureInfo.InvariantCulture);
-        throw new InvalidOperationException($"{script} printed no {key}=: {stdout}");
+        var tokens = stdout.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        return [.. keys.Select(key =>
+            tokens.FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal)) is { } token
+                ? double.Parse(token.AsSpan(key.Length + 1), CultureInfo.InvariantCulture)
+                : throw new InvalidOperationException($"{script} printed no {key}=: {stdout}"))];
     }
 
     /// <summary>This process's resident memory in MiB, from /proc/self/status.</summary>
