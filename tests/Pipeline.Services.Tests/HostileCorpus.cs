@@ -171,8 +171,8 @@ public sealed class HostileCorpus(string folder)
         return Zip(name, [.. entries]);
     }
 
-    private static string CocoJson(int category = 0, string bbox = "[5, 5, 10, 10]", string fileName = "images/a.png", string categories = """[{"id": 0, "name": "red"}, {"id": 1, "name": "blue"}]""") => $$"""
-        {"images": [{"id": 1, "file_name": "{{fileName}}", "width": 20, "height": 20}, {"id": 2, "file_name": "images/b.png", "width": 20, "height": 20}],
+    private static string CocoJson(int category = 0, string bbox = "[5, 5, 10, 10]", string categories = """[{"id": 0, "name": "red"}, {"id": 1, "name": "blue"}]""") => $$"""
+        {"images": [{"id": 1, "file_name": "images/a.png", "width": 20, "height": 20}, {"id": 2, "file_name": "images/b.png", "width": 20, "height": 20}],
          "categories": {{categories}},
          "annotations": [{"id": 1, "image_id": 1, "category_id": {{category}}, "bbox": {{bbox}}}, {"id": 2, "image_id": 2, "category_id": 0, "bbox": [2, 2, 8, 8]}]}
         """;
