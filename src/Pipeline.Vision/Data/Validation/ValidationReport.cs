@@ -83,6 +83,7 @@ public sealed record ValidationReport
         ProblemKind.UnsafeArchiveEntry => "unsafe archive entry",
         ProblemKind.LinkNotFollowed => "linked folder",
         ProblemKind.EmptyDataset => "empty dataset",
+        ProblemKind.TooFewClasses => "too few classes",
         _ => kind.ToString(),
     };
 }
