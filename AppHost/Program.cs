@@ -18,22 +18,25 @@ var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
-// The job registry lives in the ingest service's data folder.
+// Two replicas: a job submitted with --trainers 2 trains on both as one data-parallel group.
+const int trainerReplicas = 2;
+
+// The job registry lives in the ingest service's data folder. Ingest refuses jobs asking for more trainers than run.
 var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WithReference(rabbit).WithReference(blobs).WithReference(evaluator)
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey)
+    .WithEnvironment("PIPELINE_TRAINER_REPLICAS", trainerReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
     .WithDataVolume();
 
 builder.AddProject("preprocess", "src/Pipeline.Preprocess")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs);
 
-// Two replicas: a job submitted with --trainers 2 trains on both as one data-parallel group.
 builder.AddProject("trainer", "src/Pipeline.Trainer")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs)
-    .WithReplicas(2)
+    .WithReplicas(trainerReplicas)
     .WithGpu();
 
 var prometheus = builder.AddPrometheus("prometheus");

@@ -17,6 +17,7 @@ public sealed class ServicesCollection : ICollectionFixture<ServicesFixture>
 public sealed class ServicesFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-key-0123456789";
+    public const int TrainerReplicas = 2;
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
@@ -31,13 +32,14 @@ public sealed class ServicesFixture : IAsyncLifetime
         builder.AddProject("ingest", "src/Pipeline.Ingest")
             .WithReference(rabbit).WithReference(blobs).WithReference(evaluator).WaitFor(rabbit).WaitFor(blobs)
             .WithEnvironment("PIPELINE_API_KEY", ApiKey)
+            .WithEnvironment("PIPELINE_TRAINER_REPLICAS", TrainerReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
         builder.AddProject("preprocess", "src/Pipeline.Preprocess")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         // Two replicas: a job may train as a group of both; a lost member is noticed within 20 s.
         builder.AddProject("trainer", "src/Pipeline.Trainer")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
-            .WithReplicas(2).WithEnvironment("PIPELINE_DIST_TIMEOUT", "20");
+            .WithReplicas(TrainerReplicas).WithEnvironment("PIPELINE_DIST_TIMEOUT", "20");
         App = await builder.BuildAsync();
         await App.StartAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));

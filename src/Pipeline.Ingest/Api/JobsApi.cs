@@ -4,6 +4,7 @@ using Pipeline.Storage;
 using Pipeline.Contracts.V1;
 using Pipeline.Ingest.Registry;
 using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
 
 namespace Pipeline.Ingest.Api;
 
@@ -28,25 +29,53 @@ public static class JobsApi
 
     private const string DatasetPrefix = "dataset/";
 
+    /// <summary>The largest data-parallel group a job may ask for.</summary>
+    public const int MaxTrainers = 64;
+
+    /// <summary>How many trainer replicas the system runs (set by the AppHost); submissions asking for more are refused.</summary>
+    public const string TrainerReplicasVariable = "PIPELINE_TRAINER_REPLICAS";
+
+    private static readonly string[] UploadArchiveExtensions = [".zip", ".tar", ".tar.gz", ".tgz"];
+
+    /// <summary>What <c>POST /api/uploads</c> answers: <c>blob:uploads/{32 hex digits}/{file name}.zip|.tar|.tar.gz|.tgz</c>.</summary>
+    public static bool IsUploadSource(string source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (!source.StartsWith(UploadsApi.SourcePrefix, StringComparison.Ordinal)) return false;
+        var parts = source[UploadsApi.SourcePrefix.Length..].Split('/');
+        return parts is [var id, var name] && id.Length == 32 && id.All(Uri.IsHexDigit)
+            && name.Length > 0 && name is not ("." or "..") && UploadArchiveExtensions.Any(e => name.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+    }
+
     public static void MapJobsApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var api = app.MapGroup("/api/jobs");
 
-        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, CancellationToken cancellationToken) =>
+        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, IArtifactStore store, IConfiguration configuration,
+            CancellationToken cancellationToken) =>
         {
             string source;
             if (request.Source is { Length: > 0 } given)
             {
-                if (!given.StartsWith(UploadsApi.SourcePrefix, StringComparison.Ordinal))
-                    return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}..., as POST /api/uploads returns)", statusCode: 400);
+                // Refused now: a source ingest cannot open would only fail the job after its retries.
+                if (!IsUploadSource(given))
+                    return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}<id>/<name>.zip|.tar|.tar.gz|.tgz, as POST /api/uploads returns)", statusCode: 400);
+                var (container, blob) = BlobPaths.Split(given["blob:".Length..]);
+                if (await store.GetPropertiesAsync(container, blob, cancellationToken).ConfigureAwait(false) is null)
+                    return Results.Problem($"source '{given}': no such upload (upload the archive with POST /api/uploads first)", statusCode: 400);
                 source = given;
             }
             else if (string.IsNullOrWhiteSpace(request.Path) || !Path.IsPathFullyQualified(request.Path))
                 return Results.Problem($"path '{request.Path}' must be an absolute path the ingest service can read", statusCode: 400);
             else source = "path:" + request.Path;
             var trainers = request.Trainers ?? 1;
-            if (trainers is < 1 or > 64) return Results.Problem($"trainers must be between 1 and 64, got {trainers}", statusCode: 400);
+            if (trainers is < 1 or > MaxTrainers) return Results.Problem($"trainers must be between 1 and {MaxTrainers}, got {trainers}", statusCode: 400);
+            // A group larger than the trainer replicas can never form: its leader would wait for members that do not exist.
+            if (configuration.GetValue<int?>(TrainerReplicasVariable) is { } replicas && trainers > replicas)
+                return Results.Problem($"trainers {trainers} is more than the {replicas} trainer replicas this system runs (at most {replicas})", statusCode: 400);
+            if (request.Format is { } format && !DatasetLoader.Formats.Any(f => f.Name.Equals(format, StringComparison.OrdinalIgnoreCase)))
+                return Results.Problem($"format '{format}' is unknown (known: {string.Join(", ", DatasetLoader.Formats.Select(f => f.Name))}, or leave it out to recognise it)", statusCode: 400);
             var task = request.Task ?? SubmitDataset.AutoTask;
             if (task is not ("classify" or "detect" or SubmitDataset.AutoTask))
                 return Results.Problem($"task '{task}' is unknown (known: classify, detect, {SubmitDataset.AutoTask})", statusCode: 400);
