@@ -18,6 +18,9 @@ var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey);
 
+// Two replicas: a job submitted with --trainers 2 trains on both as one data-parallel group.
+const int trainerReplicas = 2;
+
 // The folders of this machine that jobs may name by path: the bundled datasets, and the user's own given as
 // PIPELINE_DATASET_ROOTS (':'-separated). Anything else comes as an upload.
 var datasetRoots = string.Join(':', new[] { "/usr/share/datasets", Environment.GetEnvironmentVariable("PIPELINE_DATASET_ROOTS") }
@@ -29,17 +32,17 @@ var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
     .WaitFor(rabbit).WaitFor(blobs)
     .WithEnvironment("PIPELINE_API_KEY", apiKey)
     .WithEnvironment("PIPELINE_DATASET_ROOTS", datasetRoots)
+    .WithEnvironment("PIPELINE_TRAINER_REPLICAS", trainerReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
     .WithDataVolume();
 
 builder.AddProject("preprocess", "src/Pipeline.Preprocess")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs);
 
-// Two replicas: a job submitted with --trainers 2 trains on both as one data-parallel group.
 builder.AddProject("trainer", "src/Pipeline.Trainer")
     .WithReference(rabbit).WithReference(blobs)
     .WaitFor(rabbit).WaitFor(blobs)
-    .WithReplicas(2)
+    .WithReplicas(trainerReplicas)
     .WithGpu();
 
 var prometheus = builder.AddPrometheus("prometheus");

@@ -32,6 +32,24 @@ public sealed class JobArtifacts(IArtifactStore store)
     public static string CancelledBlob(Guid job) => $"{job:N}/cancelled.json";
     public static string BestSoFarBlob(Guid job) => $"{job:N}/model/best-so-far.safetensors";
 
+    public static string AttemptsBlob(Guid job) => $"{job:N}/attempts.json";
+
+    private sealed record Attempts(int Attempt);
+
+    /// <summary>Counts one more attempt at training the job (a delivery of it, or a re-formed group) and returns its number,
+    /// from 1. Kept in the store, so a redelivered job counts on from where the replica that lost it stopped.</summary>
+    public async Task<int> NextAttemptAsync(Guid job, CancellationToken cancellationToken)
+    {
+        var last = 0;
+        if (await store.GetPropertiesAsync(Container, AttemptsBlob(job), cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await using var stream = await store.DownloadAsync(Container, AttemptsBlob(job), null, cancellationToken).ConfigureAwait(false);
+            last = (await JsonSerializer.DeserializeAsync<Attempts>(stream, Json, cancellationToken).ConfigureAwait(false))?.Attempt ?? 0;
+        }
+        await UploadJsonAsync(AttemptsBlob(job), new Attempts(last + 1), cancellationToken).ConfigureAwait(false);
+        return last + 1;
+    }
+
     public Task EnsureContainerAsync(CancellationToken cancellationToken) => store.CreateContainerIfMissingAsync(Container, cancellationToken);
 
     public Task WriteJobInfoAsync(JobInfo info, CancellationToken cancellationToken)

@@ -5,7 +5,6 @@ using Pipeline.Training.Detection;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
-using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Evaluation;
 using Pipeline.Vision.Plotting;
 
@@ -25,11 +24,9 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
     public int Execute(CancellationToken cancellation)
     {
         var recipe = DetectionRecipes.Load(options.Config, options.Overrides);
-        if (!Directory.Exists(options.Dataset) && !File.Exists(options.Dataset)) throw new DirectoryNotFoundException($"{options.Dataset}: no such dataset folder or archive");
-        using var source = FileSources.Open(options.Dataset);
-        var load = DatasetLoader.Load(source);
-        var dataset = load.Dataset;
-        if (dataset.Task != TaskKind.Detect) throw new InvalidDataException($"{options.Dataset}: a {dataset.Format} {dataset.Task.ToString().ToLowerInvariant()} dataset, not a detection one");
+        using var source = LocalDatasets.Open(options.Dataset);
+        // Validated as ingest validates: unknown classes, malformed labels and boxes outside their image refuse it.
+        var dataset = LocalDatasets.LoadValidated(source, TaskKind.Detect, stderr);
         if (!dataset.InSplit(DatasetSplit.Train).Any() && dataset.HasSplits) throw new InvalidDataException($"{options.Dataset}: the {dataset.Format} dataset has no training split");
         Directory.CreateDirectory(options.Output);
         AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.RecipeFile), RecipeWriter.ToJson(recipe));

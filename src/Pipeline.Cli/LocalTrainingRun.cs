@@ -19,8 +19,9 @@ public sealed record LocalTrainingOptions(string Dataset, string? Config, IReadO
     DistributedSettings? Rank = null);
 
 /// <summary>
-/// One local training run: loads the recipe and the IDX dataset (train split less a seeded validation share; t10k as the
-/// test set), trains with progress on the terminal, then evaluates the best model on the test set. The run folder gets
+/// One local training run: loads the recipe and the dataset (IDX: train split less a seeded validation share, t10k as the
+/// test set; any other classification dataset, folder or archive: validated as ingest does and split as preprocess does),
+/// trains with progress on the terminal, then evaluates the best model on the test set. The run folder gets
 /// <c>recipe.json</c> (resolved), <c>results.csv</c>, <c>checkpoints/</c>, <c>best.safetensors</c>, <c>evaluation.json</c>,
 /// and the pictures <c>confusion_matrix.png</c> and <c>pr_curves.png</c> (test set; one-vs-rest per class) and
 /// <c>training_curves.png</c> (from results.csv).
@@ -31,22 +32,14 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
     public int Execute(CancellationToken cancellation)
     {
         var recipe = RecipeLoader.Load(options.Config, options.Overrides);
-        if (!Directory.Exists(options.Dataset)) throw new DirectoryNotFoundException($"{options.Dataset}: no such dataset folder");
-        if (!FashionMnist.IsIdxFolder(options.Dataset))
-            throw new InvalidDataException($"{options.Dataset}: not an IDX dataset folder (needs train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)");
+        using var sets = LoadSets(recipe);
         // Each rank trains on its machine's GPU LOCAL_RANK (NCCL between GPUs), or on the CPU (Gloo).
         using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, TrainingDevice.Resolve(recipe.Device, rank.LocalRank ?? rank.Rank)) : null;
         var primary = parallel is null || parallel.Rank == 0;
         Directory.CreateDirectory(options.Output);
         if (primary) AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.RecipeFile), RecipeWriter.ToJson(recipe));
 
-        using var fullTrain = FashionMnist.Load(options.Dataset, "train");
-        using var fullTest = FashionMnist.Load(options.Dataset, "t10k");
-        using var limitedTrain = Limit(fullTrain);
-        using var test = Limit(fullTest);
-        var (train, validation) = (limitedTrain ?? fullTrain).StratifiedSplit(recipe.Data.ValidationFraction, unchecked((int)recipe.Seed));
-        using var _ = train;
-        using var __ = validation;
+        var (train, validation, test) = (sets.Train, sets.Validation, sets.Test);
 
         var sinks = new List<ITrainingSink>();
         if (primary) sinks.Add(new CsvResultsSink(Path.Combine(options.Output, LocalRunFolder.ResultsFile)));
@@ -60,7 +53,7 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
 
         var summary = interactive ? FitWithProgressBar(trainer, sinks, cancellation) : trainer.Fit(cancellation);
         trainer.RestoreBestWeights();
-        var report = trainer.Evaluate(test ?? fullTest);
+        var report = trainer.Evaluate(test);
         if (!primary) return summary.Reason == StopReason.Cancelled ? 130 : 0;
         AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.EvaluationFile), report.ToJson());
         var confusion = Charts.ConfusionMatrix(report.ConfusionMatrix, report.Classes, $"Test confusion matrix ({report.Count} images)");
@@ -92,6 +85,45 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
 
     private TensorDataset? Limit(TensorDataset dataset) =>
         options.Limit is { } n && n < dataset.Count ? dataset.Subset([.. Enumerable.Range(0, n).Select(k => (long)k)]) : null;
+
+    /// <summary>The train, validation and test sets, and everything to dispose with them.</summary>
+    private sealed class Sets(TensorDataset train, TensorDataset validation, TensorDataset test, IEnumerable<IDisposable?> owned) : IDisposable
+    {
+        public TensorDataset Train { get; } = train;
+        public TensorDataset Validation { get; } = validation;
+        public TensorDataset Test { get; } = test;
+
+        public void Dispose()
+        {
+            foreach (var item in owned) item?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// An IDX folder: its train file less a seeded validation share, t10k as the test set (the fast path). Any other
+    /// dataset (ImageFolder, or a classification set in another format; a folder or an archive) is loaded and validated as
+    /// ingest does it and split and decoded as preprocess does it (<see cref="ClassificationSplits"/>). --limit cuts the
+    /// training and test sets.
+    /// </summary>
+    private Sets LoadSets(Recipe recipe)
+    {
+        if (LocalDatasets.IsIdx(options.Dataset))
+        {
+            var fullTrain = FashionMnist.Load(options.Dataset, "train");
+            var fullTest = FashionMnist.Load(options.Dataset, "t10k");
+            var limitedTrain = Limit(fullTrain);
+            var limitedTest = Limit(fullTest);
+            var (train, validation) = (limitedTrain ?? fullTrain).StratifiedSplit(recipe.Data.ValidationFraction, unchecked((int)recipe.Seed));
+            return new Sets(train, validation, limitedTest ?? fullTest, [train, validation, limitedTrain, limitedTest, fullTrain, fullTest]);
+        }
+        using var source = LocalDatasets.Open(options.Dataset);
+        var primary = options.Rank is null || options.Rank.Rank == 0;
+        var dataset = LocalDatasets.LoadValidated(source, TaskKind.Classify, primary ? stderr : null);
+        var splits = ClassificationSplits.Decode(dataset, source, recipe, source.Name, carveTest: true);
+        var limitedSplitTrain = Limit(splits.Train);
+        var limitedSplitTest = Limit(splits.Test!);
+        return new Sets(limitedSplitTrain ?? splits.Train, splits.Validation, limitedSplitTest ?? splits.Test!, [limitedSplitTrain, limitedSplitTest, splits]);
+    }
 
     private static TrainingSummary FitWithProgressBar(Trainer trainer, List<ITrainingSink> sinks, CancellationToken cancellation)
     {

@@ -2,6 +2,10 @@ using System.CommandLine;
 using Pipeline.Torch;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
+using Pipeline.Vision.Data.Formats;
+using Pipeline.Vision.Data.Sources;
+using Pipeline.Vision.Data.Validation;
 
 namespace Pipeline.Cli;
 
@@ -14,7 +18,7 @@ public static class TrainCommand
 {
     public static Command Create(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var dataset = new Argument<string>("dataset") { Description = "Dataset folder (classify: IDX, as Fashion-MNIST; detect: COCO, PaliGemma JSONL or YOLO)" };
+        var dataset = new Argument<string>("dataset") { Description = "Dataset folder or archive (.zip, .tar, .tar.gz, .tgz) in any format: classify: IDX (as Fashion-MNIST), ImageFolder; detect: COCO, PaliGemma JSONL or YOLO" };
         var task = new Option<string>("--task") { Description = "classify or detect (FCOS)", DefaultValueFactory = _ => "classify" };
         var config = new Option<string?>("--config", "-c") { Description = "Recipe file (YAML or JSON; may inherit with _base_)" };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (overrides the recipe)" };
@@ -22,7 +26,7 @@ public static class TrainCommand
         var limit = new Option<int?>("--limit") { Description = "Use only the first N training and N test images (quick runs)" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the run folder's latest checkpoint" };
         var json = new Option<bool>("--json") { Description = "End with one JSON line of final metrics on stdout; progress goes to stderr" };
-        var nproc = new Option<int>("--nproc") { Description = "Data-parallel training processes on this machine (batch_size is the global batch, split between them)", DefaultValueFactory = _ => 1 };
+        var nproc = new Option<int>("--nproc") { Description = "Data-parallel training processes on this machine, 1 to 64 (batch_size is the global batch, split between them)", DefaultValueFactory = _ => 1 };
         var command = new Command("train", "Train a model locally and evaluate it; any recipe key can be overridden as --key.sub=value.")
         {
             dataset, task, config, epochs, output, limit, resume, json, nproc,
@@ -35,9 +39,9 @@ public static class TrainCommand
             if (parse.GetValue(epochs) is { } n) overrides.Add($"epochs={n}");
             overrides.AddRange(parse.UnmatchedTokens);
             var processes = parse.GetValue(nproc);
-            if (processes < 1)
+            if (processes is < 1 or > MaxProcesses)
             {
-                stderr.WriteLine($"error: --nproc {processes}: needs at least 1 process");
+                stderr.WriteLine($"error: --nproc {processes}: must be between 1 and {MaxProcesses}");
                 return 2;
             }
             if (processes > 1 && parse.GetValue(task) == "detect")
@@ -60,7 +64,23 @@ public static class TrainCommand
                 ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
             // The launcher's children carry WORLD_SIZE: they train, whatever --nproc says.
             if (rank is null && processes > 1)
+            {
+                // A dataset that cannot be trained fails once, before any rank starts (each would fail the same way).
+                try
+                {
+                    if (!LocalDatasets.IsIdx(parse.GetValue(dataset)!)) LocalDatasets.Check(parse.GetValue(dataset)!, TaskKind.Classify);
+                    else foreach (var split in (string[])["train", "t10k"]) FashionMnist.Load(parse.GetValue(dataset)!, split).Dispose();
+                }
+                catch (Exception e) when (IsInputError(e))
+                {
+                    stderr.WriteLine($"error: {e.Message}");
+                    return 2;
+                }
+                // Allowed (ranks then share cores, each with one intra-op thread), but slower than fewer ranks.
+                if (processes > Environment.ProcessorCount)
+                    stderr.WriteLine($"warning: --nproc {processes} starts more ranks than this machine's {Environment.ProcessorCount} cores; they will share them");
                 return new DistributedLauncher(args, processes, runFolder, stdout, stderr).Run(cancellation);
+            }
             if (rank is not null && int.TryParse(Environment.GetEnvironmentVariable(DistributedLauncher.LauncherPidVariable), out var launcher))
                 DistributedLauncher.ExitWithLauncher(launcher);
             var options = new LocalTrainingOptions(parse.GetValue(dataset)!, parse.GetValue(config), overrides, runFolder,
@@ -71,7 +91,7 @@ public static class TrainCommand
                     ? new LocalDetectionRun(options, stdout, stderr).Execute(cancellation)
                     : new LocalTrainingRun(options, stdout, stderr).Execute(cancellation);
             }
-            catch (Exception e) when (e is RecipeException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
+            catch (Exception e) when (IsInputError(e))
             {
                 stderr.WriteLine($"error: {e.Message}");
                 return 2;
@@ -84,4 +104,12 @@ public static class TrainCommand
         }, CancellationToken.None));
         return command;
     }
+
+    /// <summary>The most ranks --nproc starts on one machine.</summary>
+    public const int MaxProcesses = 64;
+
+    /// <summary>Bad input (recipe, dataset): one error line naming the file and the problem, exit code 2.</summary>
+    private static bool IsInputError(Exception e) =>
+        e is RecipeException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException
+            or DatasetFormatException or DatasetRefusedException or ArchiveLimitException;
 }

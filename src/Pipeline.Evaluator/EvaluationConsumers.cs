@@ -20,6 +20,7 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
     {
         ArgumentNullException.ThrowIfNull(context);
         var saved = context.Message;
+        if (await SkipCancelledAsync(saved.JobId, $"checkpoint of epoch {saved.Epoch}", context.CancellationToken).ConfigureAwait(false)) return;
         var (_, prefix) = BlobPaths.Split(saved.CheckpointBlob);
         var report = await EvaluateAsync(context, saved.JobId, prefix + "model.safetensors", "val").ConfigureAwait(false);
         if (report is null) return;
@@ -60,6 +61,7 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
     {
         ArgumentNullException.ThrowIfNull(context);
         var completed = context.Message;
+        if (await SkipCancelledAsync(completed.JobId, "final model", context.CancellationToken).ConfigureAwait(false)) return;
         var report = await EvaluateAsync(context, completed.JobId, JobArtifacts.ModelBlob(completed.JobId), "test").ConfigureAwait(false);
         if (report is null) return;
         await artifacts.UploadReportAsync(completed.JobId, "test.json", report.ToJson(), context.CancellationToken).ConfigureAwait(false);
@@ -69,6 +71,14 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
         logger.LogInformation("Job {JobId}: test {Summary}", completed.JobId, report.Summary());
         await context.Publish(new EvaluationCompleted(completed.JobId, completed.Epochs, "test", report.Metrics(),
             $"{JobArtifacts.Container}/{JobArtifacts.ReportBlob(completed.JobId, "test.json")}", true), context.CancellationToken).ConfigureAwait(false);
+    }
+
+    // A cancelled job is over: nothing of it is evaluated or reported any more (its state stays Cancelled).
+    private async Task<bool> SkipCancelledAsync(Guid job, string what, CancellationToken cancellationToken)
+    {
+        if (!await artifacts.IsCancelledAsync(job, cancellationToken).ConfigureAwait(false)) return false;
+        logger.LogInformation("Job {JobId} was cancelled: its {What} is not evaluated", job, what);
+        return true;
     }
 
     private async Task<ModelEvaluation?> EvaluateAsync(IPublishEndpoint bus, Guid job, string modelBlob, string split)

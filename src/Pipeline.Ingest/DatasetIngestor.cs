@@ -26,9 +26,6 @@ public sealed class DatasetIngestor(IArtifactStore store, DatasetRoots roots, IL
     public const string Container = "datasets";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    /// <summary>How many failing problems a rejection names (the report lists them all).</summary>
-    private const int ProblemsNamed = 5;
-
     /// <summary>The manifest's record of where the raw files are: <c>archive</c> (one blob) or <c>folder</c> (one blob per file).</summary>
     public sealed record RawManifest(string DatasetId, string Format, string Task, IReadOnlyList<string> Classes, string Layout,
         IReadOnlyList<string> Files, string Source);
@@ -94,13 +91,8 @@ public sealed class DatasetIngestor(IArtifactStore store, DatasetRoots roots, IL
                 throw new DatasetRejectedException($"{source.Name}: the job's task is {TaskName(asked)} but the dataset is a {TaskName(load.Dataset.Task)} dataset ({load.Dataset.Format}); submit it with --task {TaskName(load.Dataset.Task)}");
             var validated = new DatasetValidator { Policy = ProblemPolicy.Unattended }.Validate(source, load);
             var report = validated.Report;
-            if (report.Failed)
-            {
-                var failing = report.Problems.Where(p => p.Action == ProblemAction.Fail).ToList();
-                var named = string.Join("; ", failing.Take(ProblemsNamed).Select(p => $"{p.File}: {p.Message}"));
-                var more = failing.Count > ProblemsNamed ? $" (and {failing.Count - ProblemsNamed} more)" : "";
-                throw new DatasetRejectedException($"dataset refused: {named}{more}", TaskName(load.Dataset.Task));
-            }
+            // The same refusal as pipeline train's (DatasetIntake): one message wherever a dataset is trained.
+            if (report.Failed) throw new DatasetRejectedException(DatasetIntake.RefusalMessage(report), TaskName(load.Dataset.Task));
             return (validated.Dataset, report);
         }
         catch (Exception e) when (e is DatasetFormatException or InvalidDataException or ArchiveLimitException or FileNotFoundException

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using Pipeline.Contracts.V1;
 using Pipeline.Storage;
+using Pipeline.Training.Data;
 using Pipeline.Training.Detection;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Data.Validation;
-using Pipeline.Vision.Imaging;
 
 namespace Pipeline.Preprocess;
 
@@ -19,8 +19,6 @@ namespace Pipeline.Preprocess;
 /// </summary>
 public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPreparer> logger)
 {
-    /// <summary>Bounds on the side chosen when neither the recipe nor the dataset fixes one input size.</summary>
-    public const int MinDefaultSide = 32, MaxDefaultSide = 224;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     private sealed record PreparedManifest(string DatasetId, IReadOnlyList<string> Classes, Dictionary<string, long> Splits, int[] ImageShape, string Task = "classify");
@@ -82,19 +80,14 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
     private async Task<PreparedManifest> WriteShardsAsync(DatasetIngested ingested, Dataset dataset, IFileSource source, Recipe recipe,
         string container, string prefix, CancellationToken cancellationToken)
     {
-        dataset = DatasetSplitter.CompleteSplits(dataset, recipe.Data.ValidationFraction, recipe.Data.TestFraction, recipe.Seed);
-        var (height, width) = InputSize(recipe.Input.Size, dataset);
-        var mode = dataset.Items.All(i => i.Pixels is { Channels: 1 }) ? ColorMode.Gray : ColorMode.Rgb;
+        using var decoded = ClassificationSplits.Decode(dataset, source, recipe, ingested.DatasetId, carveTest: true);
         var splits = new Dictionary<string, long>();
-        int[] shape = [];
-        foreach (var (name, split) in Splits)
+        foreach (var (name, data) in new[] { ("train", decoded.Train), ("val", decoded.Validation), ("test", decoded.Test!) })
         {
-            using var data = DatasetTensors.ToTensorDataset(dataset, source, split, height, width, mode);
-            if (data.Count == 0) throw new InvalidDataException($"{ingested.DatasetId}: the {name} split is empty ({dataset.Items.Count} usable images in all); the dataset is too small for the recipe's validation and test fractions");
             await UploadShardAsync(container, $"{prefix}{name}.safetensors", stream => TensorDatasetShards.Write(data, stream), cancellationToken).ConfigureAwait(false);
             splits[name] = data.Count;
-            shape = [.. data.Images.shape.Skip(1).Select(d => (int)d)];
         }
+        int[] shape = [.. decoded.Train.Images.shape.Skip(1).Select(d => (int)d)];
         return new PreparedManifest(ingested.DatasetId, dataset.Classes, splits, shape, "classify");
     }
 
@@ -110,19 +103,6 @@ public sealed class DatasetPreparer(IArtifactStore store, ILogger<DatasetPrepare
         }
         int[] shape = [.. decoded.Train.Images.shape.Skip(1).Select(d => (int)d)];
         return new PreparedManifest(ingested.DatasetId, dataset.Classes, splits, shape, "detect");
-    }
-
-    /// <summary>The recipe's size, else the images' own when they all share one, else their median side within bounds.</summary>
-    public static (int Height, int Width) InputSize(int[]? recipeSize, Dataset dataset)
-    {
-        ArgumentNullException.ThrowIfNull(dataset);
-        if (recipeSize is [var h, var w]) return (h, w);
-        var sizes = dataset.Items.Select(i => i.Pixels is { } p ? (p.Width, p.Height) : i.Size).OfType<(int Width, int Height)>().ToList();
-        if (sizes.Count == 0) throw new InvalidDataException($"{dataset.Source}: no image sizes are known; set input.size in the recipe");
-        if (sizes.All(s => s == sizes[0])) return (sizes[0].Height, sizes[0].Width);
-        var sides = sizes.Select(s => Math.Min(s.Width, s.Height)).Order().ToList();
-        var side = Math.Clamp(sides[sides.Count / 2], MinDefaultSide, MaxDefaultSide);
-        return (side, side);
     }
 
     /// <summary>Downloads the raw files into <paramref name="folder"/>; returns the path to open (the archive, or the folder).</summary>

@@ -51,25 +51,29 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
         await artifacts.WriteJobInfoAsync(new JobArtifacts.JobInfo(job, prepared.Task, prepared.Classes, prepared.PreparedPrefix, prepared.RecipeYaml),
             context.CancellationToken).ConfigureAwait(false);
         var (token, why) = control.Register(job, context.CancellationToken);
+        bool Cancelled() => why() == StopRequest.Cancelled;
         try
         {
             if (recipe.Task == TaskKind.Detect)
             {
+                var detectAttempt = await artifacts.NextAttemptAsync(job, token).ConfigureAwait(false);
                 var note = prepared.Trainers > 1
                     ? $"detection trains in one process: {prepared.Trainers} trainers were asked for, this replica trains the job alone"
                     : null;
                 if (note is not null) logger.LogWarning("Job {JobId}: {Note}", job, note);
                 var (detected, folder) = await ranks.RunDetectionAsync(job, prepared.PreparedPrefix, recipe, context,
-                    (members, step) => context.Publish(new TrainingStarted(job, 1, members, recipe.Epochs, DateTimeOffset.UtcNow, 1, step, note), token),
-                    token, context.CancellationToken).ConfigureAwait(false);
+                    (members, step) => context.Publish(new TrainingStarted(job, 1, members, recipe.Epochs, DateTimeOffset.UtcNow, detectAttempt, step, note), token),
+                    Cancelled, token, context.CancellationToken).ConfigureAwait(false);
                 await FinishAsync(context, job, detected, folder, why).ConfigureAwait(false);
                 return;
             }
             // This replica leads the job as rank 0. A group that breaks (a member lost, or one that never came) is
             // re-formed with one member fewer, from the last stored checkpoint, until it is this replica alone.
             var world = Math.Max(1, prepared.Trainers);
-            for (var attempt = 1; ; attempt++)
+            while (true)
             {
+                // Numbered across deliveries: a job redelivered after its trainer died starts its next attempt, not a first.
+                var attempt = await artifacts.NextAttemptAsync(job, token).ConfigureAwait(false);
                 DistributedSettings? group = null;
                 if (world > 1)
                 {
@@ -80,13 +84,17 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                 }
                 var size = world;
                 var currentAttempt = attempt;
+                // Fewer members than asked for is said in the job's history, never done silently.
+                var fewer = world < prepared.Trainers
+                    ? $"{prepared.Trainers} trainers were asked for; the group could not keep them all and trains as {world}"
+                    : null;
                 TrainingSummary summary;
                 string runFolder;
                 try
                 {
                     (summary, runFolder) = await ranks.RunAsync(new RankAssignment(job, prepared.PreparedPrefix, prepared.Classes, recipe, group), context,
-                        (members, step) => context.Publish(new TrainingStarted(job, size, members, recipe.Epochs, DateTimeOffset.UtcNow, currentAttempt, step), token),
-                        token, context.CancellationToken).ConfigureAwait(false);
+                        (members, step) => context.Publish(new TrainingStarted(job, size, members, recipe.Epochs, DateTimeOffset.UtcNow, currentAttempt, step, fewer), token),
+                        Cancelled, token, context.CancellationToken).ConfigureAwait(false);
                 }
                 catch (DistributedException e) when (world > 1)
                 {
@@ -155,11 +163,11 @@ public sealed class JoinTrainingGroupConsumer(RankRun ranks, JobArtifacts artifa
             await artifacts.IsTrainedAsync(job, context.CancellationToken).ConfigureAwait(false)) return;
         var recipe = RecipeLoader.LoadText(invitation.RecipeYaml, "recipe.yaml");
         var settings = new DistributedSettings(invitation.Rank, invitation.WorldSize, invitation.MasterAddr, invitation.MasterPort, ranks.GroupTimeout);
-        var (token, _) = control.Register(job, context.CancellationToken);
+        var (token, why) = control.Register(job, context.CancellationToken);
         try
         {
             var (summary, _) = await ranks.RunAsync(new RankAssignment(job, invitation.PreparedPrefix, invitation.Classes, recipe, settings), context,
-                (_, _) => Task.CompletedTask, token, context.CancellationToken).ConfigureAwait(false);
+                (_, _) => Task.CompletedTask, () => why() == StopRequest.Cancelled, token, context.CancellationToken).ConfigureAwait(false);
             logger.LogInformation("Job {JobId}: rank {Rank} of {World} finished ({Reason}, {Steps} steps)", job, invitation.Rank, invitation.WorldSize, summary.Reason, summary.Steps);
         }
         catch (DistributedException e)

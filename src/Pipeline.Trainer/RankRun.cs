@@ -31,8 +31,9 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
     /// <param name="started">Called on every rank once the group has formed, with every member's name by rank and the step
     /// training resumes from.</param>
     /// <returns>The summary, and the rank's run folder (rank 0's holds <c>best.safetensors</c>).</returns>
+    /// <param name="cancelled">Whether the user cancelled the job (its last checkpoint is then not stored).</param>
     public async Task<(TrainingSummary Summary, string RunFolder)> RunAsync(RankAssignment assignment, IPublishEndpoint bus, Func<IReadOnlyList<string>, long, Task> started,
-        CancellationToken token, CancellationToken publishToken)
+        Func<bool> cancelled, CancellationToken token, CancellationToken publishToken)
     {
         ArgumentNullException.ThrowIfNull(assignment);
         var job = assignment.JobId;
@@ -52,7 +53,7 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
             var threads = Torch.torch.get_num_threads();
             if (group is not null && Address == "127.0.0.1") Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.WorldSize));
             using var restore = new ThreadsRestorer(threads);
-            var progress = new TrainingEventsSink(job, rank, bus, artifacts, publishToken);
+            var progress = new TrainingEventsSink(job, rank, bus, artifacts, cancelled, publishToken);
             using var measured = metrics.Track(job, rank, group?.WorldSize ?? 1);
             var options = new TrainerOptions
             {
@@ -90,7 +91,7 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
     /// <param name="started">Called once the data is read and training is about to start, with this replica's name and the
     /// step training resumes from.</param>
     public async Task<(TrainingSummary Summary, string RunFolder)> RunDetectionAsync(Guid job, string preparedPrefix, Recipe recipe, IPublishEndpoint bus,
-        Func<IReadOnlyList<string>, long, Task> started, CancellationToken token, CancellationToken publishToken)
+        Func<IReadOnlyList<string>, long, Task> started, Func<bool> cancelled, CancellationToken token, CancellationToken publishToken)
     {
         ArgumentNullException.ThrowIfNull(recipe);
         var runFolder = NewRunFolder(job, 0);
@@ -105,7 +106,7 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
             var options = new DetectionTrainerOptions
             {
                 OutputDirectory = runFolder,
-                Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, publishToken), measured],
+                Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, cancelled, publishToken), measured],
             };
             using var trainer = new DetectionTrainer(StoppedByTheEvaluator(recipe), train, validation, options);
             if (resumed is not null)

@@ -11,7 +11,9 @@ namespace Pipeline.Trainer;
 /// checkpoint an upload to the store and <see cref="CheckpointSaved"/> carrying that epoch's metrics. Runs on the
 /// training thread, so it waits for each publish: a checkpoint is announced only once it is stored.
 /// </summary>
-public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus, JobArtifacts artifacts, CancellationToken cancellationToken)
+/// <param name="cancelled">Whether the user cancelled the job: a cancelled job's closing checkpoint is neither stored nor
+/// announced (the evaluator would evaluate a job nobody wants any more).</param>
+public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus, JobArtifacts artifacts, Func<bool> cancelled, CancellationToken cancellationToken)
     : ITrainingSink, IDetectionTrainingSink
 {
     // The last epoch's metrics, announced with the checkpoint that follows it.
@@ -62,6 +64,8 @@ public sealed class TrainingEventsSink(Guid job, int rank, IPublishEndpoint bus,
         ArgumentNullException.ThrowIfNull(checkpoint);
         // The run's final checkpoint repeats the last epoch's when training ran to the end: store each step once.
         if (checkpoint.Step == lastStoredStep) return;
+        // The cancel may have reached another replica only: the job's cancelled mark in the store is the record.
+        if (cancelled() || Wait(artifacts.IsCancelledAsync(job, cancellationToken))) return;
         lastStoredStep = checkpoint.Step;
         var prefix = Wait(artifacts.UploadCheckpointAsync(job, checkpoint.Folder, checkpoint.Epoch, checkpoint.Step, cancellationToken));
         // The run folder is the checkpoints folder's parent; its best model is what a take-over must not lose.

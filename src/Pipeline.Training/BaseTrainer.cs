@@ -20,7 +20,8 @@ public static class RunFolderFiles
 
 /// <summary>
 /// What every task's training shares (as Ultralytics' BaseTrainer): epochs of optimizer steps over the sampler's order,
-/// with gradient accumulation, clipping and the lr schedule per step; progress every <c>log_every</c> steps; validation
+/// with gradient accumulation, clipping and the lr schedule per step; progress every <c>log_every</c> steps and at the
+/// first step, each epoch's end and at least every few seconds; validation
 /// after every epoch, the best model by the recipe's metric, early stopping; checkpoints that resume bit-exactly (on
 /// CPU), mid-epoch included; cancellation between optimizer steps, at the same step on every rank. A task brings its
 /// model, the loss of one micro-batch, and its validation.
@@ -177,6 +178,12 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
         return (reason, last, clock.Elapsed);
     }
 
+    /// <summary>The longest time between two progress reports, whatever log_every says.</summary>
+    public const double ProgressIntervalSeconds = 5;
+
+    // Whether this run reported a step yet (each Fit, resumed or not, reports its first step).
+    private bool progressReported;
+
     private bool StoppedEarly => EarlyStopping.PatienceRanOut(Recipe.EarlyStopping, state.EpochsWithoutImprovement);
 
     /// <summary>Trains the rest of one epoch; returns why it stopped early, or null when the epoch is complete.</summary>
@@ -217,8 +224,12 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
             state.Step++;
             state.BatchInEpoch = b;
             windowSteps++;
-            if (state.Step % Recipe.LogEvery == 0 || state.Step == TotalSteps)
+            // Besides every log_every steps: the run's first step, each epoch's last and at least every few seconds, so
+            // that a small dataset (fewer steps than log_every) or a slow model shows progress from the start.
+            if (state.Step % Recipe.LogEvery == 0 || state.Step == TotalSteps || !progressReported || b == BatchesPerEpoch
+                || window.Elapsed.TotalSeconds >= ProgressIntervalSeconds)
             {
+                progressReported = true;
                 var seconds = Math.Max(window.Elapsed.TotalSeconds, 1e-9);
                 // The sinks' time (publishing progress, on rank 0) counts in the next window, as it does for the ranks that
                 // wait for rank 0 meanwhile: every rank then reports the group's true rate.

@@ -62,14 +62,6 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
-    public void A_folder_without_idx_files_is_refused_by_name()
-    {
-        var (code, _, stderr) = Run("train", dir, "--output", Path.Combine(dir, "run"));
-        Assert.Equal(2, code);
-        Assert.Contains($"{dir}: not an IDX dataset folder", stderr, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void Two_processes_complete_a_run_owned_by_rank_0_with_the_accuracy_of_one()
     {
         // batch_size is the global batch: 2 ranks of 32 take the steps one process of 64 takes. They still differ in

@@ -47,6 +47,14 @@ public sealed class BrokerRestartTests(ServicesFixture fixture)
         Assert.Equal(0, starts[0]);
         Assert.All(starts.Skip(1), step => Assert.True(step > 0, $"a redelivered job started again from step {step}"));
         Assert.InRange(starts.Count, 1, 2);
+        // Each start is the next attempt, and the steps repeated after resuming are not recorded twice.
+        var attempts = events.Where(e => e.GetProperty("kind").GetString() == "TrainingStarted")
+            .Select(e => JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement.GetProperty("attempt").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(1, attempts.Count), attempts);
+        var steps = events.Where(e => e.GetProperty("kind").GetString() == "TrainingProgress")
+            .Select(e => JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement)
+            .Select(p => (Rank: p.GetProperty("rank").GetInt32(), Step: p.GetProperty("step").GetInt64())).ToList();
+        Assert.Equal(steps.Count, steps.Distinct().Count());
         Assert.Equal(1, kinds.Count(k => k == "TrainingCompleted"));
         Assert.Single(events, e => e.GetProperty("kind").GetString() == "EvaluationCompleted"
             && JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement.GetProperty("split").GetString() == "test");

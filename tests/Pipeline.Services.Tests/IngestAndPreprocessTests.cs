@@ -101,6 +101,25 @@ public sealed class IngestAndPreprocessTests(ServicesFixture fixture)
         Assert.Contains("absolute", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    // More trainers than replicas: the group could never form (it waited, then trained with fewer).
+    [InlineData("{\"path\":\"/usr/share/datasets/fashion-mnist\",\"trainers\":3}", "trainers 3", "at most 2")]
+    [InlineData("{\"path\":\"/usr/share/datasets/fashion-mnist\",\"format\":\"pascal-voc\"}", "format 'pascal-voc'", "imagefolder")]
+    [InlineData("{\"source\":\"blob:uploads/x\"}", "source 'blob:uploads/x'", "POST /api/uploads")]
+    [InlineData("{\"source\":\"blob:uploads/0123456789abcdef0123456789abcdef/data.zip\"}", "no such upload", "POST /api/uploads")]
+    public async Task A_submission_that_cannot_run_is_refused_with_a_problem_naming_the_field(string body, string names, string says)
+    {
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        var before = (await fixture.Http.GetFromJsonAsync<JsonElement>(new Uri("/api/jobs?limit=1000", UriKind.Relative))).GetArrayLength();
+        var response = await fixture.Http.PostAsync(new Uri("/api/jobs", UriKind.Relative), content);
+        var problem = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, problem);
+        Assert.Contains(names, problem, StringComparison.Ordinal);
+        Assert.Contains(says, problem, StringComparison.OrdinalIgnoreCase);
+        // Refused means no job was created.
+        Assert.Equal(before, (await fixture.Http.GetFromJsonAsync<JsonElement>(new Uri("/api/jobs?limit=1000", UriKind.Relative))).GetArrayLength());
+    }
+
     private async Task<string> SubmitAsync(string path)
     {
         var response = await fixture.Http.PostAsJsonAsync(new Uri("/api/jobs", UriKind.Relative), new { path, task = "classify" });

@@ -19,6 +19,7 @@ public sealed class ServicesFixture : IAsyncLifetime
     public const string ApiKey = "test-key-0123456789";
     /// <summary>What all stored uploads may hold together in the tests' system (the default is 32 GiB).</summary>
     public const long UploadQuota = 1L << 30;
+    public const int TrainerReplicas = 2;
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
@@ -36,13 +37,14 @@ public sealed class ServicesFixture : IAsyncLifetime
             // Tests write their dataset folders under the temp folder; the service reads no other folder of the machine.
             .WithEnvironment("PIPELINE_DATASET_ROOTS", $"/usr/share/datasets:{Path.GetTempPath()}")
             .WithEnvironment("PIPELINE_UPLOAD_QUOTA_BYTES", UploadQuota.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("PIPELINE_TRAINER_REPLICAS", TrainerReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
         builder.AddProject("preprocess", "src/Pipeline.Preprocess")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
         // Two replicas: a job may train as a group of both; a lost member is noticed within 20 s.
         builder.AddProject("trainer", "src/Pipeline.Trainer")
             .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
-            .WithReplicas(2).WithEnvironment("PIPELINE_DIST_TIMEOUT", "20");
+            .WithReplicas(TrainerReplicas).WithEnvironment("PIPELINE_DIST_TIMEOUT", "20");
         App = await builder.BuildAsync();
         await App.StartAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));

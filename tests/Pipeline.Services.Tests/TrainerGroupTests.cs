@@ -128,6 +128,8 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         Assert.Equal(2, attempts.Count);
         Assert.Equal(1, attempts[1].GetProperty("worldSize").GetInt32());
         Assert.Equal(2, attempts[1].GetProperty("attempt").GetInt32());
+        // Training with fewer than asked is said in the event that starts it.
+        Assert.Contains("2 trainers were asked for", attempts[1].GetProperty("note").GetString(), StringComparison.Ordinal);
         // The supervisor brought the killed replica back.
         using var healthy = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await fixture.App.Resources.WaitForResourceHealthyAsync("trainer", healthy.Token);

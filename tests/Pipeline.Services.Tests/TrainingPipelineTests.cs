@@ -30,6 +30,19 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture)
         var metrics = detail.GetProperty("metrics").EnumerateArray().ToList();
         Assert.Contains(metrics, m => m.GetProperty("name").GetString() == "loss" && m.GetProperty("split").GetString() == "train");
         Assert.Equal(2, metrics.Count(m => m.GetProperty("name").GetString() == "accuracy" && m.GetProperty("split").GetString() == "val"));
+        // Progress from the first step and at the first epoch's end (fewer steps an epoch than log_every's 50), each step once.
+        var payloads = detail.GetProperty("events").EnumerateArray().Where(e => e.GetProperty("kind").GetString() == "TrainingProgress")
+            .Select(e => JsonDocument.Parse(e.GetProperty("payload").GetString()!).RootElement).ToList();
+        var progress = payloads.Select(p => p.GetProperty("step").GetInt64()).ToList();
+        Assert.Equal(1, progress[0]);
+        Assert.Contains(payloads[0].GetProperty("totalSteps").GetInt64() / 2, progress);
+        Assert.Equal(progress.Count, progress.Distinct().Count());
+        // pipeline show numbers the epochs as the checkpoints do: 1 and 2.
+        (code, stdout, stderr) = await fixture.CliAsync("show", id);
+        Assert.True(code == 0, stderr);
+        var rows = stdout.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\s*[│|]\s*(\d+)\s*[│|]")).Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal([1, 2], rows);
         var testAccuracy = summary.GetProperty("test").GetProperty("accuracy").GetDouble();
         Assert.True(testAccuracy >= AccuracyFloor, $"test accuracy {testAccuracy:P1} is below the floor {AccuracyFloor:P0}");
 

@@ -68,6 +68,53 @@ public sealed class DetectionTrainerTests : IDisposable
     }
 
     [Fact]
+    public void Coco_crowd_boxes_reach_the_shards_flagged_are_no_training_targets_and_evaluate_as_crowd_regions()
+    {
+        // Three 64x64 images; the first has an ordinary box and an iscrowd=1 region of the same class.
+        var folder = Directory.CreateDirectory(Path.Combine(dir, "coco")).FullName;
+        var random = new Random(3);
+        for (var k = 1; k <= 3; k++)
+        {
+            var pixels = new byte[64 * 64 * 3];
+            random.NextBytes(pixels);
+            File.WriteAllBytes(Path.Combine(folder, $"{k}.png"), Vision.Imaging.PngCodec.Encode(new Vision.Imaging.ImageBuffer(64, 64, 3, pixels)));
+        }
+        File.WriteAllText(Path.Combine(folder, "_annotations.coco.json"), """
+            {"images": [{"id": 1, "file_name": "1.png", "width": 64, "height": 64}, {"id": 2, "file_name": "2.png", "width": 64, "height": 64},
+                        {"id": 3, "file_name": "3.png", "width": 64, "height": 64}],
+             "categories": [{"id": 1, "name": "person"}],
+             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 20, 20], "iscrowd": 0},
+                             {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 30, 30, 30], "iscrowd": 1},
+                             {"id": 3, "image_id": 2, "category_id": 1, "bbox": [10, 10, 30, 30]},
+                             {"id": 4, "image_id": 3, "category_id": 1, "bbox": [20, 8, 24, 40]}]}
+            """);
+        using var source = Vision.Data.Sources.FileSources.Open(folder);
+        var dataset = Vision.Data.Validation.DatasetIntake.LoadValidated(source).Dataset;
+        Assert.Equal([false, true], dataset.Items.Single(i => i.Path == "1.png").Boxes.Select(b => b.IsCrowd));
+
+        // Through the shard preprocess writes and the trainer reads.
+        using var decoded = DetectionTensors.ToTensorDataset(dataset, source, DatasetSplit.Unassigned, 64, 64);
+        using var shard = new MemoryStream();
+        DetectionTensorShards.Write(decoded, shard);
+        shard.Position = 0;
+        using var data = DetectionTensorShards.Read(shard, "test.safetensors");
+        var first = dataset.Items.Select((item, k) => (item, k)).Single(p => p.item.Path == "1.png").k;
+        Assert.Equal([false, true], data.BoxesOf(first).Select(b => b.IsCrowd));
+
+        var recipe = Tiny();
+        using (var batcher = new DetectionBatcher(recipe.Input, 3, Device.CPU))
+        using (var scope = NewDisposeScope())
+        {
+            var (_, targets) = batcher.Batch(data, [first]);
+            Assert.Equal(1, targets[0].Boxes.shape[0]);
+        }
+        // Evaluation: three ordinary boxes are ground truth; the crowd region is not one (pycocotools' rule).
+        using var trainer = new DetectionTrainer(recipe, data, data, new DetectionTrainerOptions());
+        var report = trainer.Evaluate(data).Report;
+        Assert.Equal(3, report.PerClass.Single().GroundTruths);
+    }
+
+    [Fact]
     public void Stopping_mid_epoch_and_resuming_gives_the_weights_of_a_straight_run()
     {
         using var train = Generated(12, 3);

@@ -34,6 +34,22 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Progress_comes_at_the_first_step_and_at_each_epoch_end_even_below_log_every()
+    {
+        // 8 steps per epoch, far below log_every: a small job used to show nothing until its very last step.
+        using var train = FashionSubset.Slice(0, 256);
+        using var validation = FashionSubset.Slice(1000, 64);
+        var steps = new List<(int Epoch, long Step)>();
+        using var trainer = new Trainer(Tiny("epochs=2", "log_every=50"), train, validation,
+            new TrainerOptions { Sinks = [new CallbackSink(onStep: p => steps.Add((p.Epoch, p.Step)))] });
+        trainer.Fit();
+        Assert.Equal((0, 1L), steps[0]);
+        Assert.Contains((0, 8L), steps);
+        Assert.Equal((1, 16L), steps[^1]);
+        Assert.Equal(steps.Count, steps.Select(s => s.Step).Distinct().Count());
+    }
+
+    [Fact]
     public void Stopping_after_n_steps_and_resuming_for_m_gives_the_weights_of_n_plus_m_straight_through()
     {
         using var train = FashionSubset.Slice(0, 256);

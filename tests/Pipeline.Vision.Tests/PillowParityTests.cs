@@ -48,6 +48,24 @@ public class PillowParityTests
     }
 
     [Theory]
+    [InlineData(3, "RGB")]
+    [InlineData(1, "L")]
+    public void Cmyk_jpeg_decodes_as_pillow_converts_it(int channels, string mode)
+    {
+        // Pillow writes CMYK JPEGs as print tools do (Adobe marker, inverted ink); they used to be refused as unsupported.
+        using var folder = new TempFolder();
+        var rgb = folder.Write("rgb.png", PngCodec.Encode(TestImages.Pattern(53, 37, 3, seed: 9)));
+        var path = folder.File("cmyk.jpg");
+        Pillow.Run("import sys\nfrom PIL import Image\nImage.open(sys.argv[1]).convert('CMYK').save(sys.argv[2], quality=92)", rgb, path);
+        var jpeg = File.ReadAllBytes(path);
+        var ours = JpegCodec.Decode(jpeg, "cmyk.jpg", channels == 1 ? ColorMode.Gray : ColorMode.Rgb);
+        Assert.Equal((53, 37, channels), (ours.Width, ours.Height, ours.Channels));
+        Assert.True(TestImages.MaxDifference(PillowDecode(folder, jpeg, mode, channels), ours) <= 1);
+        // The validator decodes it too: it is a usable image, not a problem.
+        Assert.Equal((53, 37), (ImageDecoder.Default.Decode(jpeg, "cmyk.jpg").Width, ImageDecoder.Default.Decode(jpeg, "cmyk.jpg").Height));
+    }
+
+    [Theory]
     [InlineData(3, "RGB", 90)]
     [InlineData(3, "RGB", 60)]
     [InlineData(1, "L", 85)]

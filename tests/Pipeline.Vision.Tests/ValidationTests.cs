@@ -113,8 +113,8 @@ public class ValidationTests
     public void A_source_opened_under_a_display_name_reads_its_files_and_names_them_by_it()
     {
         using var folder = new TempFolder();
-        // The same two images, as a zip and as a folder: a good one and one cut short.
-        (string Name, byte[] Bytes)[] images = [("cats/1.png", Png(8, 8, 1)), ("dogs/2.png", Png(8, 8, 2)[..40])];
+        // The same images, as a zip and as a folder: good ones of two classes and one cut short.
+        (string Name, byte[] Bytes)[] images = [("cats/1.png", Png(8, 8, 1)), ("dogs/2.png", Png(8, 8, 2)[..40]), ("dogs/3.png", Png(8, 8, 3))];
         var zip = folder.File("copy-of-upload.zip");
         using (var archive = ZipFile.Open(zip, ZipArchiveMode.Create))
         {
@@ -263,6 +263,27 @@ public class ValidationTests
         Assert.True(result.Report.Failed);
         Assert.Contains(result.Report.Problems, p => p.Kind == ProblemKind.EmptyDataset && p.Action == ProblemAction.Fail);
         Assert.Contains(result.Report.Problems, p => p.Kind == ProblemKind.UnreadableImage && p.File == $"{folder.Path}/cats/1.jpg");
+        // The refusal says why there is nothing left, naming the files.
+        var empty = result.Report.Problems.Single(p => p.Kind == ProblemKind.EmptyDataset);
+        Assert.StartsWith("no usable images (1 left out: ", empty.Message, StringComparison.Ordinal);
+        Assert.Contains($"{folder.Path}/cats/1.jpg: ", empty.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_classification_dataset_of_one_class_fails_naming_it()
+    {
+        using var folder = new TempFolder();
+        folder.Write("cats/1.png", Png(8, 8, 1));
+        folder.Write("cats/2.png", Png(8, 8, 2));
+        // A second class whose only image is damaged leaves one class to train on.
+        folder.Write("dogs/3.png", "nope"u8.ToArray());
+        using var source = new FolderSource(folder.Path);
+        var report = LoadAndValidate(source).Report;
+        Assert.True(report.Failed);
+        var problem = report.Problems.Single(p => p.Kind == ProblemKind.TooFewClasses);
+        Assert.Equal((ProblemAction.Fail, folder.Path), (problem.Action, problem.File));
+        Assert.Equal("a classification dataset needs images of at least 2 classes; all 2 usable images are of 'cats'", problem.Message);
+        Assert.Equal($"dataset refused: {folder.Path}: {problem.Message}", DatasetIntake.RefusalMessage(report));
     }
 
     [Fact]

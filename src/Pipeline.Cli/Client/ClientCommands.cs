@@ -138,7 +138,8 @@ public static class ClientCommands
                 var table = new Table().AddColumn("epoch");
                 foreach (var name in names) table.AddColumn("val " + name);
                 foreach (var epoch in epochs)
-                    table.AddRow([(epoch.Key + 1).ToString(CultureInfo.InvariantCulture), .. names.Select(n => Number(epoch.LastOrDefault(m => Str(m, "name") == n)))]);
+                    // Validation metrics carry their checkpoint's epoch, numbered from 1 already.
+                    table.AddRow([epoch.Key.ToString(CultureInfo.InvariantCulture), .. names.Select(n => Number(epoch.LastOrDefault(m => Str(m, "name") == n)))]);
                 console.Write(table);
             }
             WriteOutcome(stdout, detail);

@@ -4,6 +4,7 @@ using Pipeline.Storage;
 using Pipeline.Contracts.V1;
 using Pipeline.Ingest.Registry;
 using Pipeline.Training.Recipes;
+using Pipeline.Vision.Data;
 
 namespace Pipeline.Ingest.Api;
 
@@ -28,16 +29,24 @@ public static class JobsApi
 
     private const string DatasetPrefix = "dataset/";
 
+    /// <summary>The largest data-parallel group a job may ask for.</summary>
+    public const int MaxTrainers = 64;
+
+    /// <summary>How many trainer replicas the system runs (set by the AppHost); submissions asking for more are refused.</summary>
+    public const string TrainerReplicasVariable = "PIPELINE_TRAINER_REPLICAS";
+
     public static void MapJobsApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var api = app.MapGroup("/api/jobs");
 
-        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, DatasetRoots roots, IArtifactStore store, CancellationToken cancellationToken) =>
+        api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, DatasetRoots roots, IArtifactStore store,
+            IConfiguration configuration, CancellationToken cancellationToken) =>
         {
             string source;
             if (request.Source is { Length: > 0 } given)
             {
+                // Refused now: a source ingest cannot open would only fail the job after its retries.
                 if (!UploadsApi.IsUploadSource(given))
                     return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}<id>/<name>, as POST /api/uploads returns it)", statusCode: 400);
                 if (await store.GetPropertiesAsync(UploadsApi.Container, given[UploadsApi.SourcePrefix.Length..], cancellationToken).ConfigureAwait(false) is null)
@@ -50,7 +59,12 @@ public static class JobsApi
                 return Results.Problem(refusal, statusCode: 400);
             else source = "path:" + request.Path;
             var trainers = request.Trainers ?? 1;
-            if (trainers is < 1 or > 64) return Results.Problem($"trainers must be between 1 and 64, got {trainers}", statusCode: 400);
+            if (trainers is < 1 or > MaxTrainers) return Results.Problem($"trainers must be between 1 and {MaxTrainers}, got {trainers}", statusCode: 400);
+            // A group larger than the trainer replicas can never form: its leader would wait for members that do not exist.
+            if (configuration.GetValue<int?>(TrainerReplicasVariable) is { } replicas && trainers > replicas)
+                return Results.Problem($"trainers {trainers} is more than the {replicas} trainer replicas this system runs (at most {replicas})", statusCode: 400);
+            if (request.Format is { } format && !DatasetLoader.Formats.Any(f => f.Name.Equals(format, StringComparison.OrdinalIgnoreCase)))
+                return Results.Problem($"format '{format}' is unknown (known: {string.Join(", ", DatasetLoader.Formats.Select(f => f.Name))}, or leave it out to recognise it)", statusCode: 400);
             var task = request.Task ?? SubmitDataset.AutoTask;
             if (task is not ("classify" or "detect" or SubmitDataset.AutoTask))
                 return Results.Problem($"task '{task}' is unknown (known: classify, detect, {SubmitDataset.AutoTask})", statusCode: 400);

@@ -33,13 +33,11 @@ public sealed class JobEventsConsumer(JobRegistry registry) :
 
     public Task Consume(ConsumeContext<TrainingStarted> context) => Transition(context, JobState.Training, null);
 
+    // Steps a resumed job repeats are not recorded twice (RecordProgressAsync).
     public Task Consume(ConsumeContext<TrainingProgress> context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var p = context.Message;
-        MetricRecord Point(string name, double value) => new() { Name = name, Split = "train", Rank = p.Rank, Epoch = p.Epoch, Step = p.Step, Value = value };
-        return registry.RecordAsync(p.JobId, p, [Point("loss", p.Loss), Point("lr", p.LearningRate), Point("samples_per_second", p.SamplesPerSecond)],
-            job => { job.Epoch = p.Epoch; job.Step = p.Step; job.TotalSteps = p.TotalSteps; }, context.CancellationToken);
+        return registry.RecordProgressAsync(context.Message, context.CancellationToken);
     }
 
     public Task Consume(ConsumeContext<CheckpointSaved> context)

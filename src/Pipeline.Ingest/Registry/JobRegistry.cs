@@ -94,6 +94,35 @@ public sealed class JobRegistry(IDbContextFactory<JobRegistryDbContext> contexts
             return await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
+    /// <summary>
+    /// Records a rank's step progress unless that rank already reported this step or a later one: a job resumed from its
+    /// last checkpoint after a redelivery repeats the steps since, and their progress is already in the history. Returns
+    /// whether it was recorded.
+    /// </summary>
+    public Task<bool> RecordProgressAsync(TrainingProgress progress, CancellationToken cancellationToken) => WriteAsync(async db =>
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var id = progress.JobId;
+        var job = await db.Jobs.FindAsync([id], cancellationToken).ConfigureAwait(false);
+        if (job is null) return false;
+        var reached = await db.Metrics.Where(m => m.JobId == id && m.Rank == progress.Rank && m.Name == ProgressLoss && m.Split == "train")
+            .MaxAsync(m => (long?)m.Step, cancellationToken).ConfigureAwait(false);
+        if (reached is { } step && progress.Step <= step) return false;
+        var now = clock.GetUtcNow().UtcDateTime;
+        job.Epoch = progress.Epoch;
+        job.Step = progress.Step;
+        job.TotalSteps = progress.TotalSteps;
+        job.UpdatedAt = now;
+        db.Events.Add(Event(id, now, nameof(TrainingProgress), progress));
+        foreach (var (name, value) in new[] { (ProgressLoss, progress.Loss), ("lr", progress.LearningRate), ("samples_per_second", progress.SamplesPerSecond) })
+            db.Metrics.Add(new MetricRecord { JobId = id, At = now, Name = name, Split = "train", Rank = progress.Rank, Epoch = progress.Epoch, Step = progress.Step, Value = value });
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }, cancellationToken);
+
+    /// <summary>The metric a progress report's loss is kept as (one point per reported step and rank).</summary>
+    private const string ProgressLoss = "loss";
+
     private static JobEventRecord Event(Guid id, DateTime at, string kind, object payload) =>
         new() { JobId = id, At = at, Kind = kind, PayloadJson = JsonSerializer.Serialize(payload, Json) };
 

@@ -38,7 +38,8 @@ public sealed class DetectionBatcher : IDisposable
         for (var k = 0; k < indices.Length; k++)
         {
             mirrored[k] = flips is not null && flips.NextDouble() < 0.5;
-            var boxes = data.BoxesOf(indices[k]);
+            // Crowd regions are no training targets: a single box over many objects would teach the wrong extent.
+            var boxes = data.BoxesOf(indices[k]).Where(b => !b.IsCrowd).ToList();
             var coordinates = new float[boxes.Count * 4];
             for (var j = 0; j < boxes.Count; j++)
             {
@@ -141,7 +142,12 @@ public static class DetectionEvaluation
                 using var output = Forward(model, images, autocastCuda);
                 lossSum += TotalLoss(model, output, targets).item<double>() * indices.Length;
                 var detections = model.postprocess(output);
-                for (var k = 0; k < indices.Length; k++) evaluator.Add(data.BoxesOf(indices[k]), ToScoredBoxes(detections[k]));
+                for (var k = 0; k < indices.Length; k++)
+                {
+                    // Crowd regions as pycocotools treats them: detections inside count neither as hits nor as false alarms.
+                    var truth = data.BoxesOf(indices[k]);
+                    evaluator.Add(truth, ToScoredBoxes(detections[k]), [.. truth.Select(b => b.IsCrowd)]);
+                }
             }
         }
         finally

@@ -2,7 +2,8 @@ using Pipeline.Vision.Evaluation;
 
 namespace Pipeline.Training.Progress;
 
-/// <summary>Progress of training, every <c>log_every</c> optimizer steps.</summary>
+/// <summary>Progress of training: every <c>log_every</c> optimizer steps, at the run's first step, at each epoch's last
+/// and at least every <see cref="BaseTrainer{TSink, TReport}.ProgressIntervalSeconds"/>.</summary>
 /// <param name="Epoch">0-based epoch</param>
 /// <param name="Step">optimizer steps taken in the whole run</param>
 /// <param name="TotalSteps">optimizer steps the run will take if it is not stopped early</param>

@@ -4,8 +4,10 @@ public enum TaskKind { Classify, Detect }
 
 public enum DatasetSplit { Unassigned, Train, Val, Test }
 
-/// <summary>An object's box in absolute pixels of the upright image (x1, y1) top-left to (x2, y2) bottom-right, with its class index.</summary>
-public readonly record struct BoundingBox(double X1, double Y1, double X2, double Y2, int ClassId)
+/// <summary>An object's box in absolute pixels of the upright image (x1, y1) top-left to (x2, y2) bottom-right, with its class
+/// index. <paramref name="IsCrowd"/>: a COCO crowd region (<c>iscrowd: 1</c>), many objects under one box: not a training
+/// target, and in evaluation a region whose detections count neither for nor against the model.</summary>
+public readonly record struct BoundingBox(double X1, double Y1, double X2, double Y2, int ClassId, bool IsCrowd = false)
 {
     public double Width => X2 - X1;
     public double Height => Y2 - Y1;

@@ -10,16 +10,18 @@ namespace Pipeline.Vision.Data;
 
 /// <summary>
 /// A decoded detection set: images (N, C, H, W) uint8 all of one size, every box of every image as (M, 4) float32 xyxy in
-/// pixels of those images with its class (M) int64, and per-image offsets (N + 1) int64 so that image i owns boxes
-/// offsets[i]..offsets[i+1]. What the detection trainer batches from.
+/// pixels of those images with its class (M) int64 and crowd flag (M) uint8, and per-image offsets (N + 1) int64 so that
+/// image i owns boxes offsets[i]..offsets[i+1]. What the detection trainer batches from.
 /// </summary>
 public sealed class DetectionTensorDataset : IDisposable
 {
     private readonly float[] boxes;
     private readonly long[] labels;
     private readonly long[] offsets;
+    private readonly bool[] crowd;
 
-    public DetectionTensorDataset(Tensor images, Tensor boxes, Tensor boxClasses, Tensor offsets, IReadOnlyList<string> classes)
+    /// <param name="boxCrowd">(M) flags, non-zero for a crowd region; null: no box is one.</param>
+    public DetectionTensorDataset(Tensor images, Tensor boxes, Tensor boxClasses, Tensor offsets, IReadOnlyList<string> classes, Tensor? boxCrowd = null)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(boxes);
@@ -38,6 +40,8 @@ public sealed class DetectionTensorDataset : IDisposable
         this.boxes = boxes.to(ScalarType.Float32).contiguous().ToArray<float>();
         labels = boxClasses.to(ScalarType.Int64).ToArray<long>();
         if (labels.Any(l => l < 0 || l >= classes.Count)) throw new ArgumentException($"box classes must lie in [0, {classes.Count})", nameof(boxClasses));
+        if (boxCrowd is not null && (boxCrowd.dim() != 1 || boxCrowd.shape[0] != m)) throw new ArgumentException($"box crowd flags must be (M) with M = {m}", nameof(boxCrowd));
+        crowd = boxCrowd is null ? new bool[m] : [.. boxCrowd.to(ScalarType.Int64).ToArray<long>().Select(f => f != 0)];
         Images = images.DetachFromDisposeScope();
         Classes = classes;
     }
@@ -54,7 +58,7 @@ public sealed class DetectionTensorDataset : IDisposable
     {
         var result = new List<BoundingBox>((int)(offsets[index + 1] - offsets[index]));
         for (var k = offsets[index]; k < offsets[index + 1]; k++)
-            result.Add(new BoundingBox(boxes[4 * k], boxes[4 * k + 1], boxes[4 * k + 2], boxes[4 * k + 3], (int)labels[k]));
+            result.Add(new BoundingBox(boxes[4 * k], boxes[4 * k + 1], boxes[4 * k + 2], boxes[4 * k + 3], (int)labels[k], crowd[k]));
         return result;
     }
 
@@ -79,7 +83,7 @@ public sealed class DetectionTensorDataset : IDisposable
         for (var i = 0; i < boxesPerImage.Count; i++) offsets[i + 1] = offsets[i] + boxesPerImage[i].Count;
         var coordinates = all.SelectMany(b => new[] { (float)b.X1, (float)b.Y1, (float)b.X2, (float)b.Y2 }).ToArray();
         return new DetectionTensorDataset(images, tensor(coordinates, [all.Count, 4]), tensor(all.Select(b => (long)b.ClassId).ToArray()),
-            tensor(offsets), classes);
+            tensor(offsets), classes, tensor(all.Select(b => b.IsCrowd ? (byte)1 : (byte)0).ToArray()));
     }
 
     public void Dispose() => Images.Dispose();
@@ -91,12 +95,14 @@ public sealed class DetectionTensorDataset : IDisposable
         ["boxes"] = tensor(boxes, [labels.Length, 4]),
         ["box_classes"] = tensor(labels),
         ["offsets"] = tensor(offsets),
+        ["box_crowd"] = tensor(crowd.Select(f => f ? (byte)1 : (byte)0).ToArray()),
     };
 }
 
 /// <summary>
 /// A prepared detection split as one safetensors shard: <c>images</c> (N, C, H, W) uint8, <c>boxes</c> (M, 4) float32,
-/// <c>box_classes</c> (M) int64, <c>offsets</c> (N + 1) int64, and the class names in the metadata.
+/// <c>box_classes</c> (M) int64, <c>box_crowd</c> (M) uint8 (absent in shards written before it: no crowds),
+/// <c>offsets</c> (N + 1) int64, and the class names in the metadata.
 /// </summary>
 public static class DetectionTensorShards
 {
@@ -123,7 +129,8 @@ public static class DetectionTensorShards
                 throw new InvalidDataException($"{source}: the shard's metadata has no class names");
             try
             {
-                result = new DetectionTensorDataset(tensors["images"], tensors["boxes"], tensors["box_classes"], tensors["offsets"], classes);
+                result = new DetectionTensorDataset(tensors["images"], tensors["boxes"], tensors["box_classes"], tensors["offsets"], classes,
+                    tensors.GetValueOrDefault("box_crowd"));
                 return result;
             }
             catch (ArgumentException e)

@@ -23,9 +23,10 @@ public static class JpegCodec
                 if (TurboJpeg.tjDecompressHeader3(handle, input, (nuint)data.Length, out var width, out var height, out _, out var colorspace) != 0)
                     throw Fail(handle, data, source);
                 ImageDecoder.CheckPixels(source, width, height, maxPixels);
-                if (colorspace > TurboJpeg.ColorspaceGray)
-                    throw new ImageDecodeException(source, ImageFault.Unsupported, "CMYK/YCCK JPEG is not supported");
-                var (format, channels) = mode switch
+                // CMYK and YCCK (print exports) decode as CMYK (libjpeg turns YCCK into it; it has no CMYK to RGB), then
+                // to RGB here.
+                var cmyk = colorspace > TurboJpeg.ColorspaceGray;
+                var (format, channels) = cmyk ? (TurboJpeg.PixelFormatCmyk, 4) : mode switch
                 {
                     ColorMode.Gray => (TurboJpeg.PixelFormatGray, 1),
                     ColorMode.Rgba => (TurboJpeg.PixelFormatRgba, 4),
@@ -40,13 +41,87 @@ public static class JpegCodec
                     if (TurboJpeg.tjDecompress2(handle, input, (nuint)data.Length, output, width, width * channels, height, format, 0) != 0)
                         throw Fail(handle, data, source);
                 }
-                return ExifOrientation.Apply(new ImageBuffer(width, height, channels, pixels), orientation);
+                var image = new ImageBuffer(width, height, channels, pixels);
+                if (cmyk) image = FromCmyk(image, HasAdobeMarker(data), mode);
+                return ExifOrientation.Apply(image, orientation);
             }
         }
         finally
         {
             TurboJpeg.tjDestroy(handle);
         }
+    }
+
+    /// <summary>
+    /// CMYK to RGB as Pillow converts it (R = (255 - C)(255 - K) / 255, its rounding). Adobe's files (APP14 marker: every
+    /// Photoshop export, and Pillow's own) store CMYK inverted, as Pillow assumes too.
+    /// </summary>
+    private static ImageBuffer FromCmyk(ImageBuffer image, bool inverted, ColorMode mode)
+    {
+        var n = image.Width * image.Height;
+        var rgb = new byte[n * 3];
+        var p = image.Pixels;
+        for (var k = 0; k < n; k++)
+        {
+            int c = p[4 * k], m = p[4 * k + 1], y = p[4 * k + 2], black = p[4 * k + 3];
+            if (inverted) (c, m, y, black) = (255 - c, 255 - m, 255 - y, 255 - black);
+            var nk = 255 - black;
+            rgb[3 * k] = (byte)(nk - MulDiv255(c, nk));
+            rgb[3 * k + 1] = (byte)(nk - MulDiv255(m, nk));
+            rgb[3 * k + 2] = (byte)(nk - MulDiv255(y, nk));
+        }
+        var result = new ImageBuffer(image.Width, image.Height, 3, rgb);
+        return mode switch
+        {
+            ColorMode.Gray => ToGray(result),
+            ColorMode.Rgba => ToRgba(result),
+            _ => result,
+        };
+    }
+
+    private static int MulDiv255(int a, int b)
+    {
+        var t = a * b + 128;
+        return (t + (t >> 8)) >> 8;
+    }
+
+    // ITU-R 601-2 luma, as Pillow's and libjpeg's RGB to gray.
+    private static ImageBuffer ToGray(ImageBuffer rgb)
+    {
+        var n = rgb.Width * rgb.Height;
+        var gray = new byte[n];
+        for (var k = 0; k < n; k++)
+            gray[k] = (byte)((rgb.Pixels[3 * k] * 19595 + rgb.Pixels[3 * k + 1] * 38470 + rgb.Pixels[3 * k + 2] * 7471 + 0x8000) >> 16);
+        return new ImageBuffer(rgb.Width, rgb.Height, 1, gray);
+    }
+
+    private static ImageBuffer ToRgba(ImageBuffer rgb)
+    {
+        var n = rgb.Width * rgb.Height;
+        var rgba = new byte[n * 4];
+        for (var k = 0; k < n; k++)
+        {
+            rgba[4 * k] = rgb.Pixels[3 * k];
+            rgba[4 * k + 1] = rgb.Pixels[3 * k + 1];
+            rgba[4 * k + 2] = rgb.Pixels[3 * k + 2];
+            rgba[4 * k + 3] = 255;
+        }
+        return new ImageBuffer(rgb.Width, rgb.Height, 4, rgba);
+    }
+
+    /// <summary>Whether the JPEG carries Adobe's APP14 segment (FF EE, "Adobe"), scanning the markers before the image data.</summary>
+    private static bool HasAdobeMarker(ReadOnlySpan<byte> data)
+    {
+        var at = 2;
+        while (at + 4 <= data.Length && data[at] == 0xFF)
+        {
+            var marker = data[at + 1];
+            if (marker is 0xDA or 0xD9) return false;
+            var length = (data[at + 2] << 8) | data[at + 3];
+            if (marker == 0xEE && at + 9 <= data.Length && data.Slice(at + 4, 5).SequenceEqual("Adobe"u8)) return true;
+            at += 2 + length;
+        }
+        return false;
     }
 
     // libjpeg's scaled size is ceil(size * 1/d); the largest reduction that still covers the target wins.

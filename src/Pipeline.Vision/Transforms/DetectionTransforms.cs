@@ -28,7 +28,7 @@ public abstract class DetectionTransform
             var (y1, y2) = (b.Y1 * sy + dy, b.Y2 * sy + dy);
             if (x1 > x2) (x1, x2) = (x2, x1);
             if (y1 > y2) (y1, y2) = (y2, y1);
-            var box = new BoundingBox(Math.Clamp(x1, 0, width), Math.Clamp(y1, 0, height), Math.Clamp(x2, 0, width), Math.Clamp(y2, 0, height), b.ClassId);
+            var box = new BoundingBox(Math.Clamp(x1, 0, width), Math.Clamp(y1, 0, height), Math.Clamp(x2, 0, width), Math.Clamp(y2, 0, height), b.ClassId, b.IsCrowd);
             if (box.Width >= MinSide && box.Height >= MinSide) result.Add(box);
         }
         return result;

@@ -7,7 +7,7 @@ namespace Pipeline.Vision.Data.Formats;
 
 /// <summary>
 /// COCO object detection JSON: <c>images</c> (id, file_name, width, height), <c>annotations</c> (image_id, category_id,
-/// bbox [x, y, w, h] in pixels) and <c>categories</c> (id, name). One file per split, as Roboflow's
+/// bbox [x, y, w, h] in pixels, iscrowd 0 or 1) and <c>categories</c> (id, name). One file per split, as Roboflow's
 /// <c>train/_annotations.coco.json</c> or COCO's <c>annotations/instances_val2017.json</c>; the split comes from the
 /// file's folder or name. Classes are the categories by id, matched by name across files.
 /// </summary>
@@ -63,7 +63,10 @@ public sealed class CocoFormat : IDatasetFormat
             {
                 var v = bbox.EnumerateArray().Select(e => e.GetDouble()).ToArray();
                 if (!boxes.TryGetValue(imageId, out var list)) boxes[imageId] = list = [];
-                list.Add(new BoundingBox(v[0], v[1], v[0] + v[2], v[1] + v[3], classId));
+                // Crowd annotations (iscrowd 1) mark regions of many objects: kept, flagged, for training and evaluation to treat apart.
+                var crowd = annotation.TryGetProperty("iscrowd", out var flag) && (flag.ValueKind == JsonValueKind.True
+                    || (flag.ValueKind == JsonValueKind.Number && flag.TryGetInt32(out var n) && n != 0));
+                list.Add(new BoundingBox(v[0], v[1], v[0] + v[2], v[1] + v[3], classId, crowd));
             }
             if (problem is not { } p) continue;
             if (!hasImage) problems.Add(new(p.Item1, where, p.Item2));

@@ -28,6 +28,8 @@ public enum ProblemKind
     LinkOutsideDataset,
     /// <summary>No usable items at all.</summary>
     EmptyDataset,
+    /// <summary>A classification dataset whose usable images are of fewer than two classes: nothing to tell apart.</summary>
+    TooFewClasses,
 }
 
 /// <summary>One thing wrong with a dataset: its kind, the file it is in (as the source names it) and what is wrong.

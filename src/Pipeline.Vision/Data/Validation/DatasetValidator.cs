@@ -48,7 +48,21 @@ public sealed class DatasetValidator
             problems.AddRange(check.Problems);
             if (check.Problems.Count == 0) kept.Add(item);
         }
-        if (kept.Count == 0) problems.Add(new(ProblemKind.EmptyDataset, source.Name, "no usable images"));
+        if (kept.Count == 0)
+        {
+            // Name why: "no usable images" alone leaves the user guessing which files failed and how.
+            var why = problems.Where(p => p.Item is not null).ToList();
+            var reasons = why.Count == 0 ? ""
+                : $" ({why.Count} left out: {string.Join("; ", why.Take(3).Select(p => $"{p.File}: {p.Message}"))}{(why.Count > 3 ? "; ..." : "")})";
+            problems.Add(new(ProblemKind.EmptyDataset, source.Name, "no usable images" + reasons));
+        }
+        else if (dataset.Task == TaskKind.Classify && kept.Select(i => i.Label).Distinct().Count() < 2)
+        {
+            // One class trains to a constant answer with accuracy 1 and loss 0: a model of nothing.
+            var only = kept[0].Label is { } label && label < dataset.Classes.Count ? $"'{dataset.Classes[label]}'" : "one class";
+            problems.Add(new(ProblemKind.TooFewClasses, source.Name,
+                $"a classification dataset needs images of at least 2 classes; all {kept.Count} usable images are of {only}"));
+        }
 
         var clean = dataset.WithItems(kept);
         return new ValidatedDataset(clean, Report(clean, checks.Where(c => c.Problems.Count == 0), problems, dataset.Items.Count - kept.Count));

@@ -8,8 +8,8 @@ public enum ProblemAction
     Skip,
 }
 
-/// <summary>What to do about each kind of problem. By default unsafe input (bombs, escaping archive entries or links) and an
-/// empty dataset fail it; damaged or mislabelled items are skipped and listed.</summary>
+/// <summary>What to do about each kind of problem. By default unsafe input (bombs, escaping archive entries or links), an
+/// empty dataset and a classification dataset of one class fail it; damaged or mislabelled items are skipped and listed.</summary>
 public sealed class ProblemPolicy
 {
     private readonly Dictionary<ProblemKind, ProblemAction> _actions;
@@ -22,6 +22,7 @@ public sealed class ProblemPolicy
         [ProblemKind.UnsafeArchiveEntry] = ProblemAction.Fail,
         [ProblemKind.LinkOutsideDataset] = ProblemAction.Fail,
         [ProblemKind.EmptyDataset] = ProblemAction.Fail,
+        [ProblemKind.TooFewClasses] = ProblemAction.Fail,
     });
 
     /// <summary>For runs nobody can be asked about (the services): labels that do not fit the classes or the image fail

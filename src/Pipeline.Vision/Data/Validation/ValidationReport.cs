@@ -84,6 +84,7 @@ public sealed record ValidationReport
         ProblemKind.LinkNotFollowed => "linked folder",
         ProblemKind.LinkOutsideDataset => "link leaving the dataset",
         ProblemKind.EmptyDataset => "empty dataset",
+        ProblemKind.TooFewClasses => "too few classes",
         _ => kind.ToString(),
     };
 }

@@ -10,6 +10,7 @@ internal static partial class TurboJpeg
     internal const int PixelFormatRgb = 0;
     internal const int PixelFormatGray = 6;
     internal const int PixelFormatRgba = 7;
+    internal const int PixelFormatCmyk = 11;
     internal const int SubsamplingGray = 3;
     internal const int ColorspaceGray = 2;
     internal const int ErrorFatal = 1;
