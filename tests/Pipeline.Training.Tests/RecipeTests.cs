@@ -179,4 +179,19 @@ public sealed class RecipeTests : IDisposable
         var missing = Path.Combine(dir, "absent.yaml");
         Assert.Equal($"{missing}: no such recipe file", Assert.Throws<RecipeException>(() => RecipeLoader.Load(missing)).Message);
     }
+
+    [Fact]
+    public void A_recipe_sent_as_text_is_named_as_its_sender_knows_it_never_by_the_servers_temporary_copy()
+    {
+        var classify = Assert.Throws<RecipeException>(() => RecipeLoader.LoadText("epochs: [", "recipe"));
+        Assert.StartsWith("recipe: invalid YAML", classify.Message, StringComparison.Ordinal);
+        Assert.Equal("recipe", classify.Source);
+        var detect = Assert.Throws<RecipeException>(() => TaskRecipes.LoadText("detect", "epochs: -3", "recipe"));
+        Assert.StartsWith("recipe: key 'epochs'", detect.Message, StringComparison.Ordinal);
+        var missingBase = Assert.Throws<RecipeException>(() => RecipeLoader.LoadText("_base_: elsewhere.yaml", "recipe"));
+        foreach (var e in new[] { classify, detect, missingBase })
+        {
+            Assert.DoesNotContain(Path.GetTempPath(), e.Message, StringComparison.Ordinal);
+        }
+    }
 }

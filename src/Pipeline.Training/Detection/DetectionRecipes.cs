@@ -47,7 +47,14 @@ public static class DetectionRecipes
         {
             var file = Path.Combine(folder, source.Replace('/', '_') + ".yaml");
             File.WriteAllText(file, yaml);
-            return Load(file, overrides);
+            try
+            {
+                return Load(file, overrides);
+            }
+            catch (RecipeException e)
+            {
+                throw e.Renamed(file, folder, source);
+            }
         }
         finally
         {

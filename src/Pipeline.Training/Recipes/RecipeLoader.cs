@@ -33,7 +33,14 @@ public static class RecipeLoader
         {
             var path = Path.Combine(folder, Path.GetFileName(source));
             File.WriteAllText(path, yaml);
-            return Load(path, overrides);
+            try
+            {
+                return Load(path, overrides);
+            }
+            catch (RecipeException e)
+            {
+                throw e.Renamed(path, folder, source);
+            }
         }
         finally
         {
