@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Pipeline.ServiceDefaults.Errors;
 using Pipeline.ServiceDefaults.Telemetry;
 
 namespace Pipeline.ServiceDefaults;
@@ -18,6 +19,7 @@ public static class ServiceDefaultsExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddPipelineTelemetry();
+        builder.AddProblemResponses();
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), tags: ["live"]);
         // Give consumers time to finish the message in hand (a training step, an upload) on SIGTERM.
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));

@@ -55,16 +55,15 @@ public sealed record RabbitMqAddress(string Host, ushort Port, string VirtualHos
 {
     public static RabbitMqAddress Parse(string connection)
     {
+        // The value is never echoed: it carries the password.
         if (!Uri.TryCreate(connection, UriKind.Absolute, out var uri) || (uri.Scheme != "amqp" && uri.Scheme != "amqps"))
-            throw new FormatException($"ConnectionStrings__rabbitmq must be an amqp:// URI, got '{connection}'");
-        var user = "guest";
-        var password = "guest";
-        if (!string.IsNullOrEmpty(uri.UserInfo))
-        {
-            var parts = uri.UserInfo.Split(':', 2);
-            user = Uri.UnescapeDataString(parts[0]);
-            password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
-        }
+            throw new FormatException("ConnectionStrings__rabbitmq must be an amqp:// URI (amqp://USER:PASSWORD@HOST:PORT/)");
+        // No silent guest:guest: the AppHost's broker has only the user it generated for the run.
+        if (string.IsNullOrEmpty(uri.UserInfo) || !uri.UserInfo.Contains(':', StringComparison.Ordinal))
+            throw new FormatException("ConnectionStrings__rabbitmq must name the broker's user and password (amqp://USER:PASSWORD@HOST:PORT/)");
+        var parts = uri.UserInfo.Split(':', 2);
+        var user = Uri.UnescapeDataString(parts[0]);
+        var password = Uri.UnescapeDataString(parts[1]);
         var vhost = uri.AbsolutePath.Trim('/');
         return new RabbitMqAddress(uri.Host, (ushort)(uri.IsDefaultPort || uri.Port < 0 ? 5672 : uri.Port), vhost.Length == 0 ? "/" : Uri.UnescapeDataString(vhost), user, password);
     }

@@ -1,5 +1,6 @@
 using Pipeline.Artifacts;
 using Pipeline.Torch;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Pipeline.Training;
 using Pipeline.Training.Detection;
@@ -90,17 +91,48 @@ public sealed class PredictionService(JobArtifacts artifacts, ILogger<Prediction
 }
 
 /// <summary>
+/// What one prediction request may cost the evaluator: the body's bytes (<c>PIPELINE_MAX_PREDICT_BYTES</c>, default
+/// 32 MiB) and the image's pixels as its header declares them (<c>PIPELINE_MAX_PREDICT_PIXELS</c>, default 40
+/// megapixels): a 0.5 MB PNG can declare 13000x13000 pixels, half a gigabyte decoded.
+/// </summary>
+public sealed record PredictionLimits(long MaxBytes, long MaxPixels)
+{
+    public const string BytesVariable = "PIPELINE_MAX_PREDICT_BYTES";
+    public const string PixelsVariable = "PIPELINE_MAX_PREDICT_PIXELS";
+    public const long DefaultMaxBytes = 32L << 20;
+    public const long DefaultMaxPixels = 40_000_000;
+
+    public static PredictionLimits From(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return new(Positive(configuration, BytesVariable, DefaultMaxBytes), Positive(configuration, PixelsVariable, DefaultMaxPixels));
+    }
+
+    private static long Positive(IConfiguration configuration, string name, long fallback)
+    {
+        var text = configuration[name];
+        if (string.IsNullOrWhiteSpace(text)) return fallback;
+        return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new InvalidOperationException($"{name} must be a positive whole number, got '{text}'");
+    }
+}
+
+/// <summary>
 /// <c>POST /predict/{job}?top=5</c>: an image (JPEG or PNG) in the body; a classifier's top classes with scores out, or
-/// a detector's boxes (<c>?min_score=0.3</c>, <c>?top=N</c> at most) in the image's own pixels, best first.
+/// a detector's boxes (<c>?min_score=0.3</c>, <c>?top=N</c> at most) in the image's own pixels, best first. The image's
+/// header is read before any pixel is decoded: one over the pixel limit is refused with 413, and a JPEG much larger than
+/// the model's input is decoded at a reduced scale (libjpeg's DCT scaling, as Pillow's <c>draft</c>).
 /// </summary>
 public static class PredictionEndpoint
 {
-    /// <summary>Largest image body accepted.</summary>
-    public const long MaxImageBytes = 64L << 20;
-
     /// <summary>Boxes scoring below this are left out unless the caller asks for another threshold (the detector keeps
     /// far weaker ones for mAP, which wants the whole ranking).</summary>
     public const double DefaultMinScore = 0.3;
+
+    /// <summary>After serving an image decoded at more pixels than this, the evaluator gives the memory back at once
+    /// rather than keeping a peak it may not need again.</summary>
+    public const long ReleaseAfterPixels = 4_000_000;
 
     public sealed record PredictionView(Guid Job, IReadOnlyList<ClassPrediction> Predictions);
 
@@ -109,40 +141,103 @@ public static class PredictionEndpoint
     public static void MapPrediction(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var limits = PredictionLimits.From(app.Configuration);
         app.MapPost("/predict/{job:guid}", async (Guid job, int? top, [FromQuery(Name = "min_score")] double? minScore, HttpRequest request,
             PredictionService predictions, CancellationToken cancellationToken) =>
         {
-            if (top is < 1) return Results.Problem($"top must be at least 1, got {top}", statusCode: 400);
-            if (minScore is < 0 or > 1) return Results.Problem($"min_score must be in [0, 1], got {minScore}", statusCode: 400);
-            if (request.ContentLength is > MaxImageBytes)
-                return Results.Problem($"the image is {request.ContentLength} bytes, over the limit of {MaxImageBytes}", statusCode: 413);
-            using var body = new MemoryStream();
-            await request.Body.CopyToAsync(body, cancellationToken).ConfigureAwait(false);
+            if (top is < 1) return Results.Problem($"query parameter 'top' must be at least 1, got {top}", statusCode: 400);
+            if (minScore is < 0 or > 1) return Results.Problem($"query parameter 'min_score' must be in [0, 1], got {minScore}", statusCode: 400);
+            if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+                bodyLimit.MaxRequestBodySize = limits.MaxBytes;
+            if (request.ContentLength is { } declared && declared > limits.MaxBytes)
+                return Results.Problem($"the image is {declared} bytes, over the limit of {limits.MaxBytes} bytes ({PredictionLimits.BytesVariable})", statusCode: 413);
+            var body = await ReadBodyAsync(request, cancellationToken).ConfigureAwait(false);
             if (body.Length == 0) return Results.Problem("the request body is empty: send the image (JPEG or PNG) as the body", statusCode: 400);
-            ImageBuffer image;
+
+            const string source = "the uploaded image";
+            ImageInfo info;
             try
             {
-                image = ImageDecoder.Default.Decode(body.GetBuffer().AsSpan(0, (int)body.Length), "the uploaded image");
+                info = ImageHeaderReader.Read(body.Span, source);
             }
             catch (ImageDecodeException e)
             {
                 return Results.Problem(e.Message, statusCode: 400);
             }
-            for (var attempt = 0; ; attempt++)
+            if (info.PixelCount > limits.MaxPixels)
+                return Results.Problem(
+                    $"the image is {info.StoredWidth}x{info.StoredHeight} = {info.PixelCount} pixels, over the limit of {limits.MaxPixels} pixels ({PredictionLimits.PixelsVariable}); send a smaller image",
+                    statusCode: 413);
+
+            ImageBuffer? image = null;
+            try
             {
-                var predictor = await predictions.GetAsync(job, cancellationToken).ConfigureAwait(false);
-                if (predictor is null) return Results.Problem($"job {job} has no trained model (yet)", statusCode: 404);
-                try
+                for (var attempt = 0; ; attempt++)
                 {
-                    return predictor.Detector is { } detector
-                        ? Results.Ok(new DetectionView(job, detector.Predict(image, minScore ?? DefaultMinScore, top ?? int.MaxValue)))
-                        : Results.Ok(new PredictionView(job, predictor.Classifier!.Predict(image, top ?? 5)));
+                    var predictor = await predictions.GetAsync(job, cancellationToken).ConfigureAwait(false);
+                    if (predictor is null) return Results.Problem($"job {job} has no trained model (yet)", statusCode: 404);
+                    try
+                    {
+                        image ??= Decode(body.Span, source, info, limits, predictor.Detector?.InputSize ?? predictor.Classifier!.InputSize);
+                    }
+                    catch (ImageDecodeException e)
+                    {
+                        return Results.Problem(e.Message, statusCode: 400);
+                    }
+                    try
+                    {
+                        if (predictor.Detector is { } detector)
+                        {
+                            // Boxes come back in the decoded image's pixels: scaled to the image as sent.
+                            double sx = (double)info.Width / image.Width, sy = (double)info.Height / image.Height;
+                            var boxes = detector.Predict(image, minScore ?? DefaultMinScore, top ?? int.MaxValue)
+                                .Select(b => b with { X1 = b.X1 * sx, Y1 = b.Y1 * sy, X2 = b.X2 * sx, Y2 = b.Y2 * sy })
+                                .ToList();
+                            return Results.Ok(new DetectionView(job, boxes));
+                        }
+                        return Results.Ok(new PredictionView(job, predictor.Classifier!.Predict(image, top ?? 5)));
+                    }
+                    catch (ObjectDisposedException) when (attempt == 0)
+                    {
+                        // Evicted by another job's request between lookup and use: load it again.
+                    }
                 }
-                catch (ObjectDisposedException) when (attempt == 0)
+            }
+            finally
+            {
+                if (info.PixelCount > ReleaseAfterPixels || body.Length > 8 << 20)
                 {
-                    // Evicted by another job's request between lookup and use: load it again.
+                    image = null;
+                    body = default;
+                    // The decoded image and the body sit in the large object heap until a full collection: return
+                    // them to the system now (a blocking collection of a small heap: milliseconds).
+                    GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 }
             }
         });
     }
+
+    /// <summary>The whole body: into one array of the declared length, else grown as it comes (Kestrel stops it at the
+    /// body limit set above).</summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is { } length)
+        {
+            var buffer = GC.AllocateUninitializedArray<byte>(checked((int)length));
+            var filled = 0;
+            while (filled < buffer.Length && await request.Body.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false) is var read and > 0)
+                filled += read;
+            return buffer.AsMemory(0, filled);
+        }
+        using var stream = new MemoryStream();
+        await request.Body.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
+        return stream.GetBuffer().AsMemory(0, (int)stream.Length);
+    }
+
+    /// <summary>A JPEG at least four times the model's input on each side is decoded at 1/2, 1/4 or 1/8 scale, still at
+    /// least twice the input, so the resize to the input averages as it does for a full decode.</summary>
+    private static ImageBuffer Decode(ReadOnlySpan<byte> data, string source, ImageInfo info, PredictionLimits limits, (int Height, int Width) input) =>
+        info.Format == ImageFormat.Jpeg
+            ? JpegCodec.Decode(data, source, ColorMode.Original, atLeast: (2 * input.Width, 2 * input.Height), maxPixels: limits.MaxPixels)
+            : new ImageDecoder { MaxPixels = limits.MaxPixels }.Decode(data, source);
 }

@@ -22,7 +22,11 @@ public sealed class DistributedApplication : IAsyncDisposable
         Logs = new ResourceLogs(options);
         orchestrator = new Orchestrator(options, model, Resources, Logs);
         console = new ConsoleReporter(options, Resources);
-        orchestrator.Register();
+        // Publishing writes manifests only: nothing runs, and the run's credentials (in endpoints) do not exist.
+        if (options.Publish is null)
+        {
+            orchestrator.Register();
+        }
         Dashboard = options.Dashboard is { } dashboard ? new DashboardServer(this, dashboard) : null;
     }
 

@@ -55,6 +55,9 @@ public sealed class ClassifierPredictor : IDisposable
         }
     }
 
+    /// <summary>The model's input (height, width): an image much larger can be decoded at a reduced scale.</summary>
+    public (int Height, int Width) InputSize => (height, width);
+
     /// <summary>Waits for a prediction in progress; later calls throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {

@@ -11,4 +11,13 @@ app.MapGet("/env", () => Environment.GetEnvironmentVariables()
         || k.StartsWith("PIPELINE_", StringComparison.Ordinal) || k is "ASPNETCORE_URLS" or "HTTP_PORTS"))
     .ToDictionary(e => (string)e.Key, e => (string?)e.Value));
 
+// A careless upstream for the dashboard's proxy: its error page lists the request's headers (as ASP.NET Core's
+// developer exception page does) and sends one back as a header of its own.
+app.MapGet("/api/jobs", (HttpContext context) =>
+{
+    context.Response.Headers["X-Echo-Api-Key"] = context.Request.Headers["X-Api-Key"].ToString();
+    var headers = string.Join("\n", context.Request.Headers.Select(h => $"{h.Key}: {h.Value}"));
+    return Results.Text("Unhandled exception while listing jobs.\nHeaders:\n" + headers, "text/plain", statusCode: 500);
+});
+
 app.Run();

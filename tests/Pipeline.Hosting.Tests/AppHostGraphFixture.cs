@@ -2,6 +2,13 @@ using Pipeline.Hosting.Testing;
 
 namespace Pipeline.Hosting.Tests;
 
+/// <summary>The test classes that share one start of the AppHost's graph (it takes minutes on 2 cores).</summary>
+[CollectionDefinition(Name)]
+public sealed class AppHostGraphCollection : ICollectionFixture<AppHostGraphFixture>
+{
+    public const string Name = "apphost-graph";
+}
+
 /// <summary>The AppHost's real graph (RabbitMQ, Azurite, Prometheus), started once for the class through
 /// the testing entry point, plus two test resources that reference it: a shell probe that dumps the
 /// environment it was given, and a small web project run with two replicas.</summary>

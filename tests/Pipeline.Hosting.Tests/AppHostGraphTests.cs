@@ -3,7 +3,8 @@ using System.Text.Json;
 
 namespace Pipeline.Hosting.Tests;
 
-public sealed class AppHostGraphTests(AppHostGraphFixture fixture) : IClassFixture<AppHostGraphFixture>
+[Collection(AppHostGraphCollection.Name)]
+public sealed class AppHostGraphTests(AppHostGraphFixture fixture)
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
     private DistributedApplication App => fixture.App;
@@ -26,11 +27,13 @@ public sealed class AppHostGraphTests(AppHostGraphFixture fixture) : IClassFixtu
         for (var replica = 0; replica < 2; replica++)
         {
             var env = fixture.ProbeEnvironment(replica);
-            var amqpPort = App.Model["rabbitmq"] is RabbitMQServerResource r ? r.GetEndpoint("tcp").Port() : 0;
+            var rabbit = (RabbitMQServerResource)App.Model["rabbitmq"];
+            var storage = (AzuriteResource)App.Model["storage"];
             var blobPort = App.GetEndpoint("blobs", "blob").Port;
-            Assert.Equal($"amqp://guest:guest@127.0.0.1:{amqpPort}/", env["ConnectionStrings__rabbitmq"]);
+            // The run's own credentials, never guest:guest or Azurite's published development key.
+            Assert.Equal($"amqp://{rabbit.UserName}:{rabbit.Password}@127.0.0.1:{rabbit.GetEndpoint("tcp").Port()}/", env["ConnectionStrings__rabbitmq"]);
             Assert.Equal(
-                $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteResource.DevAccountKey};BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;",
+                $"DefaultEndpointsProtocol=http;AccountName={storage.AccountName};AccountKey={storage.AccountKey};BlobEndpoint=http://127.0.0.1:{blobPort}/{storage.AccountName};",
                 env["ConnectionStrings__blobs"]);
             Assert.Equal(App.GetEndpoint("testservice", replica: 0).ToString().TrimEnd('/'), env["services__testservice__http__0"]);
             Assert.Equal(App.GetEndpoint("testservice", replica: 1).ToString().TrimEnd('/'), env["services__testservice__http__1"]);

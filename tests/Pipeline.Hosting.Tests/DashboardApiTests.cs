@@ -108,6 +108,39 @@ public sealed class DashboardApiTests
         Assert.Equal("Healthy", worker.GetProperty("state").GetString());
     }
 
+    [Fact]
+    public async Task The_jobs_proxy_never_passes_the_api_key_back_even_from_an_upstream_that_echoes_it()
+    {
+        const string Key = "proxy-test-key-6f1c2a9e0b";
+        var builder = DistributedApplicationTestingBuilder.Create();
+        // The test service's /api/jobs answers 500 with the request's headers in its body and the key in a header.
+        var careless = builder.AddProject("careless", "tests/Pipeline.Hosting.TestService");
+        builder.AddDashboard().WithJobsApi(careless, Key);
+        await using var app = await builder.BuildAsync();
+        await app.StartAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
+        {
+            await app.Resources.WaitForResourceHealthyAsync("careless", timeout.Token);
+        }
+        using (var direct = new HttpClient { BaseAddress = app.GetEndpoint("careless") })
+        {
+            direct.DefaultRequestHeaders.Add("X-Api-Key", Key);
+            // Asked directly, it does echo the key: what the dashboard must not pass on.
+            using var echoed = await direct.GetAsync(new Uri("/api/jobs", UriKind.Relative));
+            Assert.Contains(Key, await echoed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var client = new HttpClient { BaseAddress = app.Dashboard!.Url };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", app.Dashboard.Token);
+        using var response = await client.GetAsync(new Uri("/api/jobs?limit=abc", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Contains("Unhandled exception while listing jobs", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(Key, body, StringComparison.Ordinal);
+        Assert.Contains("X-Api-Key: [redacted]", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(response.Headers.Concat(response.Content.Headers), h => h.Value.Any(v => v.Contains(Key, StringComparison.Ordinal)));
+    }
+
     private static async Task<JsonElement> NextAsync(IAsyncEnumerator<JsonElement> events, Func<JsonElement, bool> match)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

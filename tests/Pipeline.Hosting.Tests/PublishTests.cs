@@ -61,6 +61,24 @@ public sealed class PublishTests : IDisposable
         Assert.StartsWith("amqp://", S(secret, "ConnectionStrings__rabbitmq"), StringComparison.Ordinal);
         Assert.Contains("BlobEndpoint=http://storage:10000/", S(secret, "ConnectionStrings__blobs"), StringComparison.Ordinal);
 
+        // Credentials of their own, in the Secret: the broker's user is not guest, and the blob account is not Azurite's
+        // development account, whose key is published.
+        Dictionary<string, YamlMappingNode> ContainerEnv(string kind, string name) =>
+            ((YamlSequenceNode)At(((YamlSequenceNode)At(Find(kind, name), "spec", "template", "spec", "containers"))[0], "env"))
+                .Cast<YamlMappingNode>().ToDictionary(e => S(e, "name"));
+        var broker = new Uri(S(secret, "ConnectionStrings__rabbitmq"));
+        Assert.Equal($"pipeline:{S(secret, "rabbitmq-password")}", broker.UserInfo);
+        var rabbitEnv = ContainerEnv("StatefulSet", "rabbitmq");
+        Assert.Equal("pipeline", S(rabbitEnv["RABBITMQ_DEFAULT_USER"], "value"));
+        Assert.Equal("rabbitmq-password", S(rabbitEnv["RABBITMQ_DEFAULT_PASS"], "valueFrom", "secretKeyRef", "key"));
+        var account = S(secret, "storage-accounts").Split(':', 2);
+        Assert.Matches("^[a-z0-9]{3,24}$", account[0]);
+        Assert.Equal(64, Convert.FromBase64String(account[1]).Length);
+        Assert.Equal("storage-accounts", S(ContainerEnv("StatefulSet", "storage")["AZURITE_ACCOUNTS"], "valueFrom", "secretKeyRef", "key"));
+        var blobConnection = S(secret, "ConnectionStrings__blobs");
+        Assert.Equal($"DefaultEndpointsProtocol=http;AccountName={account[0]};AccountKey={account[1]};BlobEndpoint=http://storage:10000/{account[0]};", blobConnection);
+        Assert.DoesNotContain("devstoreaccount1", blobConnection, StringComparison.Ordinal);
+
         foreach (var (project, kind) in new[] { ("ingest", "StatefulSet"), ("preprocess", "Deployment"), ("trainer", "StatefulSet"), ("evaluator", "Deployment") })
         {
             var workload = Find(kind, project);

@@ -37,7 +37,9 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
     public async Task Not_ready_when_the_store_is_unreachable()
     {
         var deadPort = FreePort();
-        var blobs = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{deadPort}/devstoreaccount1;";
+        // The run's own account, at a port where nothing listens.
+        var live = infrastructure.App.GetConnectionString("blobs");
+        var blobs = System.Text.RegularExpressions.Regex.Replace(live, @"127\.0\.0\.1:\d+", $"127.0.0.1:{deadPort}");
         await using var service = await StartServiceAsync(infrastructure.App.GetConnectionString("rabbitmq"), blobs);
         using var http = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(60) };
         var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
@@ -54,7 +56,7 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
     }
 
     [Theory]
-    [InlineData("amqp://guest:guest@127.0.0.1:5700/", "127.0.0.1", 5700, "/", "guest", "guest")]
+    [InlineData("amqp://pipeline:0f1e2d@127.0.0.1:5700/", "127.0.0.1", 5700, "/", "pipeline", "0f1e2d")]
     [InlineData("amqp://user:p%40ss@broker/jobs", "broker", 5672, "jobs", "user", "p@ss")]
     public void Parses_amqp_uris(string uri, string host, int port, string vhost, string user, string password) =>
         Assert.Equal(new RabbitMqAddress(host, (ushort)port, vhost, user, password), RabbitMqAddress.Parse(uri));
@@ -62,6 +64,15 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
     [Fact]
     public void Refuses_a_non_amqp_connection_string() =>
         Assert.Throws<FormatException>(() => RabbitMqAddress.Parse("http://127.0.0.1:5672"));
+
+    [Theory]
+    [InlineData("amqp://127.0.0.1:5672/")]
+    [InlineData("amqp://pipeline@127.0.0.1:5672/")]
+    public void Refuses_an_amqp_uri_without_user_and_password_rather_than_trying_guest(string uri)
+    {
+        var e = Assert.Throws<FormatException>(() => RabbitMqAddress.Parse(uri));
+        Assert.Contains("user and password", e.Message, StringComparison.Ordinal);
+    }
 
     private sealed class RunningService(WebApplication app, Uri address) : IAsyncDisposable
     {

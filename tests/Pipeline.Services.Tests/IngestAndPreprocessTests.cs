@@ -14,7 +14,13 @@ public sealed class IngestAndPreprocessTests(ServicesFixture fixture)
         using var anonymous = new HttpClient { BaseAddress = fixture.App.GetEndpoint("ingest") };
         var response = await anonymous.GetAsync(new Uri("/api/jobs", UriKind.Relative));
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-        Assert.Empty(await response.Content.ReadAsStringAsync());
+        // No data: only a problem that says how to authenticate.
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(
+            ["detail", "status", "title", "traceId", "type"],
+            problem.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Contains("X-Api-Key", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/api/jobs");
         wrong.Headers.Add("X-Api-Key", "not-the-key");
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.SendAsync(wrong)).StatusCode);

@@ -42,6 +42,11 @@ public sealed class AzuriteFixture : IAsyncLifetime
             start.ArgumentList.Add(argument);
         }
 
+        // An account of its own, as the AppHost gives its Azurite: the development account's key is published.
+        var account = "storagetests";
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64));
+        start.Environment["AZURITE_ACCOUNTS"] = $"{account}:{key}";
+
         _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {azurite}.");
         _process.OutputDataReceived += (_, e) => Capture(e.Data);
         _process.ErrorDataReceived += (_, e) => Capture(e.Data);
@@ -49,9 +54,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         _process.BeginErrorReadLine();
 
         await WaitUntilListeningAsync(port);
-        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName={StorageConnectionString.DevelopmentAccountName};" +
-                           $"AccountKey={StorageConnectionString.DevelopmentAccountKey};" +
-                           $"BlobEndpoint=http://127.0.0.1:{port}/{StorageConnectionString.DevelopmentAccountName};";
+        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint=http://127.0.0.1:{port}/{account};";
     }
 
     public async Task DisposeAsync()

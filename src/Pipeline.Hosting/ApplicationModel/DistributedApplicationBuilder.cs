@@ -40,7 +40,14 @@ internal sealed partial class DistributedApplicationBuilder : IDistributedApplic
     {
         var model = new DistributedApplicationModel([.. resources]);
         // Publishing writes manifests only: no run folder.
-        if (Options.Publish is null) Options.RunDirectory = RunFolder.Resolve(Options);
+        if (Options.Publish is null)
+        {
+            Options.RunDirectory = RunFolder.Resolve(Options);
+            foreach (var resource in model.ProcessResources)
+            {
+                resource.InitializeSecrets(Path.Combine(Options.RunDirectory, resource.Name));
+            }
+        }
         PortAllocator.AllocateAll(model);
         return new DistributedApplication(Options, model);
     }

@@ -23,6 +23,12 @@ public abstract class ProcessResource(string name) : IResource
     /// <summary>Executables the resource needs on this machine (checked before anything starts).</summary>
     public virtual IEnumerable<string> RequiredFiles(ResourceContext context) => [];
 
+    /// <summary>At build, once the run folder is known: load or generate the credentials this resource's data folder
+    /// keeps (see <see cref="ResourceSecrets"/>), so that connection strings are complete before anything starts.</summary>
+    public virtual void InitializeSecrets(string dataDirectory)
+    {
+    }
+
     /// <summary>Once per application start, before any replica runs: write configs, build code.</summary>
     public virtual Task PrepareAsync(ResourceContext context, Action<string> log, CancellationToken cancellationToken) =>
         Task.CompletedTask;

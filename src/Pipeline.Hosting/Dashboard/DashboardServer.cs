@@ -53,11 +53,17 @@ public sealed class DashboardServer : IAsyncDisposable
 
     internal async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        // Production whatever the AppHost's own environment: no developer exception page (it echoes request headers).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
         builder.Logging.ClearProviders(); // the AppHost's console is for resource states
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>(); // the AppHost handles Ctrl+C itself
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port, l => l.Protocols = HttpProtocols.Http1));
         web = builder.Build();
+        web.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = InternalErrorAsync });
         web.Use(AuthorizeAsync);
         Map(web);
         await web.StartAsync(cancellationToken);
@@ -81,6 +87,16 @@ public sealed class DashboardServer : IAsyncDisposable
         await StopAsync();
         http.Dispose();
         proxy.Dispose();
+    }
+
+    /// <summary>An unexpected failure of the dashboard itself: a problem with a trace id, never the exception's text.</summary>
+    private static async Task InternalErrorAsync(HttpContext context)
+    {
+        var traceId = System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.TraceIdentifier;
+        context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        await context.Response.WriteAsJsonAsync(
+            new { type = "https://tools.ietf.org/html/rfc9110#section-15.6.1", title = "Internal error", status = 500, detail = $"internal error of the dashboard (trace id {traceId})", traceId },
+            (JsonSerializerOptions?)null, "application/problem+json");
     }
 
     private bool Matches(string? presented) =>
@@ -347,6 +363,7 @@ public sealed class DashboardServer : IAsyncDisposable
         {
             using var response = await proxy.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
             context.Response.StatusCode = (int)response.StatusCode;
+            // Only these two of the upstream's headers pass: any other could carry what the request carried (the key).
             if (response.Content.Headers.ContentType is { } contentType)
             {
                 context.Response.ContentType = contentType.ToString();
@@ -355,13 +372,46 @@ public sealed class DashboardServer : IAsyncDisposable
             {
                 context.Response.Headers.ContentDisposition = disposition.ToString();
             }
-            await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+            if (response.IsSuccessStatusCode)
+            {
+                await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+            }
+            else
+            {
+                // An error page may echo the request (ASP.NET's developer page lists its headers): the key never goes back.
+                await context.Response.WriteAsync(await RedactedErrorBodyAsync(response, context.RequestAborted), context.RequestAborted);
+            }
         }
         catch (HttpRequestException e)
         {
             context.Response.StatusCode = StatusCodes.Status502BadGateway;
             await context.Response.WriteAsync($"The jobs API ({options.JobsApiResource}) did not answer: {e.Message}");
         }
+    }
+
+    /// <summary>Largest upstream error body passed on; error answers are short sentences or problem documents.</summary>
+    private const int MaxErrorBody = 64 * 1024;
+
+    private async Task<string> RedactedErrorBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[MaxErrorBody];
+        var length = 0;
+        while (length < buffer.Length && await stream.ReadAsync(buffer.AsMemory(length), cancellationToken) is var read and > 0)
+        {
+            length += read;
+        }
+        var body = Encoding.UTF8.GetString(buffer, 0, length);
+        if (string.IsNullOrEmpty(options.JobsApiKey))
+        {
+            return body;
+        }
+        // Cut short, the end could hold the start of the key.
+        if (length == buffer.Length)
+        {
+            body = body[..Math.Max(0, body.Length - options.JobsApiKey.Length)];
+        }
+        return body.Replace(options.JobsApiKey, "[redacted]", StringComparison.Ordinal);
     }
 
     // --- Prometheus -----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ internal static class RunFolder
         {
             Prune(runs);
         }
-        Directory.CreateDirectory(folder);
+        // Owner-only: it holds the run's credentials, blobs and broker database.
+        ResourceSecrets.CreateOwnerOnlyDirectory(folder);
         return Path.GetFullPath(folder);
     }
 

@@ -37,6 +37,19 @@ public static class KubernetesPublisher
             files.Add(path);
         }
 
+        // Each Azurite gets an account of its own (name and key in the Secret), never the published development key.
+        var accounts = new Dictionary<AzuriteResource, (string Name, string Key)>();
+        (string Name, string Key) Account(AzuriteResource azurite)
+        {
+            if (!accounts.TryGetValue(azurite, out var account))
+            {
+                account = ("pipeline" + ResourceSecrets.RandomHex(4), ResourceSecrets.RandomBase64Key());
+                accounts[azurite] = account;
+                secrets[$"{azurite.Name}-accounts"] = $"{account.Name}:{account.Key}";
+            }
+            return account;
+        }
+
         foreach (var resource in model.Resources)
         {
             switch (resource)
@@ -47,14 +60,17 @@ public static class KubernetesPublisher
                     Save(rabbit.Name, RabbitMQ(rabbit));
                     break;
                 case AzuriteResource azurite:
+                    Account(azurite);
                     Save(azurite.Name, [Service(azurite.Name, BlobPort), StatefulSet(azurite.Name, 1, Container(azurite.Name, "mcr.microsoft.com/azure-storage/azurite", BlobPort,
                         command: ["azurite-blob", "--blobHost", "0.0.0.0", "--blobPort", BlobPort.ToString(CultureInfo.InvariantCulture), "--location", "/data"],
+                        env: [SecretEnv("AZURITE_ACCOUNTS", $"{azurite.Name}-accounts")],
                         mounts: [Mount("data", "/data")]), volumeClaim: "data")]);
                     break;
                 case AzuriteBlobResource blobs:
-                    // A real Azure Storage account when given; otherwise the cluster's own Azurite.
+                    // A real Azure Storage account when given; otherwise the cluster's own Azurite, with its account.
+                    var (account, key) = Account(blobs.Parent);
                     secrets[$"ConnectionStrings__{blobs.Name}"] = options.BlobConnectionString ??
-                        $"DefaultEndpointsProtocol=http;AccountName={AzuriteResource.DevAccount};AccountKey={AzuriteResource.DevAccountKey};BlobEndpoint=http://{blobs.Parent.Name}:{BlobPort}/{AzuriteResource.DevAccount};";
+                        $"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint=http://{blobs.Parent.Name}:{BlobPort}/{account};";
                     break;
                 case PrometheusResource prometheus:
                     Save(prometheus.Name, Prometheus(prometheus.Name));

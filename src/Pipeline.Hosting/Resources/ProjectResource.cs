@@ -91,8 +91,10 @@ public sealed class ProjectResource : ProcessResource, IResourceWithMetrics
             ["OTEL_SERVICE_INSTANCE_ID"] = InstanceName(replica),
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["HTTP_PORTS"] = port,
-            ["ASPNETCORE_ENVIRONMENT"] = "Development",
-            ["DOTNET_ENVIRONMENT"] = "Development",
+            // Production: Development would turn on the developer exception page, which echoes request headers
+            // (the API key among them) and stack traces to whoever caused the error.
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_ENVIRONMENT"] = "Production",
             // A private folder per replica under the run folder: state that must outlive a restart (e.g. a registry).
             ["PIPELINE_DATA_DIR"] = Path.Combine(context.DataDirectory, replica.ToString(CultureInfo.InvariantCulture)),
         };

@@ -24,7 +24,20 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
     public string MetricsEndpointName => "metrics";
     public string MetricsPath => "/metrics/per-object";
 
-    public string GetConnectionString() => $"amqp://guest:guest@127.0.0.1:{GetEndpoint("tcp").Port()}/";
+    private ResourceSecrets? secrets;
+
+    /// <summary>The broker's only user, generated for the run folder (never guest:guest, which any local user knows).</summary>
+    public string UserName => Secrets["user"];
+    public string Password => Secrets["password"];
+
+    private ResourceSecrets Secrets =>
+        secrets ?? throw new InvalidOperationException($"RabbitMQ '{Name}' has no credentials yet: build the application first.");
+
+    public override void InitializeSecrets(string dataDirectory) =>
+        secrets = ResourceSecrets.LoadOrCreate(dataDirectory, () => new() { ["user"] = "pipeline", ["password"] = ResourceSecrets.RandomHex(24) });
+
+    public string GetConnectionString() =>
+        $"amqp://{Uri.EscapeDataString(UserName)}:{Uri.EscapeDataString(Password)}@127.0.0.1:{GetEndpoint("tcp").Port()}/";
 
     /// <summary>Stable for a data folder (so --keep-data finds its Mnesia database again), unique across folders.</summary>
     public static string NodeName(ResourceContext context) => NodeName(context.DataDirectory);
@@ -39,6 +52,14 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
 
     public override Task PrepareAsync(ResourceContext context, Action<string> log, CancellationToken cancellationToken)
     {
+        // RabbitMQ creates its default user only with a new database: a kept database from before credentials were
+        // kept beside it has guest alone, and a password generated now would never be accepted.
+        var mnesia = Path.Combine(context.DataDirectory, "mnesia");
+        if (Secrets.Created && Directory.Exists(mnesia) && Directory.EnumerateFileSystemEntries(mnesia).Any())
+        {
+            throw new InvalidOperationException(
+                $"RabbitMQ's database {mnesia} was created without the credentials kept in {Secrets.FilePath}: delete {mnesia} (its queued messages are lost) or use a new run folder.");
+        }
         foreach (var dir in (string[])["home", "mnesia", "log"])
         {
             Directory.CreateDirectory(Path.Combine(context.DataDirectory, dir));
@@ -48,12 +69,18 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
         File.WriteAllText(Path.Combine(context.DataDirectory, "enabled_plugins"), "[rabbitmq_prometheus].\n");
         // A trainer holds its job's message unacknowledged for the whole run, so that a crash redelivers it; the
         // broker's default 30-minute consumer timeout would redeliver a long run while it is still training.
-        File.WriteAllText(ConfigFile(context), string.Create(CultureInfo.InvariantCulture, $"""
+        // The default user replaces guest; it is created with the database (then kept there, as the password is in
+        // secrets.json). The file is the owner's alone: it holds the password.
+        var config = ConfigFile(context);
+        File.WriteAllText(config, string.Create(CultureInfo.InvariantCulture, $"""
             consumer_timeout = 86400000
             prometheus.tcp.ip = 127.0.0.1
             prometheus.tcp.port = {GetEndpoint("metrics").Port()}
+            default_user = {UserName}
+            default_pass = {Password}
 
             """));
+        ResourceSecrets.RestrictToOwner(config);
         return Task.CompletedTask;
     }
 
@@ -69,6 +96,8 @@ public sealed class RabbitMQServerResource : ProcessResource, IResourceWithConne
             ["RABBITMQ_DIST_PORT"] = Port("dist"),
             ["ERL_EPMD_PORT"] = Port("epmd"),
             ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            // Erlang distribution listens on every interface unless told otherwise.
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
             ["RABBITMQ_MNESIA_BASE"] = Path.Combine(data, "mnesia"),
             ["RABBITMQ_LOG_BASE"] = Path.Combine(data, "log"),
             ["RABBITMQ_LOGS"] = "-", // to stdout, where the supervisor captures it

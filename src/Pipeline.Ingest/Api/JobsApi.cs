@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.AspNetCore.Http.Features;
 using Pipeline.Artifacts;
 using Pipeline.Storage;
 using Pipeline.Contracts.V1;
@@ -91,7 +92,7 @@ public static class JobsApi
         api.MapGet("/{id:guid}", async (Guid id, JobRegistry registry, CancellationToken cancellationToken) =>
         {
             var job = await registry.GetAsync(id, withHistory: true, cancellationToken).ConfigureAwait(false);
-            if (job is null) return Results.NotFound();
+            if (job is null) return NoSuchJob(id);
             return Results.Ok(new JobDetail(View(job),
                 job.Events.OrderBy(e => e.Id).Select(e => new EventView(e.At, e.Kind, e.PayloadJson)).ToList(),
                 job.Metrics.OrderBy(m => m.Id).Select(m => new MetricView(m.Name, m.Split, m.Rank, m.Epoch, m.Step, m.Value)).ToList()));
@@ -100,7 +101,7 @@ public static class JobsApi
         api.MapPost("/{id:guid}/cancel", async (Guid id, JobRegistry registry, IPublishEndpoint bus, JobArtifacts artifacts, CancellationToken cancellationToken) =>
         {
             var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
-            if (job is null) return Results.NotFound();
+            if (job is null) return NoSuchJob(id);
             if (job.State.IsTerminal()) return Results.Conflict(new { error = $"job {id} is already {job.State}" });
             await artifacts.MarkCancelledAsync(id, "cancelled by the user", cancellationToken).ConfigureAwait(false);
             await bus.Publish(new CancelJob(id, "cancelled by the user"), cancellationToken).ConfigureAwait(false);
@@ -112,7 +113,7 @@ public static class JobsApi
         api.MapGet("/{id:guid}/artifacts", async (Guid id, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
         {
             var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
-            if (job is null) return Results.NotFound();
+            if (job is null) return NoSuchJob(id);
             var found = new List<ArtifactView>();
             await ListAsync(store, JobArtifacts.Container, $"{id:N}/", "", found, cancellationToken).ConfigureAwait(false);
             if (job.DatasetId is { } dataset)
@@ -122,19 +123,39 @@ public static class JobsApi
 
         api.MapGet("/{id:guid}/artifacts/{**name}", async (Guid id, string name, JobRegistry registry, IArtifactStore store, CancellationToken cancellationToken) =>
         {
-            if (name.Split('/').Any(part => part is "" or "." or ".."))
-                return Results.Problem($"artifact name '{name}' must be a relative path without '.' or '..' parts", statusCode: 400);
+            if (ArtifactNameProblem(name) is { } problem) return Results.Problem(problem, statusCode: 400);
             var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
-            if (job is null) return Results.NotFound();
+            if (job is null) return NoSuchJob(id);
             var (container, blob) = name.StartsWith(DatasetPrefix, StringComparison.Ordinal)
                 ? (DatasetIngestor.Container, job.DatasetId is { } ds ? $"{ds}/{name[DatasetPrefix.Length..]}" : null)
                 : (JobArtifacts.Container, $"{id:N}/{name}");
             if (blob is null || await store.GetPropertiesAsync(container, blob, cancellationToken).ConfigureAwait(false) is not { } properties)
-                return Results.NotFound();
+                return Results.Problem($"job {id} has no artifact '{name}' (GET /api/jobs/{id}/artifacts lists them)", statusCode: 404);
             var content = await store.DownloadAsync(container, blob, null, cancellationToken).ConfigureAwait(false);
             return Results.Stream(content, properties.ContentType ?? "application/octet-stream", Path.GetFileName(name), properties.LastModified);
         });
     }
+
+    private static IResult NoSuchJob(Guid id) => Results.Problem($"job {id} does not exist", statusCode: 404);
+
+    /// <summary>Why an artifact name is refused, or null. Names are relative blob paths as the listing shows them:
+    /// letters, digits, spaces and <c>. _ - + @ = , ( ) [ ]</c> between slashes. A backslash, control character or URL
+    /// syntax (<c>% ? # :</c>) never names an artifact and must not reach the store.</summary>
+    public static string? ArtifactNameProblem(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length > 1024) return $"artifact name is {name.Length} characters long, over the limit of 1024";
+        var odd = name.FirstOrDefault(c => !(char.IsLetterOrDigit(c) || c is '/' or ' ' or '.' or '_' or '-' or '+' or '@' or '=' or ',' or '(' or ')' or '[' or ']'));
+        if (odd != default)
+            return $"artifact name '{Printable(name)}' has the character '{Printable(odd.ToString())}' (U+{(int)odd:X4}); names are letters, digits, spaces and . _ - + @ = , ( ) [ ] between slashes";
+        if (name.Split('/').Any(part => part is "" or "." or ".."))
+            return $"artifact name '{name}' must be a relative path without empty, '.' or '..' parts";
+        return null;
+    }
+
+    // Control characters are shown escaped, so the answer stays one readable line.
+    private static string Printable(string text) =>
+        string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
 
     private static async Task ListAsync(IArtifactStore store, string container, string prefix, string shownAs, List<ArtifactView> into, CancellationToken cancellationToken)
     {
@@ -161,15 +182,35 @@ public static class JobsApi
             var evaluator = configuration["services:evaluator:http:0"];
             if (string.IsNullOrEmpty(evaluator))
                 return Results.Problem("no evaluator is configured (services__evaluator__http__0); predictions need the evaluator service", statusCode: 503);
+            // The evaluator's own body limit (the same variable and default), so that a larger image is refused here with
+            // the same 413 rather than by Kestrel's default of 30 MB.
+            var maxBytes = configuration.GetValue("PIPELINE_MAX_PREDICT_BYTES", 32L << 20);
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes;
+            if (context.Request.ContentLength is { } declared && declared > maxBytes)
+                return Results.Problem($"the image is {declared} bytes, over the limit of {maxBytes} bytes (PIPELINE_MAX_PREDICT_BYTES)", statusCode: 413);
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(evaluator), $"/predict/{id}{context.Request.QueryString}"))
             {
                 Content = new StreamContent(context.Request.Body),
             };
             if (context.Request.ContentType is { } type) request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
+            if (context.Request.ContentLength is { } length) request.Content.Headers.ContentLength = length;
+            // The caller's key, in whichever header it came (the middleware has checked it): the evaluator checks it again.
             if (context.Request.Headers.TryGetValue("X-Api-Key", out var key)) request.Headers.TryAddWithoutValidation("X-Api-Key", key.ToString());
-            using var response = await clients.CreateClient("evaluator").SendAsync(request, cancellationToken).ConfigureAwait(false);
-            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            return Results.Content(body, response.Content.Headers.ContentType?.ToString() ?? "application/json", statusCode: (int)response.StatusCode);
+            else if (context.Request.Headers.Authorization.ToString() is { Length: > 0 } bearer) request.Headers.TryAddWithoutValidation("Authorization", bearer);
+            HttpResponseMessage response;
+            try
+            {
+                response = await clients.CreateClient("evaluator").SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (e.InnerException is not BadHttpRequestException)
+            {
+                return Results.Problem($"the evaluator ({evaluator}) did not answer; predictions need it running", statusCode: 503);
+            }
+            using (response)
+            {
+                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                return Results.Content(body, response.Content.Headers.ContentType?.ToString() ?? "application/json", statusCode: (int)response.StatusCode);
+            }
         });
     }
 
