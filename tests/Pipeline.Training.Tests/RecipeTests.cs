@@ -223,6 +223,5 @@ public sealed class RecipeTests : IDisposable
         for (var k = 1; k <= 9; k++)
             laughs.Append(System.Globalization.CultureInfo.InvariantCulture, $"a{k}: &a{k} [{string.Join(", ", Enumerable.Repeat($"*a{k - 1}", 10))}]\n");
         Assert.Contains("expands to more than", Assert.Throws<RecipeException>(() => RecipeLoader.LoadText(laughs.ToString(), "recipe")).Message, StringComparison.Ordinal);
-
     }
 }
