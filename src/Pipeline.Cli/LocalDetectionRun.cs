@@ -23,7 +23,7 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
 {
     public int Execute(CancellationToken cancellation)
     {
-        var recipe = DetectionRecipes.Load(options.Config, options.Overrides);
+        var recipe = TaskRecipes.Load("detect", options.Config, options.Overrides);
         using var source = LocalDatasets.Open(options.Dataset);
         // Validated as ingest validates: unknown classes, malformed labels and boxes outside their image refuse it.
         var dataset = LocalDatasets.LoadValidated(source, TaskKind.Detect, stderr);

@@ -31,7 +31,7 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
 {
     public int Execute(CancellationToken cancellation)
     {
-        var recipe = RecipeLoader.Load(options.Config, options.Overrides);
+        var recipe = TaskRecipes.Load("classify", options.Config, options.Overrides);
         using var sets = LoadSets(recipe);
         // Each rank trains on its machine's GPU LOCAL_RANK (NCCL between GPUs), or on the CPU (Gloo).
         using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, TrainingDevice.Resolve(recipe.Device, rank.LocalRank ?? rank.Rank)) : null;

@@ -73,7 +73,7 @@ public sealed class HostileInputTests(ServicesFixture fixture) : IDisposable
             if (name == "base") continue; // a local recipe file may name its own bases
             var file = Path.Combine(dir, $"{name}.yaml");
             await File.WriteAllTextAsync(file, recipe);
-            var (code, _, stderr) = await Task.Run(() => Pipeline.Cli.CliApp.RunCaptured("train", good, "--config", file, "--epochs", "1", "--output", Path.Combine(dir, "runs", name)));
+            var (code, _, stderr) = await Task.Run(() => Pipeline.Cli.CliApp.RunCaptured("train", good, "--config", file, "--limit", "4", "--output", Path.Combine(dir, "runs", name)));
             if (code == 0) wrong.Add($"local train with recipe {name} exited 0");
             else Check(wrong, $"local train with recipe {name}", stderr, file, expected);
         }

@@ -51,7 +51,7 @@ public static class JobsApi
                 if (!UploadsApi.IsUploadSource(given))
                     return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}<id>/<name>, as POST /api/uploads returns it)", statusCode: 400);
                 if (await store.GetPropertiesAsync(UploadsApi.Container, given[UploadsApi.SourcePrefix.Length..], cancellationToken).ConfigureAwait(false) is null)
-                    return Results.Problem($"source '{given}': no such upload (uploads are deleted once a job has ingested them, or after a day unused)", statusCode: 400);
+                    return Results.Problem($"source '{given}': no such upload (upload the archive with POST /api/uploads first; an upload is deleted once a job has ingested it, or after a day unused)", statusCode: 400);
                 source = given;
             }
             else if (string.IsNullOrWhiteSpace(request.Path))

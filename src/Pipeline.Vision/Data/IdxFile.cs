@@ -25,8 +25,12 @@ public sealed class IdxFile
     {
         ArgumentNullException.ThrowIfNull(path);
         using var file = File.OpenRead(path);
-        using var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
-        return Read(stream, path);
+        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return Read(file, path);
+        // A gzip file is an archive of one: the archive limits bound what it may inflate to.
+        var limits = ArchiveLimits.Default;
+        var packed = file.Length;
+        using var stream = new GZipStream(file, CompressionMode.Decompress);
+        return Read(stream, path, limits.UnpackBudget(packed), n => limits.DescribeOverBudget(n, packed));
     }
 
     /// <summary>Reads an IDX stream; <paramref name="source"/> names it in error messages.</summary>
