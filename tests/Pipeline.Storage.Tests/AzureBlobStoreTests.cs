@@ -13,9 +13,8 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : ArtifactStoreC
     [Fact]
     public async Task Requests_signed_with_a_wrong_key_are_rejected()
     {
-        // Azurite checks Shared Key signatures: the round trips above prove ours, and this proves it checks.
-        var real = StorageConnectionString.Parse(azurite.ConnectionString);
-        var wrongKey = real with { AccountKey = Convert.ToBase64String(new byte[64]) };
+        // Azurite checks Shared Key signatures: the round trips above prove the SDK's, and this proves it checks.
+        var wrongKey = WithPart(azurite.ConnectionString, "AccountKey", Convert.ToBase64String(new byte[64]));
         using var store = new AzureBlobStore(wrongKey, new AzureBlobStoreOptions { MaxRetries = 0 });
 
         var error = await Assert.ThrowsAsync<ArtifactStoreException>(() => store.UploadAsync(Container, "blob", new MemoryStream([1])));
@@ -72,7 +71,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : ArtifactStoreC
     [Fact]
     public async Task An_unreachable_service_fails_naming_the_blob_and_the_endpoint()
     {
-        var closed = StorageConnectionString.Parse(azurite.ConnectionString) with { BlobEndpoint = new Uri("http://127.0.0.1:9/devstoreaccount1") };
+        var closed = WithPart(azurite.ConnectionString, "BlobEndpoint", "http://127.0.0.1:9/devstoreaccount1");
         using var store = new AzureBlobStore(closed, new AzureBlobStoreOptions { MaxRetries = 2, RetryDelay = TimeSpan.FromMilliseconds(1) });
 
         var error = await Assert.ThrowsAsync<ArtifactStoreException>(() => store.UploadAsync(Container, "x/y", new MemoryStream([1])));
@@ -83,8 +82,30 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite) : ArtifactStoreC
         Assert.Contains("3 attempts", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_failed_large_upload_leaves_no_blob()
+    {
+        // Every try of the commit fails: the staged blocks must never become a readable blob.
+        using var handler = new FaultInjectingHandler((request, _) =>
+            request.RequestUri!.Query.Contains("comp=blocklist", StringComparison.Ordinal) ? Fault.Unavailable : Fault.None);
+        using var store = FlakyStore(handler, maxRetries: 1);
+
+        var error = await Assert.ThrowsAsync<ArtifactStoreException>(() =>
+            store.UploadAsync(Container, "half", new ForwardOnlyStream(Bytes(9 * MiB, 6))));
+
+        Assert.Equal(503, error.StatusCode);
+        Assert.Contains($"'{Container}/half'", error.Message, StringComparison.Ordinal);
+        Assert.False(await Store.ExistsAsync(Container, "half"));
+        Assert.Empty(await ListAsync("half"));
+    }
+
     private AzureBlobStore FlakyStore(FaultInjectingHandler handler, int maxRetries = 5) =>
-        new(StorageConnectionString.Parse(azurite.ConnectionString),
+        new(azurite.ConnectionString,
             new AzureBlobStoreOptions { MaxRetries = maxRetries, RetryDelay = TimeSpan.FromMilliseconds(1) },
-            new HttpClient(handler, disposeHandler: false));
+            handler);
+
+    /// <summary>The connection string with one Key=Value part replaced.</summary>
+    private static string WithPart(string connectionString, string key, string value) =>
+        string.Join(';', connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(part => part.StartsWith(key + "=", StringComparison.Ordinal) ? $"{key}={value}" : part));
 }

@@ -1,72 +1,88 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Globalization;
-using System.Net;
 using System.Runtime.CompilerServices;
-using System.Text;
-using System.Xml.Linq;
-using Polly;
+using Azure;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 
 namespace Pipeline.Storage;
 
 /// <summary>
-/// The artifact store on Azure Blob Storage (or Azurite), spoken over its REST API with Shared Key
-/// authorization. Uploads up to <see cref="AzureBlobStoreOptions.BlockSize"/> go up in one Put Blob;
-/// larger ones stream block by block and become visible at once with a single Put Block List.
+/// The artifact store on Azure Blob Storage (or Azurite), through the Azure.Storage.Blobs SDK. Uploads
+/// up to <see cref="AzureBlobStoreOptions.BlockSize"/> go up in one Put Blob; larger ones are staged block
+/// by block and become visible at once when the block list is committed, so a reader never sees a part.
 /// </summary>
 public sealed class AzureBlobStore : IArtifactStore, IDisposable
 {
-    /// <summary>The REST API version we speak; Azure and Azurite 3.37 both accept it.</summary>
-    public const string ServiceVersion = "2025-01-05";
+    /// <summary>The REST API version we ask for; Azure and Azurite 3.37 both accept it (the SDK's default is newer than Azurite knows).</summary>
+    public const BlobClientOptions.ServiceVersion ServiceVersion = BlobClientOptions.ServiceVersion.V2025_01_05;
 
     private const string DefaultContentType = "application/octet-stream";
 
-    private readonly StorageConnectionString _connection;
     private readonly AzureBlobStoreOptions _options;
-    private readonly SharedKeySigner _signer;
-    private readonly ResiliencePipeline<HttpResponseMessage> _resilience;
-    private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
+    private readonly BlobServiceClient _service;
     private readonly string _endpoint;
 
-    /// <summary>Connects with an Azure-format connection string (see <see cref="StorageConnectionString"/>).</summary>
+    /// <summary>Connects with an Azure Storage connection string (AccountName/AccountKey/BlobEndpoint, or UseDevelopmentStorage=true).</summary>
+    /// <exception cref="FormatException">The connection string is malformed or lacks an account.</exception>
     public AzureBlobStore(string connectionString, AzureBlobStoreOptions? options = null)
-        : this(StorageConnectionString.Parse(connectionString), options)
+        : this(connectionString, options, handler: null)
     {
     }
 
-    /// <param name="connection">Account, key and endpoint.</param>
+    /// <param name="connectionString">Account, key and endpoint.</param>
     /// <param name="options">Block size, page size, retries.</param>
-    /// <param name="httpClient">A client to share (the caller disposes it); by default the store owns one.</param>
-    public AzureBlobStore(StorageConnectionString connection, AzureBlobStoreOptions? options = null, HttpClient? httpClient = null)
+    /// <param name="handler">Where requests go instead of the SDK's own transport (tests inject faults here); the caller disposes it.</param>
+    internal AzureBlobStore(string connectionString, AzureBlobStoreOptions? options, HttpMessageHandler? handler)
     {
-        ArgumentNullException.ThrowIfNull(connection);
-        _connection = connection;
+        ArgumentNullException.ThrowIfNull(connectionString);
         _options = options ?? new AzureBlobStoreOptions();
         _options.Validate();
-        _signer = new SharedKeySigner(connection.AccountName, connection.AccountKey);
-        _resilience = BlobRetry.Create(_options);
-        _endpoint = connection.BlobEndpoint.AbsoluteUri.TrimEnd('/');
-        _ownsHttp = httpClient is null;
-        // Our per-attempt timeout governs; an HttpClient timeout would also cut off streamed downloads.
-        _http = httpClient ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        var client = new BlobClientOptions(ServiceVersion)
         {
-            Timeout = Timeout.InfiniteTimeSpan,
+            Retry =
+            {
+                Mode = RetryMode.Exponential,
+                MaxRetries = _options.MaxRetries,
+                Delay = _options.RetryDelay,
+                MaxDelay = _options.MaxRetryDelay,
+                NetworkTimeout = _options.AttemptTimeout,
+            },
         };
+        if (handler is not null)
+        {
+            client.Transport = new HttpClientTransport(handler);
+        }
+
+        _service = new BlobServiceClient(connectionString, client);
+        // The SDK takes any absolute BlobEndpoint; fail at start, not at the first request.
+        if (_service.Uri.Scheme is not ("http" or "https"))
+        {
+            throw new FormatException($"Connection string key 'BlobEndpoint' is not an http(s) URL: '{_service.Uri}'.");
+        }
+
+        _endpoint = _service.Uri.AbsoluteUri.TrimEnd('/');
     }
+
+    /// <summary>The blob service the connection string names.</summary>
+    internal Uri Endpoint => _service.Uri;
 
     public async Task<bool> CreateContainerIfMissingAsync(string container, CancellationToken cancellationToken = default)
     {
         ArtifactNames.ValidateContainer(container);
-        using var response = await SendAsync("Create", container, null,
-            () => Request(HttpMethod.Put, container, null, "restype=container"), cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.Conflict && ErrorCodeOf(response) == "ContainerAlreadyExists")
+        try
         {
-            return false;
+            // Null means it was already there.
+            return await _service.GetBlobContainerClient(container)
+                .CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false) is not null;
         }
-
-        await EnsureSuccessAsync(response, "Create", container, null, hadCondition: false, cancellationToken).ConfigureAwait(false);
-        return true;
+        catch (Exception e) when (IsServiceFailure(e, cancellationToken))
+        {
+            throw Map(e, "Create", container, null, hadCondition: false);
+        }
     }
 
     public async Task<string> UploadAsync(string container, string blob, Stream content, UploadOptions? options = null,
@@ -76,6 +92,7 @@ public sealed class AzureBlobStore : IArtifactStore, IDisposable
         Validate(container, blob);
         ArtifactNames.ValidateMetadata(options?.Metadata);
         options ??= new UploadOptions();
+        var client = _service.GetBlobContainerClient(container).GetBlockBlobClient(blob);
 
         var size = _options.BlockSize;
         var current = ArrayPool<byte>.Shared.Rent(size);
@@ -86,7 +103,15 @@ public sealed class AzureBlobStore : IArtifactStore, IDisposable
             var more = filled < size ? 0 : await FillAsync(content, next, size, cancellationToken).ConfigureAwait(false);
             if (more == 0)
             {
-                return await PutBlobAsync(container, blob, current.AsMemory(0, filled), options, cancellationToken).ConfigureAwait(false);
+                // A seekable copy of the buffer, so the SDK can rewind it on a retry.
+                using var single = new MemoryStream(current, 0, filled, writable: false);
+                var uploaded = await client.UploadAsync(single, new BlobUploadOptions
+                {
+                    HttpHeaders = Headers(options),
+                    Metadata = Metadata(options),
+                    Conditions = Conditions(options.Condition),
+                }, cancellationToken).ConfigureAwait(false);
+                return uploaded.Value.ETag.ToString("H");
             }
 
             // A random upload id in every block id keeps concurrent writers of the same blob from
@@ -100,14 +125,30 @@ public sealed class AzureBlobStore : IArtifactStore, IDisposable
                 blockIds.Add(blockId);
                 // The next block is read from the source while this one goes up; both finish before
                 // either buffer is touched again.
-                await Task.WhenAll(PutBlockAsync(container, blob, blockId, current.AsMemory(0, filled), cancellationToken), ahead)
-                    .ConfigureAwait(false);
+                await Task.WhenAll(StageAsync(client, blockId, current, filled, cancellationToken), ahead).ConfigureAwait(false);
                 (current, next) = (next, current);
                 filled = await ahead.ConfigureAwait(false);
                 ahead = filled == size ? FillAsync(content, next, size, cancellationToken) : Task.FromResult(0);
             }
 
-            return await PutBlockListAsync(container, blob, blockIds, options, cancellationToken).ConfigureAwait(false);
+            var committed = await client.CommitBlockListAsync(blockIds, new CommitBlockListOptions
+            {
+                HttpHeaders = Headers(options),
+                Metadata = Metadata(options),
+                Conditions = Conditions(options.Condition),
+            }, cancellationToken).ConfigureAwait(false);
+            return committed.Value.ETag.ToString("H");
+        }
+        catch (Exception e) when (IsServiceFailure(e, cancellationToken))
+        {
+            // If-Match on a missing blob: the service says "not found", the contract says the condition failed.
+            if (options.Condition?.IfMatch is not null && e is RequestFailedException { Status: 404, ErrorCode: "BlobNotFound" })
+            {
+                throw new ArtifactConditionFailedException("Upload", container, blob, 404, "BlobNotFound",
+                    "The blob does not exist, so it cannot match the given ETag.");
+            }
+
+            throw Map(e, "Upload", container, blob, options.Condition is not null);
         }
         finally
         {
@@ -121,61 +162,41 @@ public sealed class AzureBlobStore : IArtifactStore, IDisposable
     {
         Validate(container, blob);
         range?.Validate();
-        var response = await SendAsync("Download", container, blob, () =>
-        {
-            var request = Request(HttpMethod.Get, container, blob);
-            if (range is { } r)
-            {
-                var end = r.Length is { } length ? (r.Offset + length - 1).ToString(CultureInfo.InvariantCulture) : "";
-                request.Headers.Add("x-ms-range", string.Create(CultureInfo.InvariantCulture, $"bytes={r.Offset}-{end}"));
-            }
-
-            return request;
-        }, cancellationToken, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        BlobDownloadStreamingResult result;
         try
         {
-            await EnsureSuccessAsync(response, "Download", container, blob, hadCondition: false, cancellationToken).ConfigureAwait(false);
-            var length = response.Content.Headers.ContentLength
-                         ?? throw new ArtifactStoreException("Download", container, blob, (int)response.StatusCode, null,
-                             "The response has no Content-Length.");
-            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return new ArtifactReadStream(body, length, response);
+            var client = _service.GetBlobContainerClient(container).GetBlobClient(blob);
+            var httpRange = range is { } r ? new HttpRange(r.Offset, r.Length) : default;
+            result = (await client.DownloadStreamingAsync(new BlobDownloadOptions { Range = httpRange }, cancellationToken)
+                .ConfigureAwait(false)).Value;
         }
-        catch
+        catch (Exception e) when (IsServiceFailure(e, cancellationToken))
         {
-            response.Dispose();
-            throw;
+            throw Map(e, "Download", container, blob, hadCondition: false);
         }
+
+        // The SDK's stream resumes a dropped read itself (pinned to this ETag); ours keeps the length honest.
+        return new ArtifactReadStream(result.Content, result.Details.ContentLength, result);
     }
 
     public async Task<BlobProperties?> GetPropertiesAsync(string container, string blob, CancellationToken cancellationToken = default)
     {
         Validate(container, blob);
-        using var response = await SendAsync("Get properties", container, blob,
-            () => Request(HttpMethod.Head, container, blob), cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        try
+        {
+            var properties = (await _service.GetBlobContainerClient(container).GetBlobClient(blob)
+                .GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
+            return new BlobProperties(blob, properties.ContentLength, properties.ETag.ToString("H"), properties.LastModified,
+                properties.ContentType, CaseInsensitive(properties.Metadata));
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
         {
             return null;
         }
-
-        await EnsureSuccessAsync(response, "Get properties", container, blob, hadCondition: false, cancellationToken).ConfigureAwait(false);
-        var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, values) in response.Headers.NonValidated)
+        catch (Exception e) when (IsServiceFailure(e, cancellationToken))
         {
-            if (name.StartsWith("x-ms-meta-", StringComparison.OrdinalIgnoreCase))
-            {
-                metadata[name["x-ms-meta-".Length..]] = string.Join(",", values);
-            }
+            throw Map(e, "Get properties", container, blob, hadCondition: false);
         }
-
-        var headers = response.Content.Headers;
-        return new BlobProperties(
-            blob,
-            headers.ContentLength ?? 0,
-            ETagOf(response) ?? "",
-            headers.LastModified ?? DateTimeOffset.MinValue,
-            headers.NonValidated.TryGetValues("Content-Type", out var type) ? type.ToString() : null,
-            metadata);
     }
 
     public async IAsyncEnumerable<BlobProperties> ListAsync(string container, string? prefix = null,
@@ -183,226 +204,122 @@ public sealed class AzureBlobStore : IArtifactStore, IDisposable
     {
         ArtifactNames.ValidateContainer(container);
         ArtifactNames.ValidatePrefix(prefix);
-        string? marker = null;
-        do
+        var pages = _service.GetBlobContainerClient(container)
+            .GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, string.IsNullOrEmpty(prefix) ? null : prefix, cancellationToken)
+            .AsPages(pageSizeHint: _options.ListPageSize);
+        var enumerator = pages.GetAsyncEnumerator(cancellationToken);
+        await using (enumerator.ConfigureAwait(false))
         {
-            var query = new StringBuilder("restype=container&comp=list&include=metadata");
-            AppendQuery(query, "prefix", prefix);
-            AppendQuery(query, "marker", marker);
-            AppendQuery(query, "maxresults", _options.ListPageSize?.ToString(CultureInfo.InvariantCulture));
-            using var response = await SendAsync("List", container, null,
-                () => Request(HttpMethod.Get, container, null, query.ToString()), cancellationToken).ConfigureAwait(false);
-            await EnsureSuccessAsync(response, "List", container, null, hadCondition: false, cancellationToken).ConfigureAwait(false);
-            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            var page = await ListBlobsPage.ParseAsync(body, cancellationToken).ConfigureAwait(false);
-            foreach (var blob in page.Blobs)
+            while (true)
             {
-                yield return blob;
-            }
+                // Each page is a request; a failure there must name the container like every other call.
+                bool more;
+                try
+                {
+                    more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (IsServiceFailure(e, cancellationToken))
+                {
+                    throw Map(e, "List", container, null, hadCondition: false);
+                }
 
-            marker = page.NextMarker;
+                if (!more)
+                {
+                    yield break;
+                }
+
+                foreach (var item in enumerator.Current.Values)
+                {
+                    var p = item.Properties;
+                    yield return new BlobProperties(item.Name, p.ContentLength ?? 0, p.ETag?.ToString("H") ?? "",
+                        p.LastModified ?? DateTimeOffset.MinValue, p.ContentType, CaseInsensitive(item.Metadata));
+                }
+            }
         }
-        while (marker is not null);
     }
 
     public async Task<bool> DeleteAsync(string container, string blob, BlobCondition? condition = null,
         CancellationToken cancellationToken = default)
     {
         Validate(container, blob);
-        using var response = await SendAsync("Delete", container, blob, () =>
+        try
         {
-            var request = Request(HttpMethod.Delete, container, blob);
-            AddCondition(request, condition);
-            return request;
-        }, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+            await _service.GetBlobContainerClient(container).GetBlobClient(blob)
+                .DeleteAsync(DeleteSnapshotsOption.None, Conditions(condition), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
         {
             return false;
         }
-
-        await EnsureSuccessAsync(response, "Delete", container, blob, condition is not null, cancellationToken).ConfigureAwait(false);
-        return true;
+        catch (Exception e) when (IsServiceFailure(e, cancellationToken))
+        {
+            throw Map(e, "Delete", container, blob, condition is not null);
+        }
     }
 
     public async Task<bool> ExistsAsync(string container, string blob, CancellationToken cancellationToken = default) =>
         await GetPropertiesAsync(container, blob, cancellationToken).ConfigureAwait(false) is not null;
 
+    /// <summary>The SDK's clients hold no resources of their own to release; kept so callers' <c>using</c> stays valid.</summary>
     public void Dispose()
     {
-        if (_ownsHttp)
-        {
-            _http.Dispose();
-        }
     }
 
-    private async Task<string> PutBlobAsync(string container, string blob, ReadOnlyMemory<byte> data, UploadOptions options,
+    private static async Task StageAsync(BlockBlobClient client, string blockId, byte[] buffer, int count,
         CancellationToken cancellationToken)
     {
-        using var response = await SendAsync("Upload", container, blob, () =>
-        {
-            var request = Request(HttpMethod.Put, container, blob);
-            request.Headers.Add("x-ms-blob-type", "BlockBlob");
-            AddBlobHeaders(request, options);
-            request.Content = new ReadOnlyMemoryContent(data);
-            return request;
-        }, cancellationToken).ConfigureAwait(false);
-        return await CommittedETagAsync(response, container, blob, options.Condition, cancellationToken).ConfigureAwait(false);
+        using var block = new MemoryStream(buffer, 0, count, writable: false);
+        await client.StageBlockAsync(blockId, block, new BlockBlobStageBlockOptions(), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PutBlockAsync(string container, string blob, string blockId, ReadOnlyMemory<byte> data,
-        CancellationToken cancellationToken)
-    {
-        var query = new StringBuilder("comp=block");
-        AppendQuery(query, "blockid", blockId);
-        using var response = await SendAsync("Upload block of", container, blob, () =>
-        {
-            var request = Request(HttpMethod.Put, container, blob, query.ToString());
-            request.Content = new ReadOnlyMemoryContent(data);
-            return request;
-        }, cancellationToken).ConfigureAwait(false);
-        await EnsureSuccessAsync(response, "Upload block of", container, blob, hadCondition: false, cancellationToken).ConfigureAwait(false);
-    }
+    private static BlobHttpHeaders Headers(UploadOptions options) => new() { ContentType = options.ContentType ?? DefaultContentType };
 
-    private async Task<string> PutBlockListAsync(string container, string blob, List<string> blockIds, UploadOptions options,
-        CancellationToken cancellationToken)
-    {
-        var xml = new XDocument(new XElement("BlockList", blockIds.Select(id => new XElement("Latest", id))));
-        var body = Encoding.UTF8.GetBytes(xml.ToString(SaveOptions.DisableFormatting));
-        using var response = await SendAsync("Upload", container, blob, () =>
-        {
-            var request = Request(HttpMethod.Put, container, blob, "comp=blocklist");
-            AddBlobHeaders(request, options);
-            request.Content = new ByteArrayContent(body);
-            return request;
-        }, cancellationToken).ConfigureAwait(false);
-        return await CommittedETagAsync(response, container, blob, options.Condition, cancellationToken).ConfigureAwait(false);
-    }
+    private static Dictionary<string, string>? Metadata(UploadOptions options) =>
+        options.Metadata is null ? null : new Dictionary<string, string>(options.Metadata);
 
-    private async Task<string> CommittedETagAsync(HttpResponseMessage response, string container, string blob,
-        BlobCondition? condition, CancellationToken cancellationToken)
-    {
-        // If-Match on a missing blob: the service says "not found", the contract says the condition failed.
-        if (condition?.IfMatch is not null && response.StatusCode == HttpStatusCode.NotFound
-                                           && ErrorCodeOf(response) == "BlobNotFound")
+    private static BlobRequestConditions? Conditions(BlobCondition? condition) => condition is null
+        ? null
+        : new BlobRequestConditions
         {
-            throw new ArtifactConditionFailedException("Upload", container, blob, 404, "BlobNotFound",
-                "The blob does not exist, so it cannot match the given ETag.");
-        }
-
-        await EnsureSuccessAsync(response, "Upload", container, blob, condition is not null, cancellationToken).ConfigureAwait(false);
-        return ETagOf(response)
-               ?? throw new ArtifactStoreException("Upload", container, blob, (int)response.StatusCode, null, "The response has no ETag.");
-    }
-
-    /// <summary>Runs one request through the retry pipeline; a connection that never answers becomes an <see cref="ArtifactStoreException"/>.</summary>
-    private async Task<HttpResponseMessage> SendAsync(string operation, string container, string? blob,
-        Func<HttpRequestMessage> build, CancellationToken cancellationToken,
-        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
-    {
-        try
-        {
-            return await _resilience.ExecuteAsync(async token =>
+            IfMatch = condition.IfMatch is { } match ? new ETag(match) : null,
+            IfNoneMatch = condition.IfNoneMatch switch
             {
-                using var request = build();
-                _signer.Sign(request);
-                return await _http.SendAsync(request, completion, token).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            if (e is ArtifactStoreException or ArgumentException)
-            {
-                throw;
-            }
+                null => null,
+                "*" => ETag.All,
+                var noneMatch => new ETag(noneMatch),
+            },
+        };
 
-            throw new ArtifactStoreException(operation, container, blob, null, null,
-                $"The blob service at {_endpoint} did not answer after {_options.MaxRetries + 1} attempts: {e.Message}", e);
-        }
-    }
+    private static Dictionary<string, string> CaseInsensitive(IDictionary<string, string>? metadata) =>
+        metadata is null
+            ? new(StringComparer.OrdinalIgnoreCase)
+            : new(metadata, StringComparer.OrdinalIgnoreCase);
 
-    private HttpRequestMessage Request(HttpMethod method, string container, string? blob, string? query = null)
+    /// <summary>What we turn into an <see cref="ArtifactStoreException"/>; a caller's own cancellation stays a cancellation.</summary>
+    private static bool IsServiceFailure(Exception e, CancellationToken cancellationToken) =>
+        e is RequestFailedException or AggregateException or IOException or HttpRequestException
+        || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    private ArtifactStoreException Map(Exception e, string operation, string container, string? blob, bool hadCondition)
     {
-        var path = blob is null ? container : $"{container}/{EscapePath(blob)}";
-        var request = new HttpRequestMessage(method, new Uri(query is null ? $"{_endpoint}/{path}" : $"{_endpoint}/{path}?{query}"));
-        request.Headers.Add("x-ms-date", DateTimeOffset.UtcNow.ToString("R", CultureInfo.InvariantCulture));
-        request.Headers.Add("x-ms-version", ServiceVersion);
-        return request;
+        if (e is RequestFailedException { Status: > 0 } failed)
+        {
+            // The SDK's message: the service's own first line, then status, headers and body; the first line says it.
+            var detail = failed.Message.Split('\n', 2)[0].Trim();
+            return ArtifactStoreException.FromResponse(operation, container, blob, failed.Status, failed.ErrorCode, detail, hadCondition);
+        }
+
+        // No answer at all (status 0, or every retry failed to connect: an AggregateException of those).
+        var cause = e is AggregateException { InnerExceptions.Count: > 0 } all ? all.InnerExceptions[^1] : e;
+        return new ArtifactStoreException(operation, container, blob, null, null,
+            $"The blob service at {_endpoint} did not answer after {_options.MaxRetries + 1} attempts: {cause.Message}", e);
     }
-
-    private static void AddBlobHeaders(HttpRequestMessage request, UploadOptions options)
-    {
-        request.Headers.Add("x-ms-blob-content-type", options.ContentType ?? DefaultContentType);
-        foreach (var (name, value) in options.Metadata ?? new Dictionary<string, string>())
-        {
-            request.Headers.Add("x-ms-meta-" + name, value);
-        }
-
-        AddCondition(request, options.Condition);
-    }
-
-    private static void AddCondition(HttpRequestMessage request, BlobCondition? condition)
-    {
-        if (condition?.IfMatch is { } match)
-        {
-            request.Headers.TryAddWithoutValidation("If-Match", match);
-        }
-
-        if (condition?.IfNoneMatch is { } noneMatch)
-        {
-            request.Headers.TryAddWithoutValidation("If-None-Match", noneMatch);
-        }
-    }
-
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, string operation, string container, string? blob,
-        bool hadCondition, CancellationToken cancellationToken)
-    {
-        if (response.IsSuccessStatusCode)
-        {
-            return;
-        }
-
-        var code = ErrorCodeOf(response);
-        string? detail = null;
-        if (response.RequestMessage?.Method != HttpMethod.Head)
-        {
-            // <Error><Code/><Message/></Error>; the message's first line says it, the rest is request ids.
-            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                var error = XDocument.Parse(text).Root;
-                code ??= error?.Element("Code")?.Value;
-                detail = error?.Element("Message")?.Value.Split('\n')[0];
-            }
-            catch (System.Xml.XmlException)
-            {
-                detail = text.Length > 200 ? text[..200] : text;
-            }
-        }
-
-        throw ArtifactStoreException.FromResponse(operation, container, blob, (int)response.StatusCode, code,
-            detail ?? response.ReasonPhrase, hadCondition);
-    }
-
-    private static string? ErrorCodeOf(HttpResponseMessage response) =>
-        response.Headers.NonValidated.TryGetValues("x-ms-error-code", out var values) ? values.ToString() : null;
-
-    private static string? ETagOf(HttpResponseMessage response) =>
-        response.Headers.NonValidated.TryGetValues("ETag", out var values) ? values.ToString() : null;
 
     private static void Validate(string container, string blob)
     {
         ArtifactNames.ValidateContainer(container);
         ArtifactNames.ValidateBlob(blob);
-    }
-
-    private static string EscapePath(string blob) => string.Join('/', blob.Split('/').Select(Uri.EscapeDataString));
-
-    private static void AppendQuery(StringBuilder query, string name, string? value)
-    {
-        if (!string.IsNullOrEmpty(value))
-        {
-            query.Append('&').Append(name).Append('=').Append(Uri.EscapeDataString(value));
-        }
     }
 
     /// <summary>Base64 of (upload id, block index): unique per upload, equal length for all blocks.</summary>
