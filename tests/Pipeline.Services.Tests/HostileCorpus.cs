@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using Pipeline.Vision.Imaging;
+using Pipeline.Vision.Tests.Support;
 
 namespace Pipeline.Services.Tests;
 
@@ -54,7 +54,7 @@ public sealed class HostileCorpus(string folder)
         // IDX.
         new(Idx("idx-truncated", images: IdxImages(3, cut: 10)), "classify", "truncated IDX"),
         new(Idx("idx-bad-magic", images: [1, 2, 3, 4, 0, 0, 0, 1]), "classify", "bad magic"),
-        new(Idx("idx-gz-bomb", images: Gzip(IdxHeader(60_000, 28, 56)), gz: true), "classify", "declares 89.7 MiB of elements"),
+        new(Idx("idx-gz-bomb", images: CraftedArchives.Gzip(CraftedArchives.IdxHeader(60_000, 28, 56)), gz: true), "classify", "declares 89.7 MiB of elements"),
     ];
 
     // ---- archives ----
@@ -99,29 +99,14 @@ public sealed class HostileCorpus(string folder)
     private string DeclaredHugeZip(string name)
     {
         var path = Zip(name, Good("red/a.png", "blue/b.png"), ("blue/liar.png", new byte[100]));
-        var bytes = File.ReadAllBytes(path);
-        var entry = "blue/liar.png"u8.ToArray();
-        for (var at = 0; at + 46 < bytes.Length; at++)
-        {
-            var signature = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at));
-            if (signature == 0x02014b50 && bytes.AsSpan(at + 46, entry.Length).SequenceEqual(entry))
-                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 24), 3_000_000_000);
-            else if (signature == 0x04034b50 && bytes.AsSpan(at + 30, entry.Length).SequenceEqual(entry))
-                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 22), 3_000_000_000);
-        }
-        File.WriteAllBytes(path, bytes);
+        CraftedArchives.DeclareUncompressedSize(path, "blue/liar.png", 3_000_000_000);
         return path;
     }
 
-    /// <summary>A tar.gz of entries of zeros, streamed (never held) and compressed as far as gzip goes.</summary>
     public string ZerosTarGz(string name, IEnumerable<(string Name, long Bytes)> entries)
     {
         var path = Path.Combine(folder, name);
-        using var file = File.Create(path);
-        using var gz = new GZipStream(file, CompressionLevel.SmallestSize);
-        using var writer = new TarWriter(gz, TarEntryFormat.Pax);
-        foreach (var (entryName, bytes) in entries)
-            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, entryName) { DataStream = new ZeroStream(bytes) });
+        CraftedArchives.WriteZerosTarGz(path, entries);
         return path;
     }
 
@@ -193,51 +178,11 @@ public sealed class HostileCorpus(string folder)
         var suffix = gz ? ".gz" : "";
         byte[] labels = [0, 0, 8, 1, 0, 0, 0, 3, 0, 1, 0];
         File.WriteAllBytes(Path.Combine(dir, "train-images-idx3-ubyte" + suffix), images);
-        File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte" + suffix), gz ? Gzip(labels) : labels);
-        File.WriteAllBytes(Path.Combine(dir, "t10k-images-idx3-ubyte" + suffix), gz ? Gzip([.. IdxHeader(3, 2, 2), .. new byte[12]]) : [.. IdxHeader(3, 2, 2), .. new byte[12]]);
-        File.WriteAllBytes(Path.Combine(dir, "t10k-labels-idx1-ubyte" + suffix), gz ? Gzip(labels) : labels);
+        File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte" + suffix), gz ? CraftedArchives.Gzip(labels) : labels);
+        File.WriteAllBytes(Path.Combine(dir, "t10k-images-idx3-ubyte" + suffix), gz ? CraftedArchives.Gzip([.. CraftedArchives.IdxHeader(3, 2, 2), .. new byte[12]]) : [.. CraftedArchives.IdxHeader(3, 2, 2), .. new byte[12]]);
+        File.WriteAllBytes(Path.Combine(dir, "t10k-labels-idx1-ubyte" + suffix), gz ? CraftedArchives.Gzip(labels) : labels);
         return dir;
     }
 
-    private static byte[] IdxHeader(int count, int rows, int cols)
-    {
-        var header = new byte[16];
-        BinaryPrimitives.WriteInt32BigEndian(header, 0x0803);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), count);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(8), rows);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(12), cols);
-        return header;
-    }
-
-    private static byte[] IdxImages(int count, int cut) => [.. IdxHeader(count, 2, 2), .. new byte[count * 4 - cut]];
-
-    private static byte[] Gzip(byte[] content)
-    {
-        using var buffer = new MemoryStream();
-        using (var gz = new GZipStream(buffer, CompressionLevel.SmallestSize)) gz.Write(content);
-        return buffer.ToArray();
-    }
-
-    /// <summary>A seekable stream of zeros (the tar writer wants the length first), never allocated.</summary>
-    private sealed class ZeroStream(long length) : Stream
-    {
-        private long position;
-        public override bool CanRead => true;
-        public override bool CanSeek => true;
-        public override bool CanWrite => false;
-        public override long Length => length;
-        public override long Position { get => position; set => position = value; }
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            var n = (int)Math.Min(count, length - position);
-            Array.Clear(buffer, offset, n);
-            position += n;
-            return n;
-        }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) =>
-            position = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => position + offset, _ => length + offset };
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
+    private static byte[] IdxImages(int count, int cut) => [.. CraftedArchives.IdxHeader(count, 2, 2), .. new byte[count * 4 - cut]];
 }

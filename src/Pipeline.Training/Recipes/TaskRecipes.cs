@@ -9,8 +9,9 @@ public static class TaskRecipes
     public static Recipe Load(string task, string? path, IEnumerable<string> overrides)
     {
         var given = overrides.ToList();
-        var document = RecipeLoader.Compose(path, given);
-        CheckTask(task, document.Root, document.OriginOf("task"));
+        // The files' own task key: the command line may restate the run's task, which says nothing of the recipe's.
+        var files = RecipeLoader.Compose(path, null);
+        CheckTask(task, files.Root, files.OriginOf("task"));
         return task == "detect" ? DetectionRecipes.Load(path, given) : RecipeLoader.Load(path, [$"task={task}", .. given]);
     }
 
