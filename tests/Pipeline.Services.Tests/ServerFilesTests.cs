@@ -76,15 +76,22 @@ public sealed class ServerFilesTests(ServicesFixture fixture) : IDisposable
     [Fact]
     public async Task An_upload_over_the_quota_is_refused_before_its_body_and_a_used_upload_is_gone()
     {
-        using var content = new ByteArrayContent(new byte[16]);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/uploads?name=big.zip", UriKind.Relative)) { Content = content };
-        // Declared larger than the quota: refused on the header, whatever follows.
-        content.Headers.ContentLength = ServicesFixture.UploadQuota + 1;
-        using var refused = await fixture.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).ContinueWith(t => t.IsFaulted ? null : t.Result);
-        if (refused is not null)
+        // Headers only, declaring more than the quota, over a raw socket: the answer must come before any body is sent.
+        var api = fixture.App.GetEndpoint("ingest");
+        using (var socket = new System.Net.Sockets.TcpClient())
         {
-            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
-            Assert.Contains("PIPELINE_UPLOAD_QUOTA_BYTES", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            await socket.ConnectAsync(api.Host, api.Port);
+            await using var stream = socket.GetStream();
+            var head = $"POST /api/uploads?name=big.zip HTTP/1.1\r\nHost: {api.Authority}\r\nX-Api-Key: {ServicesFixture.ApiKey}\r\n" +
+                $"Content-Type: application/octet-stream\r\nContent-Length: {ServicesFixture.UploadQuota + 1}\r\n\r\n";
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+            using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            Assert.StartsWith("HTTP/1.1 413", await reader.ReadLineAsync(timeout.Token), StringComparison.Ordinal);
+            var answer = new System.Text.StringBuilder();
+            for (string? line; !answer.ToString().Contains("PIPELINE_UPLOAD_QUOTA_BYTES", StringComparison.Ordinal) && (line = await reader.ReadLineAsync(timeout.Token)) is not null;)
+                answer.AppendLine(line);
+            Assert.Contains("PIPELINE_UPLOAD_QUOTA_BYTES", answer.ToString(), StringComparison.Ordinal);
         }
 
         // A submitted upload is deleted once ingested: it cannot be submitted twice.
