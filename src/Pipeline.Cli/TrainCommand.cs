@@ -35,7 +35,7 @@ public static class TrainCommand
         // On a worker thread: the termination handler (Ctrl+C, SIGTERM) then waits for the run to stop by itself.
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
-            var overrides = new List<string> { $"task={parse.GetValue(task)}" };
+            var overrides = new List<string>();
             if (parse.GetValue(epochs) is { } n) overrides.Add($"epochs={n}");
             overrides.AddRange(parse.UnmatchedTokens);
             var processes = parse.GetValue(nproc);

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.AspNetCore.Http.Features;
 using Pipeline.Artifacts;
+using Pipeline.ServiceDefaults;
 using Pipeline.Storage;
 using Pipeline.Contracts.V1;
 using Pipeline.Ingest.Registry;
@@ -184,10 +185,10 @@ public static class JobsApi
                 return Results.Problem("no evaluator is configured (services__evaluator__http__0); predictions need the evaluator service", statusCode: 503);
             // The evaluator's own body limit (the same variable and default), so that a larger image is refused here with
             // the same 413 rather than by Kestrel's default of 30 MB.
-            var maxBytes = configuration.GetValue("PIPELINE_MAX_PREDICT_BYTES", 32L << 20);
+            var maxBytes = PredictionLimits.From(configuration).MaxBytes;
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes;
             if (context.Request.ContentLength is { } declared && declared > maxBytes)
-                return Results.Problem($"the image is {declared} bytes, over the limit of {maxBytes} bytes (PIPELINE_MAX_PREDICT_BYTES)", statusCode: 413);
+                return Results.Problem($"the image is {declared} bytes, over the limit of {maxBytes} bytes ({PredictionLimits.BytesVariable})", statusCode: 413);
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(evaluator), $"/predict/{id}{context.Request.QueryString}"))
             {
                 Content = new StreamContent(context.Request.Body),

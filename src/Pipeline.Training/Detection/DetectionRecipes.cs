@@ -37,11 +37,7 @@ public static class DetectionRecipes
         log_every: 20
         """;
 
-    private static readonly RecipeText Defaults = new("detect defaults", DefaultYaml);
-
-    /// <summary>As <see cref="Load"/>, for recipe text (a submitted job's, self-contained); null or blank: the defaults.</summary>
-    public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null) =>
-        RecipeLoader.LoadText(yaml, source, ["task=detect", .. overrides ?? []], Defaults);
+    internal static readonly RecipeText Defaults = new("detect defaults", DefaultYaml);
 
     /// <summary>The detect defaults, <paramref name="path"/>'s recipe over them (null: none), then <paramref name="overrides"/>.</summary>
     public static Recipe Load(string? path = null, IEnumerable<string>? overrides = null) =>

@@ -23,6 +23,14 @@ public static class RecipeLoader
     /// </summary>
     public static Recipe LoadText(string? yaml, string source, IEnumerable<string>? overrides = null, RecipeText? under = null)
     {
+        var document = ComposeText(yaml, source, under);
+        ApplyOverrides(document, overrides);
+        return Bind(document);
+    }
+
+    /// <summary>The merged tree of recipe text over <paramref name="under"/>, before overrides and binding.</summary>
+    public static RecipeDocument ComposeText(string? yaml, string source, RecipeText? under = null)
+    {
         ArgumentNullException.ThrowIfNull(source);
         var document = new RecipeDocument();
         if (under is not null) document.Merge(RecipeDocument.ParseText(under.Text, under.Source), under.Source);
@@ -33,8 +41,7 @@ public static class RecipeLoader
                 throw new RecipeException(source, BaseKey, "a submitted recipe must be self-contained: bases are resolved where the files are (pipeline submit --config resolves them), never on the server");
             document.Merge(map, source);
         }
-        ApplyOverrides(document, overrides);
-        return Bind(document);
+        return document;
     }
 
     /// <summary>The task that recipe text names with its own <c>task</c> key (<c>classify</c>, <c>detect</c>), or null when
@@ -63,15 +70,18 @@ public static class RecipeLoader
         return document;
     }
 
-    private static Recipe Bind(RecipeDocument document)
+    /// <summary>Binds and validates a composed tree.</summary>
+    public static Recipe Bind(RecipeDocument document)
     {
         var recipe = RecipeBinder.Bind(document);
         RecipeValidator.Validate(recipe, document);
         return recipe;
     }
 
-    private static void ApplyOverrides(RecipeDocument document, IEnumerable<string>? overrides)
+    /// <summary>Applies <c>key.sub=value</c> overrides (the command line's) over a composed tree.</summary>
+    public static void ApplyOverrides(RecipeDocument document, IEnumerable<string>? overrides)
     {
+        ArgumentNullException.ThrowIfNull(document);
         foreach (var item in overrides ?? [])
         {
             var text = item.StartsWith("--", StringComparison.Ordinal) ? item[2..] : item;

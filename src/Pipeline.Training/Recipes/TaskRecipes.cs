@@ -6,19 +6,20 @@ namespace Pipeline.Training.Recipes;
 /// from the recipe's. Callers that know only the task name (the API, the CLI's submit) load through here.</summary>
 public static class TaskRecipes
 {
-    public static Recipe Load(string task, string? path, IEnumerable<string> overrides)
-    {
-        var given = overrides.ToList();
-        // The files' own task key: the command line may restate the run's task, which says nothing of the recipe's.
-        var files = RecipeLoader.Compose(path, null);
-        CheckTask(task, files.Root, files.OriginOf("task"));
-        return task == "detect" ? DetectionRecipes.Load(path, given) : RecipeLoader.Load(path, [$"task={task}", .. given]);
-    }
+    public static Recipe Load(string task, string? path, IEnumerable<string> overrides) =>
+        ForTask(task, RecipeLoader.Compose(path, null, Under(task)), overrides);
 
-    public static Recipe LoadText(string task, string? yaml, string source)
+    public static Recipe LoadText(string task, string? yaml, string source) =>
+        ForTask(task, RecipeLoader.ComposeText(yaml, source, Under(task)), []);
+
+    private static RecipeText? Under(string task) => task == "detect" ? DetectionRecipes.Defaults : null;
+
+    // Checked before the overrides: the command line may restate the run's task, which says nothing of the recipe's.
+    private static Recipe ForTask(string task, RecipeDocument document, IEnumerable<string> overrides)
     {
-        CheckTask(task, string.IsNullOrWhiteSpace(yaml) ? [] : RecipeDocument.ParseText(yaml, source), source);
-        return task == "detect" ? DetectionRecipes.LoadText(yaml, source) : RecipeLoader.LoadText(yaml ?? "", source, [$"task={task}"]);
+        CheckTask(task, document.Root, document.OriginOf("task"));
+        RecipeLoader.ApplyOverrides(document, [$"task={task}", .. overrides]);
+        return RecipeLoader.Bind(document);
     }
 
     // The run's task wins over the recipe's task key, so a recipe for another (or no known) task is refused, not overruled.

@@ -25,12 +25,19 @@ public sealed class IdxFile
     {
         ArgumentNullException.ThrowIfNull(path);
         using var file = File.OpenRead(path);
-        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return Read(file, path);
-        // A gzip file is an archive of one: the archive limits bound what it may inflate to.
+        return ReadFile(file, path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase), path);
+    }
+
+    /// <summary>Reads an IDX file's bytes (<paramref name="file"/>, seekable, gzipped when <paramref name="gzipped"/>).
+    /// A gzip file is an archive of one: the archive limits bound what it may inflate to.</summary>
+    public static IdxFile ReadFile(Stream file, bool gzipped, string source)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (!gzipped) return Read(file, source);
         var limits = ArchiveLimits.Default;
         var packed = file.Length;
-        using var stream = new GZipStream(file, CompressionMode.Decompress);
-        return Read(stream, path, limits.UnpackBudget(packed), n => limits.DescribeOverBudget(n, packed));
+        using var stream = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
+        return Read(stream, source, limits.UnpackBudget(packed), n => limits.DescribeOverBudget(n, packed));
     }
 
     /// <summary>Reads an IDX stream; <paramref name="source"/> names it in error messages.</summary>

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Imaging;
 
@@ -59,13 +58,8 @@ public sealed class IdxFormat : IDatasetFormat
 
     private static IdxFile Read(IFileSource source, string path)
     {
-        var packed = source.ReadAllBytes(path);
-        using var bytes = new MemoryStream(packed);
-        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return IdxFile.Read(bytes, source.Describe(path));
-        // A gzip file is an archive of one: the same bounds hold for what it inflates to.
-        var limits = ArchiveLimits.Default;
-        using var stream = new GZipStream(bytes, CompressionMode.Decompress);
-        return IdxFile.Read(stream, source.Describe(path), limits.UnpackBudget(packed.Length), n => limits.DescribeOverBudget(n, packed.Length));
+        using var bytes = new MemoryStream(source.ReadAllBytes(path));
+        return IdxFile.ReadFile(bytes, path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase), source.Describe(path));
     }
 
     private static string? Find(IFileSource source, string name) =>
