@@ -30,8 +30,9 @@ public sealed class IngestAndPreprocessTests(ServicesFixture fixture)
     public async Task Fashion_mnist_is_validated_stored_and_prepared_into_stratified_shards()
     {
         var id = await SubmitAsync("/usr/share/datasets/fashion-mnist");
-        var detail = await fixture.WaitForJobAsync(id, "Prepared", "Failed");
-        Assert.Equal("Prepared", detail.GetProperty("job").GetProperty("state").GetString());
+        // A free trainer takes a prepared job at once, so the state may already be past Prepared when polled.
+        var detail = await fixture.WaitForJobAsync(id, "Prepared", "Training", "Evaluating", "Succeeded", "Failed");
+        Assert.NotEqual("Failed", detail.GetProperty("job").GetProperty("state").GetString());
         var datasetId = detail.GetProperty("job").GetProperty("datasetId").GetString()!;
         var kinds = detail.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList();
         Assert.Contains("SubmitDataset", kinds);
@@ -78,7 +79,7 @@ public sealed class IngestAndPreprocessTests(ServicesFixture fixture)
         var empty = Directory.CreateTempSubdirectory("not-a-dataset-").FullName;
         File.WriteAllText(Path.Combine(empty, "notes.txt"), "no images here");
         var bad = await SubmitAsync(empty);
-        var detail = await fixture.WaitForJobAsync(bad, "Failed", "Prepared");
+        var detail = await fixture.WaitForJobAsync(bad, "Failed", "Prepared", "Training", "Succeeded");
         var job = detail.GetProperty("job");
         Assert.Equal("Failed", job.GetProperty("state").GetString());
         Assert.Contains(empty, job.GetProperty("reason").GetString(), StringComparison.Ordinal);
@@ -94,7 +95,7 @@ public sealed class IngestAndPreprocessTests(ServicesFixture fixture)
         File.WriteAllBytes(Path.Combine(dir, "t10k-images-idx3-ubyte"), [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7]);
         File.WriteAllBytes(Path.Combine(dir, "t10k-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 1]);
         var id = await SubmitAsync(dir);
-        var reason = (await fixture.WaitForJobAsync(id, "Failed", "Prepared")).GetProperty("job").GetProperty("reason").GetString();
+        var reason = (await fixture.WaitForJobAsync(id, "Failed", "Prepared", "Training", "Succeeded")).GetProperty("job").GetProperty("reason").GetString();
         Assert.Contains(Path.Combine(dir, "train-labels-idx1-ubyte"), reason, StringComparison.Ordinal);
         Assert.Contains("label 42", reason, StringComparison.Ordinal);
     }
