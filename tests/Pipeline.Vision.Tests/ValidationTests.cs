@@ -331,6 +331,25 @@ public class ValidationTests
     }
 
     [Fact]
+    public void Report_counts_boxes_per_class_without_crowd_regions()
+    {
+        using var folder = new TempFolder();
+        folder.Write("1.png", Png(64, 64, 1));
+        folder.Write("2.png", Png(64, 64, 2));
+        folder.Write("_annotations.coco.json", """
+            {"images": [{"id": 1, "file_name": "1.png", "width": 64, "height": 64}, {"id": 2, "file_name": "2.png", "width": 64, "height": 64}],
+             "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "car"}],
+             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 20, 20], "iscrowd": 0},
+                             {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 30, 30, 30], "iscrowd": 1},
+                             {"id": 3, "image_id": 2, "category_id": 2, "bbox": [10, 10, 30, 30]}]}
+            """);
+        using var source = new FolderSource(folder.Path);
+        var result = LoadAndValidate(source);
+        Assert.Equal(3, result.Dataset.Items.Sum(i => i.Boxes.Count)); // the crowd region is kept for evaluation
+        Assert.Equal([1L, 1], result.Report.ClassHistogram);
+    }
+
+    [Fact]
     public void Boxes_overhanging_by_rounding_are_clamped_not_reported()
     {
         using var folder = new TempFolder();

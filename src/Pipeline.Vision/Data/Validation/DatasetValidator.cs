@@ -119,7 +119,8 @@ public sealed class DatasetValidator
     private ValidationReport Report(Dataset clean, IEnumerable<ItemCheck> kept, List<DatasetProblem> problems, int skipped)
     {
         var classCount = clean.Classes.Count;
-        long Count(DatasetItem item, int c) => clean.Task == TaskKind.Detect ? item.Boxes.Count(b => b.ClassId == c) : item.Label == c ? 1 : 0;
+        // A crowd region is not an instance (nothing is trained on it and COCO's evaluation ignores it): not counted.
+        long Count(DatasetItem item, int c) => clean.Task == TaskKind.Detect ? item.Boxes.Count(b => b.ClassId == c && !b.IsCrowd) : item.Label == c ? 1 : 0;
         var splits = clean.Items.GroupBy(i => i.Split).OrderBy(g => g.Key)
             .Select(g => new SplitCounts(g.Key, g.Count(), Enumerable.Range(0, classCount).Select(c => g.Sum(i => Count(i, c))).ToList()))
             .ToList();

@@ -32,7 +32,7 @@ public sealed record ValidationReport
     public required int ItemsKept { get; init; }
     public required int ItemsSkipped { get; init; }
     public required IReadOnlyList<SplitCounts> Splits { get; init; }
-    /// <summary>Per class over all splits: images (classify) or boxes (detect).</summary>
+    /// <summary>Per class over all splits: images (classify) or boxes (detect; crowd regions not counted).</summary>
     public required IReadOnlyList<long> ClassHistogram { get; init; }
     /// <summary>Largest over smallest class count; null when a class has none (then it is infinite).</summary>
     public double? LongTailRatio { get; init; }
