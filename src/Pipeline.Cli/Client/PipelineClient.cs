@@ -62,11 +62,16 @@ public sealed class PipelineClient : IDisposable
         return answer.GetProperty("source").GetString() ?? throw new PipelineApiException("the upload answer has no source");
     }
 
-    /// <summary>Streams a dataset folder as a tar archive of its dataset files (images, label and IDX files; links leaving
-    /// the folder are left out, as the server would refuse them) without writing it anywhere first; returns the source.</summary>
+    /// <summary>Streams a dataset folder as a tar archive of its dataset files (images, label and IDX files) without writing
+    /// it anywhere first; returns the source. A linked file leading outside the folder refuses the upload, naming it, as the
+    /// server refuses such a folder: leaving it out silently would train on less than the user sees.</summary>
     public async Task<string> UploadFolderAsync(string folder, CancellationToken cancellationToken)
     {
         using var source = new FolderSource(folder);
+        var outside = source.Problems.Where(p => p.Kind == Vision.Data.Validation.ProblemKind.LinkOutsideDataset).ToList();
+        if (outside.Count > 0)
+            throw new PipelineApiException(string.Join(Environment.NewLine, outside) +
+                Environment.NewLine + $"{folder}: not uploaded; copy the linked files into the folder, or name a folder on the server with --server-path");
         var files = source.Files.Where(DatasetLoader.IsDatasetFile).ToList();
         if (files.Count == 0) throw new PipelineApiException($"{folder}: no dataset files (images, label or IDX files) in the folder");
         using var content = new FolderTarContent(Path.GetFullPath(folder), files);
