@@ -72,11 +72,13 @@ public sealed class StudioSettings
         foreach (var entry in (value ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var eq = entry.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || eq == entry.Length - 1 || !Path.IsPathRooted(entry[(eq + 1)..]))
+            var name = eq > 0 ? entry[..eq].Trim() : "";
+            var folder = eq > 0 ? entry[(eq + 1)..].Trim() : "";
+            if (name.Length == 0 || !Path.IsPathRooted(folder))
             {
                 throw new InvalidOperationException($"{BundledDatasetsKey}: '{entry}' is not NAME=/absolute/folder");
             }
-            list.Add(new(entry[..eq].Trim(), entry[(eq + 1)..].Trim()));
+            list.Add(new(name, folder));
         }
         return list;
     }
