@@ -146,7 +146,7 @@ public sealed class JobsApiProxy(StudioSettings settings, IHttpClientFactory cli
             using var response = await clients.CreateClient(PollClient).SendAsync(request, cancellationToken).ConfigureAwait(false);
             return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false) : null;
         }
-        catch (HttpRequestException)
+        catch (Exception e) when (e is HttpRequestException or Polly.ExecutionRejectedException) // down, timed out, or its circuit open
         {
             return null;
         }

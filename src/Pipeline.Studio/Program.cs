@@ -19,7 +19,11 @@ builder.Services.AddSingleton<StudioLogin>();
 builder.Services.AddSingleton<JobsApiProxy>();
 builder.Services.AddSingleton<QueueMetrics>();
 builder.Services.AddHttpClient(JobsApiProxy.PollClient, c => c.Timeout = TimeSpan.FromSeconds(30));
-builder.Services.AddHttpClient(JobsApiProxy.ProxyClient, c => c.Timeout = Timeout.InfiniteTimeSpan);
+// Browser requests pass through once, however long (an upload): no retry (a body is read once), no timeout. Taking the
+// defaults' resilience handler off one client is what RemoveAllResilienceHandlers is for; it is marked experimental.
+#pragma warning disable EXTEXP0001
+builder.Services.AddHttpClient(JobsApiProxy.ProxyClient, c => c.Timeout = Timeout.InfiniteTimeSpan).RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
 builder.Services.AddHttpClient(QueueMetrics.Client, c => c.Timeout = TimeSpan.FromSeconds(30));
 
 var app = builder.Build();

@@ -15,12 +15,12 @@ public sealed class QueueMetrics(StudioSettings settings, IHttpClientFactory cli
 
     private static readonly Panel[] Panels =
     [
-        new("throughput", "Training throughput per trainer", "1/s", "sum by (replica) (pipeline_trainer_throughput)", "replica",
+        new("throughput", "Training throughput per trainer", "1/s", "sum by (replica) (pipeline_trainer_throughput_per_second)", "replica",
             "no trainer is training"),
         // MassTransit's error, skipped and per-instance queues have an underscore in their names; the services' own none.
         new("queues", "Queue depth (ready + unacknowledged)", "messages", "sum by (queue) (rabbitmq_queue_messages)", "queue",
             "no queue data from the broker", IdleAuxiliaryHidden: true),
-        new("gpu", "GPU utilisation per trainer", "ratio", "max by (replica, gpu) (pipeline_gpu_utilization)", "replica,gpu",
+        new("gpu", "GPU utilisation per trainer", "ratio", "max by (replica, gpu) (pipeline_gpu_utilization_ratio)", "replica,gpu",
             "no GPU: the trainers found none through NVML"),
         new("gpu-memory", "GPU memory used per trainer", "bytes", "max by (replica, gpu) (pipeline_gpu_memory_used_bytes)", "replica,gpu",
             "no GPU: the trainers found none through NVML"),
@@ -63,6 +63,7 @@ public sealed class QueueMetrics(StudioSettings settings, IHttpClientFactory cli
                 return new PanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, series, null);
             }
             catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or KeyNotFoundException
+                or Polly.ExecutionRejectedException // timed out, or its circuit open
                 || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested)) // Prometheus did not answer in time
             {
                 return new PanelView(panel.Id, panel.Title, panel.Unit, panel.Query, panel.Empty, [], e.Message);

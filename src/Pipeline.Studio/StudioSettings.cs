@@ -23,12 +23,13 @@ public sealed class StudioSettings
     /// <summary>True when no token was configured and this run made its own (printed at start).</summary>
     public bool TokenGenerated { get; init; }
 
-    /// <summary>The ingest service's base address (ends with '/'), or null: then the studio says it has no jobs API.</summary>
+    /// <summary><c>http://ingest/</c>, which service discovery resolves from <c>services:ingest:http:*</c>, or null when that
+    /// is not configured: then the studio says it has no jobs API.</summary>
     public Uri? JobsApi { get; init; }
 
     public string ApiKey { get; init; } = "";
 
-    /// <summary>Prometheus' base address (ends with '/'), or null.</summary>
+    /// <summary><c>http://prometheus/</c> (service discovery), or null.</summary>
     public Uri? Prometheus { get; init; }
 
     public IReadOnlyList<KeyValuePair<string, string>> BundledDatasets { get; init; } = [];
@@ -46,22 +47,24 @@ public sealed class StudioSettings
         {
             Token = token!,
             TokenGenerated = generated,
-            JobsApi = BaseUri(configuration, IngestKey),
+            JobsApi = ServiceUri(configuration, IngestKey, "ingest"),
             ApiKey = configuration[ApiKeyKey] ?? "",
-            Prometheus = BaseUri(configuration, PrometheusKey),
+            Prometheus = ServiceUri(configuration, PrometheusKey, "prometheus"),
             BundledDatasets = ParseDatasets(configuration[BundledDatasetsKey]),
         };
     }
 
-    private static Uri? BaseUri(IConfiguration configuration, string key)
+    /// <summary>The service by name (the HttpClients resolve it through service discovery), once its address is known
+    /// to be configured and well formed: a typo stops the start rather than every request.</summary>
+    private static Uri? ServiceUri(IConfiguration configuration, string key, string service)
     {
         var value = configuration[key];
         if (string.IsNullOrWhiteSpace(value))
         {
             return null;
         }
-        return Uri.TryCreate(value.EndsWith('/') ? value : value + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-            ? uri
+        return Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? new Uri($"http://{service}/")
             : throw new InvalidOperationException($"{key} must be an http(s) URL, got '{value}'");
     }
 

@@ -21,8 +21,9 @@ public sealed class StudioSettingsTests
             ["PIPELINE_BUNDLED_DATASETS"] = "Fashion-MNIST=/usr/share/datasets/fashion-mnist; Mine = /data/my set",
         }).Build();
         var settings = StudioSettings.From(configuration);
-        Assert.Equal(new Uri("http://127.0.0.1:5123/"), settings.JobsApi);
-        Assert.Equal(new Uri("http://127.0.0.1:9090/"), settings.Prometheus);
+        // By name: the HttpClients resolve them through service discovery (the studio API tests go through it).
+        Assert.Equal(new Uri("http://ingest/"), settings.JobsApi);
+        Assert.Equal(new Uri("http://prometheus/"), settings.Prometheus);
         Assert.Equal("k1", settings.ApiKey);
         Assert.Equal("t1", settings.Token);
         Assert.False(settings.TokenGenerated);
