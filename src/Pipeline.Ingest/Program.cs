@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Http.Resilience;
 using Pipeline.Ingest;
 using Pipeline.Ingest.Api;
 using Pipeline.Ingest.Consumers;
@@ -27,7 +28,25 @@ builder.Services.AddSingleton(DatasetRoots.FromConfiguration(builder.Configurati
 builder.Services.AddSingleton<DatasetIngestor>();
 builder.Services.AddHostedService<UploadExpiry>();
 builder.Services.AddSingleton<Pipeline.Artifacts.JobArtifacts>();
-builder.Services.AddHttpClient("evaluator", client => client.Timeout = TimeSpan.FromMinutes(2));
+// The evaluator by name (service discovery reads services:evaluator:http:0). A prediction streams the caller's image
+// through once, so its POST is never retried (the body cannot be read twice), and the first prediction of a job loads
+// its model: two minutes per attempt instead of the standard 10 s. (RemoveAllResilienceHandlers, marked experimental,
+// replaces the defaults' handler rather than nesting a second one.)
+#pragma warning disable EXTEXP0001
+builder.Services.AddHttpClient("evaluator", client =>
+    {
+        client.BaseAddress = new Uri("http://evaluator");
+        client.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline's timeouts govern
+    })
+    .RemoveAllResilienceHandlers()
+    .AddStandardResilienceHandler(options =>
+    {
+        options.Retry.DisableForUnsafeHttpMethods();
+        options.AttemptTimeout.Timeout = TimeSpan.FromMinutes(2);
+        options.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(2);
+        options.CircuitBreaker.SamplingDuration = TimeSpan.FromMinutes(4); // at least twice the attempt timeout
+    });
+#pragma warning restore EXTEXP0001
 
 builder.AddApiKey();
 

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Pipeline.ServiceDefaults.Messaging;
 using Pipeline.ServiceDefaults.Storage;
@@ -12,8 +14,13 @@ namespace Pipeline.ServiceDefaults.Tests;
 /// <summary>A web service wired with ServiceDefaults against a real broker and blob store.</summary>
 public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) : IClassFixture<InfrastructureFixture>
 {
+    // Named like the pipeline's own meters (Pipeline.*), which ServiceDefaults exports without being told each one.
     private static readonly Meter TestMeter = new("Pipeline.Tests.ServiceDefaults");
     private static readonly Counter<long> Widgets = TestMeter.CreateCounter<long>("widgets.made", description: "Widgets made by the test.");
+    private static double rate;
+    private static readonly ObservableGauge<double> Rate = TestMeter.CreateObservableGauge("widgets.rate", () => rate, unit: "{widget}/s");
+    private static readonly Meter OtherMeter = new("Elsewhere.Tests");
+    private static readonly Counter<long> Unexported = OtherMeter.CreateCounter<long>("elsewhere.made");
 
     [Fact]
     public async Task Ready_once_broker_and_store_answer_and_metrics_in_prometheus_text()
@@ -25,12 +32,21 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
         await WaitForStatusAsync(http, "/health/ready", HttpStatusCode.OK);
 
         Widgets.Add(3, new KeyValuePair<string, object?>("colour", "blue \"navy\""));
-        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Unexported.Add(1);
+        rate = 12.5;
+        using var response = await http.GetAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var metrics = await response.Content.ReadAsStringAsync();
         Assert.Contains("# TYPE widgets_made_total counter", metrics, StringComparison.Ordinal);
-        Assert.Contains("widgets_made_total{colour=\"blue \\\"navy\\\"\"} 3", metrics, StringComparison.Ordinal);
-        // ASP.NET Core's own request histogram, seconds, with cumulative buckets.
+        Assert.Contains("widgets_made_total{otel_scope_name=\"Pipeline.Tests.ServiceDefaults\",colour=\"blue \\\"navy\\\"\"} 3", metrics, StringComparison.Ordinal);
+        // A rate's unit becomes the name's suffix (what the studio queries: pipeline_trainer_throughput_per_second).
+        Assert.Contains("# TYPE widgets_rate_per_second gauge", metrics, StringComparison.Ordinal);
+        Assert.Contains("widgets_rate_per_second{otel_scope_name=\"Pipeline.Tests.ServiceDefaults\"} 12.5", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("elsewhere_made", metrics, StringComparison.Ordinal);
+        // ASP.NET Core's own request histogram, seconds, with cumulative buckets; the runtime's; MassTransit's bus.
         Assert.Contains("http_server_request_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
         Assert.Contains("le=\"+Inf\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("dotnet_gc_collections_total", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -45,6 +61,49 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
         var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/health/live", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_http_client_finds_a_service_by_name_and_retries_a_transient_failure()
+    {
+        var calls = 0;
+        await using var service = await StartServiceAsync(infrastructure.App.GetConnectionString("rabbitmq"), infrastructure.App.GetConnectionString("blobs"),
+            map: app => app.MapGet("/flaky", () => Interlocked.Increment(ref calls) == 1 ? Results.StatusCode(503) : Results.Text("second time")),
+            // What an orchestrator injects for a reference to a service named "echo": this service itself.
+            configure: (builder, address) => builder.Configuration["services:echo:http:0"] = address.ToString());
+        var client = service.Services.GetRequiredService<IHttpClientFactory>().CreateClient();
+        // By name, not address (service discovery); the 503 is retried by the standard resilience handler.
+        Assert.Equal("second time", await client.GetStringAsync(new Uri("http://echo/flaky")));
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public async Task With_an_otlp_endpoint_traces_are_exported_to_it()
+    {
+        var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // An OTLP/HTTP receiver (what the Aspire dashboard listens with), recording what is posted to it.
+        var collectorBuilder = WebApplication.CreateSlimBuilder();
+        collectorBuilder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var collector = collectorBuilder.Build();
+        collector.MapPost("/v1/{signal}", (string signal, HttpContext context) =>
+        {
+            if (signal == "traces" && context.Request.ContentType == "application/x-protobuf") received.TrySetResult(signal);
+            return Results.Ok();
+        });
+        await collector.StartAsync();
+        var collectorAddress = collector.Urls.Single();
+
+        await using var service = await StartServiceAsync(infrastructure.App.GetConnectionString("rabbitmq"), infrastructure.App.GetConnectionString("blobs"),
+            map: app => app.MapGet("/work", () => "done"),
+            configure: (builder, _) =>
+            {
+                builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = collectorAddress;
+                builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                builder.Configuration["OTEL_BSP_SCHEDULE_DELAY"] = "200";
+            });
+        using var http = new HttpClient { BaseAddress = service.Address };
+        Assert.Equal("done", await http.GetStringAsync(new Uri("/work", UriKind.Relative)));
+        Assert.Equal("traces", await received.Task.WaitAsync(TimeSpan.FromSeconds(60)));
     }
 
     [Fact]
@@ -77,6 +136,7 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
     private sealed class RunningService(WebApplication app, Uri address) : IAsyncDisposable
     {
         public Uri Address { get; } = address;
+        public IServiceProvider Services => app.Services;
 
         public async ValueTask DisposeAsync()
         {
@@ -85,21 +145,25 @@ public sealed class ServiceDefaultsTests(InfrastructureFixture infrastructure) :
         }
     }
 
-    private static async Task<RunningService> StartServiceAsync(string rabbitmq, string blobs)
+    private static async Task<RunningService> StartServiceAsync(string rabbitmq, string blobs,
+        Action<WebApplication>? map = null, Action<WebApplicationBuilder, Uri>? configure = null)
     {
         var port = FreePort();
+        var address = new Uri($"http://127.0.0.1:{port}");
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["ConnectionStrings:rabbitmq"] = rabbitmq;
         builder.Configuration["ConnectionStrings:blobs"] = blobs;
         builder.Configuration["OTEL_SERVICE_NAME"] = "servicedefaults-test";
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.WebHost.UseUrls(address.ToString());
+        configure?.Invoke(builder, address);
         builder.AddServiceDefaults();
         builder.AddPipelineBus();
         builder.AddArtifactStore();
         var app = builder.Build();
         app.MapDefaultEndpoints();
+        map?.Invoke(app);
         await app.StartAsync();
-        return new RunningService(app, new Uri($"http://127.0.0.1:{port}"));
+        return new RunningService(app, address);
     }
 
     private static async Task WaitForStatusAsync(HttpClient http, string path, HttpStatusCode expected)

@@ -73,7 +73,7 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         }
     }
 
-    /// <summary>The <c>pipeline_trainer_throughput</c> samples of one trainer replica's Prometheus text.</summary>
+    /// <summary>The <c>pipeline_trainer_throughput_per_second</c> samples of one trainer replica's Prometheus text.</summary>
     private async Task<List<Throughput>> ThroughputAsync(int replica, CancellationToken cancellationToken)
     {
         string text;
@@ -86,7 +86,7 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
             return []; // restarting
         }
         var samples = new List<Throughput>();
-        foreach (var line in text.Split('\n').Where(l => l.StartsWith("pipeline_trainer_throughput{", StringComparison.Ordinal)))
+        foreach (var line in text.Split('\n').Where(l => l.StartsWith("pipeline_trainer_throughput_per_second{", StringComparison.Ordinal)))
         {
             var labels = line[(line.IndexOf('{', StringComparison.Ordinal) + 1)..line.IndexOf('}', StringComparison.Ordinal)].Split(',')
                 .Select(l => l.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1].Trim('"'));

@@ -189,7 +189,8 @@ public static class JobsApi
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes;
             if (context.Request.ContentLength is { } declared && declared > maxBytes)
                 return Results.Problem($"the image is {declared} bytes, over the limit of {maxBytes} bytes ({PredictionLimits.BytesVariable})", statusCode: 413);
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(evaluator), $"/predict/{id}{context.Request.QueryString}"))
+            // Relative to the client's base address, http://evaluator, which service discovery resolves.
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/predict/{id}{context.Request.QueryString}", UriKind.Relative))
             {
                 Content = new StreamContent(context.Request.Body),
             };
@@ -203,7 +204,8 @@ public static class JobsApi
             {
                 response = await clients.CreateClient("evaluator").SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException e) when (e.InnerException is not BadHttpRequestException)
+            catch (Exception e) when (e is HttpRequestException { InnerException: not BadHttpRequestException }
+                or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
             {
                 return Results.Problem($"the evaluator ({evaluator}) did not answer; predictions need it running", statusCode: 503);
             }
