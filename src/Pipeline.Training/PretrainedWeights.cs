@@ -1,7 +1,8 @@
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 

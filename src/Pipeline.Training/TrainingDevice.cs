@@ -1,5 +1,7 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using System.Globalization;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 
@@ -16,20 +18,34 @@ public static class TrainingDevice
         ArgumentOutOfRangeException.ThrowIfNegative(localRank);
         var gpus = cuda.is_available() ? cuda.device_count() : 0;
         if (device.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase))
-            return gpus > 0 ? Device.CUDA(localRank % gpus) : Device.CPU;
+            return gpus > 0 ? torch.device(DeviceType.CUDA, localRank % gpus) : CPU;
         Device parsed;
         try
         {
-            parsed = Device.Parse(device);
+            parsed = Parse(device);
         }
         catch (FormatException e)
         {
             throw new ArgumentException($"device: {e.Message}, or auto", nameof(device), e);
         }
-        if (parsed.Type == DeviceType.CPU) return parsed;
+        if (parsed.type == DeviceType.CPU) return parsed;
         if (gpus == 0) throw new ArgumentException($"device: '{device}' asks for a GPU but this machine has no CUDA device (use auto or cpu)", nameof(device));
-        if (device.Trim().Equals("cuda", StringComparison.OrdinalIgnoreCase)) return Device.CUDA(localRank % gpus);
-        if (parsed.Index >= gpus) throw new ArgumentException($"device: '{device}' but this machine has {gpus} CUDA device(s)", nameof(device));
+        if (device.Trim().Equals("cuda", StringComparison.OrdinalIgnoreCase)) return torch.device(DeviceType.CUDA, localRank % gpus);
+        if (parsed.index >= gpus) throw new ArgumentException($"device: '{device}' but this machine has {gpus} CUDA device(s)", nameof(device));
         return parsed;
+    }
+
+    /// <summary>A device name as PyTorch writes it: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    /// <exception cref="FormatException">any other text</exception>
+    public static Device Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var name = text.Trim().ToLowerInvariant();
+        if (name == "cpu") return CPU;
+        if (name == "cuda") return device(DeviceType.CUDA, 0);
+        if (name.StartsWith("cuda:", StringComparison.Ordinal)
+            && int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            return device(DeviceType.CUDA, index);
+        throw new FormatException($"'{text}' is not a device: cpu, cuda or cuda:N");
     }
 }

@@ -1,4 +1,6 @@
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Models;
 
@@ -67,7 +69,7 @@ internal static class RecipeValidator
 
     private static bool TryParseDevice(string text)
     {
-        try { Device.Parse(text); return true; }
+        try { TrainingDevice.Parse(text); return true; }
         catch (FormatException) { return false; }
     }
 }
