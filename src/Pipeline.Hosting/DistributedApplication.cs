@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using System.Runtime.InteropServices;
 
 namespace Pipeline.Hosting;

@@ -121,13 +121,13 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
     {
         if (bestWeights is not null)
         {
-            model.load_state_dict(bestWeights);
+            model.LoadStateDict(bestWeights);
             return true;
         }
         if (outputDirectory is { } dir && File.Exists(Path.Combine(dir, RunFolderFiles.BestModel)))
         {
             using var scope = NewDisposeScope();
-            model.load_state_dict(SafeTensors.Load(Path.Combine(dir, RunFolderFiles.BestModel)));
+            model.LoadStateDict(SafeTensors.Load(Path.Combine(dir, RunFolderFiles.BestModel)));
             return true;
         }
         return false;

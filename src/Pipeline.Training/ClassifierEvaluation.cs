@@ -35,7 +35,7 @@ public static class ClassifierEvaluation
                 var (images, labels) = batches.Batch(indices);
                 // In fp32 always: bf16 training keeps fp32 master weights, and they are what is evaluated.
                 var logits = model.call(images).to(float32);
-                var lossSum = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<double>();
+                var lossSum = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
                 evaluator.Update(logits, labels, lossSum);
             }
         }
@@ -71,7 +71,7 @@ public static class ClassifierEvaluation
         try
         {
             using (var scope = NewDisposeScope())
-                model.load_state_dict(SafeTensors.Load(weightsFile));
+                model.LoadStateDict(SafeTensors.Load(weightsFile));
             model.to(device);
             return model;
         }

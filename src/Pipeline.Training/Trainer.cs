@@ -108,7 +108,7 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
         bf16?.AccumulateGradients();
         // Gradient accumulation stays local: the ranks average once per optimizer step.
         if (syncGradients) ddp?.SynchronizeGradients();
-        return loss.item<double>();
+        return loss.ToDouble();
     }
 
     protected override (ClassificationReport Report, double Metric) Validate()

@@ -46,6 +46,6 @@ public static class TrainingDevice
         if (name.StartsWith("cuda:", StringComparison.Ordinal)
             && int.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
             return device(DeviceType.CUDA, index);
-        throw new FormatException($"'{text}' is not a device: cpu, cuda or cuda:N");
+        throw new FormatException($"unknown device '{text}': cpu, cuda or cuda:N");
     }
 }

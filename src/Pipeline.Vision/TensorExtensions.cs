@@ -11,7 +11,10 @@ public static class TensorExtensions
     {
         ArgumentNullException.ThrowIfNull(tensor);
         using var dense = tensor.detach().cpu().contiguous();
-        return dense.data<T>().ToArray();
+        // TorchSharp's accessor checks the element type but walks neither a 0-dim nor an empty tensor.
+        if (dense.dim() == 0) return [dense.item<T>()];
+        var accessor = dense.data<T>();
+        return dense.numel() == 0 ? [] : accessor.ToArray();
     }
 
     /// <summary>Copies the elements, row-major, into <paramref name="destination"/> (exactly numel long).</summary>

@@ -1,10 +1,12 @@
+using Pipeline.Vision;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
-using Pipeline.Torch.Serialization;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision.Serialization;
+using TorchSharp;
+using static TorchSharp.torch;
 
-namespace Pipeline.Torch.Tests;
+namespace Pipeline.Vision.Tests;
 
 public sealed class SafeTensorsTests : IDisposable
 {
@@ -29,7 +31,7 @@ public sealed class SafeTensorsTests : IDisposable
             ["float32"] = f.to(float32), ["float64"] = f, ["float16"] = f.to(float16), ["bfloat16"] = f.to(bfloat16),
             ["int64"] = i, ["int32"] = i.to(int32), ["int16"] = i.to(int16), ["int8"] = i.to(int8),
             ["uint8"] = (b * 10).to(uint8), ["bool"] = (b % 3).eq(0),
-            ["scalar"] = scalar_tensor(3.5), ["empty"] = zeros(0, 3),
+            ["scalar"] = tensor(3.5f), ["empty"] = zeros(0, 3),
         };
     }
 

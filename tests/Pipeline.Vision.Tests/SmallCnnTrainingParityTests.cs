@@ -1,10 +1,13 @@
+using Pipeline.Vision;
 using System.Globalization;
 using Xunit.Abstractions;
-using static Pipeline.Torch.torch;
-using static Pipeline.Torch.torch.optim;
-using F = Pipeline.Torch.torch.nn.functional;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.optim;
+using F = TorchSharp.torch.nn.functional;
 
-namespace Pipeline.Torch.Tests;
+namespace Pipeline.Vision.Tests;
 
 /// <summary>
 /// Trains the small CNN for 50 steps with SGD (Nesterov momentum, weight decay) and, separately, with AdamW, from
@@ -19,20 +22,24 @@ namespace Pipeline.Torch.Tests;
 public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
 {
     // float64, every parameter, buffer and per-step loss: observed max |difference| 0 for both optimizers (bit for bit,
-    // 1-thread PyTorch 1.13 vs this binding on 2 cores). Tolerance atol 1e-9, rtol 1e-7 leaves room for other CPUs'
+    // 1-thread PyTorch 1.13 vs our former libtorch 1.13 binding on 2 cores). Tolerance atol 1e-9, rtol 1e-7 leaves room for other CPUs'
     // kernels: SGD amplifies rounding differences ~3e4x over the 50 steps (1e-7 -> 3e-3 in float32).
     private const double Atol64 = 1e-9, Rtol64 = 1e-7;
 
-    // float32 on one thread, like the reference: the same kernels in the same order; observed max |difference| 0.
+    // float32 on one thread, like the reference: with libtorch 2.10 (oneDNN 3.7) against 1.13, observed max |difference|
+    // 3.4e-7 outside the BatchNorm-absorbed biases below.
     private const double Atol32 = 1e-5, Rtol32 = 1e-4;
+
+    private static readonly HashSet<string> BatchNormAbsorbed = new(StringComparer.Ordinal)
+        { "features.0.bias", "features.4.bias", "features.1.running_mean", "features.5.running_mean" };
 
     private static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Reference => PyTorchReference.Run("small_cnn_train.py");
 
     // Mirrors CONFIGS in Reference/small_cnn_train.py.
     private static readonly Dictionary<string, Func<IEnumerable<Parameter>, Optimizer>> Configs = new(StringComparer.Ordinal)
     {
-        ["sgd"] = p => new SGD(p, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-4),
-        ["adamw"] = p => new AdamW(p, lr: 1e-3, weight_decay: 0.05),
+        ["sgd"] = p => SGD(p, 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-4),
+        ["adamw"] = p => AdamW(p, lr: 1e-3, weight_decay: 0.05),
     };
 
     public static TheoryData<string, string> Cases()
@@ -58,9 +65,9 @@ public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
         var dtype = dtypeName == "float64" ? ScalarType.Float64 : ScalarType.Float32;
 
         using var scope = NewDisposeScope();
-        using var model = new SmallCnn();
+        using var model = new ParitySmallCnn();
         model.to(dtype);
-        model.load_state_dict(Prefixed(tensors, "init/"));
+        model.LoadStateDict(Prefixed(tensors, "init/"));
         model.train();
         using var opt = Configs[name](model.parameters());
 
@@ -91,6 +98,11 @@ public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
         var (atol, rtol) = float64 ? (Atol64, Rtol64) : (Atol32, Rtol32);
         foreach (var (key, value) in state)
         {
+            // In float32, AdamW's steps of the conv biases that feed a BatchNorm (which removes them: their gradient is
+            // rounding noise that Adam scales up to lr-sized steps), and the running means that absorb them, follow the
+            // libtorch build (2.10 here, 1.13 in the reference: up to 3.4e-3 apart; PyTorch against itself on 2 threads:
+            // 1.7e-2). They change no output (the weights and losses still match to 1e-5), and float64 compares them too.
+            if (!float64 && name == "adamw" && BatchNormAbsorbed.Contains(key)) continue;
             if (value.dtype == ScalarType.Int64) Assert.Equal(expected[key].ToArray<long>(), value.ToArray<long>());
             else TensorAssert.Close(expected[key], value, atol, rtol, $"{prefix}{key} after {steps} steps");
         }
@@ -99,7 +111,7 @@ public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
         Assert.True(losses[^batches..].Average() < losses[..batches].Average(), $"{prefix}: the loss did not go down");
     }
 
-    private static void Train(SmallCnn model, Optimizer opt, Dictionary<string, Tensor> tensors, ScalarType dtype, int steps, int batches, double[] losses)
+    private static void Train(ParitySmallCnn model, Optimizer opt, Dictionary<string, Tensor> tensors, ScalarType dtype, int steps, int batches, double[] losses)
     {
             for (var step = 0; step < steps; step++)
             {
@@ -110,7 +122,7 @@ public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
                     var loss = F.cross_entropy(model.call(x), tensors[$"data/labels/{step % batches}"]);
                     loss.backward();
                     opt.step();
-                    losses[step] = loss.to(ScalarType.Float64).item<double>();
+                    losses[step] = loss.to(ScalarType.Float64).ToDouble();
                 }
             }
     }

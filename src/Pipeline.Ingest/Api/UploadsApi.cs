@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using Microsoft.AspNetCore.Http.Features;
 using Pipeline.Storage;
 

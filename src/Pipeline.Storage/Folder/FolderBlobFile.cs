@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Serialization;

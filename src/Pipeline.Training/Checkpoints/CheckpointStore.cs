@@ -66,7 +66,7 @@ public sealed class CheckpointStore(string folder, int keepLast = 2)
         var statePath = Path.Combine(checkpoint, StateFile);
         if (!File.Exists(statePath)) throw new FileNotFoundException($"{checkpoint} is not a checkpoint: it has no {StateFile}", statePath);
         using (var scope = NewDisposeScope())
-            model.load_state_dict(SafeTensors.Load(Path.Combine(checkpoint, ModelFile)));
+            model.LoadStateDict(SafeTensors.Load(Path.Combine(checkpoint, ModelFile)));
         optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
         return TrainingState.FromJson(File.ReadAllText(statePath));
     }

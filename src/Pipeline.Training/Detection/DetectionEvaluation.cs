@@ -106,7 +106,7 @@ public static class DetectionEvaluation
         try
         {
             using (var scope = NewDisposeScope())
-                model.load_state_dict(SafeTensors.Load(weightsFile));
+                model.LoadStateDict(SafeTensors.Load(weightsFile));
             model.to(device);
             model.eval();
             return model;
@@ -140,7 +140,7 @@ public static class DetectionEvaluation
                 var indices = order.AsSpan(start, Math.Min(recipe.BatchSize, order.Length - start));
                 var (images, targets) = batcher.Batch(data, indices);
                 using var output = Forward(model, images);
-                lossSum += TotalLoss(model, output, targets).item<double>() * indices.Length;
+                lossSum += TotalLoss(model, output, targets).ToDouble() * indices.Length;
                 var detections = model.postprocess(output);
                 for (var k = 0; k < indices.Length; k++)
                 {

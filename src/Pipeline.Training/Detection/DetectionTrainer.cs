@@ -106,7 +106,7 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
         var loss = DetectionEvaluation.TotalLoss(Model, output, targets);
         (loss / accumulation).backward();
         bf16?.AccumulateGradients();
-        return loss.item<double>();
+        return loss.ToDouble();
     }
 
     protected override (DetectionValidation Report, double Metric) Validate()

@@ -150,7 +150,7 @@ public sealed class Fcos : nn.Module<Tensor, FcosOutput>
         var clsTarget = stack(classTargets, 0);
         var boxTarget = stack(boxTargets, 0);
         var fg = stack(foreground, 0);
-        var normaliser = Math.Max(1, fg.sum().item<long>());
+        var normaliser = Math.Max(1, fg.sum().ToInt64());
 
         var classification = ops.sigmoid_focal_loss(output.ClassLogits, clsTarget, alpha: 0.25, gamma: 2.0, reduction: nn.Reduction.Sum) / normaliser;
         var batchAnchors = anchors.unsqueeze(0).expand_as(output.BoxRegression);

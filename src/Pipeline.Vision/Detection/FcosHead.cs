@@ -43,7 +43,11 @@ public sealed class FcosHead : nn.Module<Tensor[], (Tensor Logits, Tensor Regres
         for (var k = 0; k < convs; k++)
         {
             tower.append(nn.Conv2d(channels, channels, 3, padding: 1));
-            tower.append(nn.GroupNorm(32, channels));
+            var norm = nn.GroupNorm(32, channels);
+            // TorchSharp 0.107's GroupNorm leaves its affine parameters uninitialised (torch.empty): PyTorch's ones and zeros.
+            nn.init.ones_(norm.weight);
+            nn.init.zeros_(norm.bias);
+            tower.append(norm);
             tower.append(nn.ReLU());
         }
         return tower;

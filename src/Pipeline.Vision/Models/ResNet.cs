@@ -135,7 +135,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         var unexpected = backbone.Keys.Where(k => !own.Contains(k)).ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new ArgumentException($"the state dict does not fit this ResNet's backbone: missing {Few(missing)}; unexpected {Few(unexpected)}", nameof(state));
-        load_state_dict(backbone, strict: false); // shape mismatches throw before anything is copied
+        this.LoadStateDict(backbone, strict: false); // shape mismatches throw before anything is copied
     }
 
     private static string Few(List<string> keys) => keys.Count == 0 ? "none" : string.Join(", ", keys.Take(5)) + (keys.Count > 5 ? $" (+{keys.Count - 5})" : "");

@@ -85,7 +85,7 @@ public static class BatchMixing
 
     private static Tensor Mix(Tensor labels, Tensor perm, int classes, double lambda)
     {
-        var onehot = zeros([labels.shape[0], classes], device: labels.device).scatter(1, labels.unsqueeze(1), 1.0);
+        var onehot = nn.functional.one_hot(labels, classes).to(ScalarType.Float32);
         return onehot * lambda + onehot.index_select(0, perm) * (1 - lambda);
     }
 }

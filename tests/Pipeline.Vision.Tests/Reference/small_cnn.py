@@ -1,6 +1,6 @@
 """PyTorch reference for SmallCnnParityTests and ModuleTests.
 
-Writes, for the small CNN (tests/Pipeline.Torch.Tests/SmallCnn.cs):
+Writes, for the small CNN (tests/Pipeline.Vision.Tests/Support/ParitySmallCnn.cs):
   init/<key>    state_dict right after construction with torch.manual_seed(0) (default initialisation)
   state/<key>   the state the test loads: init with batch-norm affine parameters and running stats perturbed
   x, labels     a batch of 8 1x28x28 inputs and their classes

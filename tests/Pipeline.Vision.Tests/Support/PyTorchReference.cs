@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
-using Pipeline.Torch.Serialization;
+using Pipeline.Vision.Serialization;
+using static TorchSharp.torch;
 
-namespace Pipeline.Torch.Tests;
+namespace Pipeline.Vision.Tests;
 
 /// <summary>
 /// Runs a reference script under Debian's PyTorch (<c>/usr/bin/python3</c>) and loads the safetensors it

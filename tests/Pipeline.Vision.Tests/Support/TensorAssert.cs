@@ -1,4 +1,7 @@
-namespace Pipeline.Torch.Tests;
+using Pipeline.Vision;
+using static TorchSharp.torch;
+
+namespace Pipeline.Vision.Tests;
 
 /// <summary>Element-wise comparison with PyTorch's allclose rule: |a - e| &lt;= atol + rtol * |e|.</summary>
 public static class TensorAssert
