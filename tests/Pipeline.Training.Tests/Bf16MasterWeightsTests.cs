@@ -44,7 +44,7 @@ public sealed class Bf16MasterWeightsTests
         Assert.All(mixed.Working.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
         // The running statistics came back to the masters, in float32.
         Assert.All(master.buffers().Where(b => b.is_floating_point()), b => Assert.Equal(ScalarType.Float32, b.dtype));
-        Assert.True(master.buffers().Where(b => b.is_floating_point()).Any(b => b.abs().sum().ToSingle() > 0));
+        Assert.Contains(master.buffers().Where(b => b.is_floating_point()), b => b.abs().sum().ToSingle() > 0);
     }
 
     [Fact]

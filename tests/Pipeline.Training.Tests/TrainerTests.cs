@@ -78,9 +78,8 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(12, second.State.Step);
         Assert.Equal(straight.Scheduler.StepCount, second.Scheduler.StepCount);
         AssertBitIdentical(straight.Model.state_dict(), second.Model.state_dict());
-        using var a = straight.Optimizer.state_dict();
-        using var b = second.Optimizer.state_dict();
-        AssertBitIdentical(a.tensors, b.tensors);
+        // The optimizers' whole state (momentum buffers, steps, group options) serialises to the same bytes.
+        Assert.Equal(OptimizerBytes(straight.Optimizer), OptimizerBytes(second.Optimizer));
     }
 
     [Fact]
@@ -201,5 +200,12 @@ public sealed class TrainerTests : IDisposable
             if (e.dtype == ScalarType.Float32) Assert.True(e.ToArray<float>().SequenceEqual(a.ToArray<float>()), $"{key} differs");
             else Assert.True(e.ToArray<long>().SequenceEqual(a.ToArray<long>()), $"{key} differs");
         }
+    }
+
+    private byte[] OptimizerBytes(TorchSharp.Modules.OptimizerHelper optimizer)
+    {
+        var file = Path.Combine(dir, $"optimizer-{Guid.NewGuid():N}.bin");
+        optimizer.save_state_dict(file);
+        return File.ReadAllBytes(file);
     }
 }
