@@ -28,7 +28,7 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
     /// <summary>This replica's name in events: host and replica index.</summary>
     public string Member => $"{Environment.MachineName}/{configuration["PIPELINE_REPLICA_INDEX"] ?? "0"}";
 
-    /// <summary>The address other replicas reach this one's TCPStore at (one machine: loopback).</summary>
+    /// <summary>The address other replicas reach this one's rendezvous store at, which it binds to (one machine: loopback).</summary>
     public string Address => configuration["PIPELINE_TRAINER_ADDRESS"] ?? "127.0.0.1";
 
     /// <param name="started">Called on every rank once the group has formed, with every member's name by rank and the step

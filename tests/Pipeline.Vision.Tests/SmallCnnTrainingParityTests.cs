@@ -21,9 +21,9 @@ namespace Pipeline.Vision.Tests;
 /// </remarks>
 public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
 {
-    // float64, every parameter, buffer and per-step loss: observed max |difference| 0 for both optimizers (bit for bit,
-    // 1-thread PyTorch 1.13 vs our former libtorch 1.13 binding on 2 cores). Tolerance atol 1e-9, rtol 1e-7 leaves room for other CPUs'
-    // kernels: SGD amplifies rounding differences ~3e4x over the 50 steps (1e-7 -> 3e-3 in float32).
+    // float64, every parameter, buffer and per-step loss, TorchSharp's libtorch 2.10 against 1-thread PyTorch 1.13: within
+    // atol 1e-9, rtol 1e-7, which leaves room for other CPUs' kernels: SGD amplifies rounding differences ~3e4x over the
+    // 50 steps (1e-7 -> 3e-3 in float32).
     private const double Atol64 = 1e-9, Rtol64 = 1e-7;
 
     // float32 on one thread, like the reference: with libtorch 2.10 (oneDNN 3.7) against 1.13, observed max |difference|
