@@ -1,4 +1,3 @@
-using Pipeline.Vision;
 using System.Runtime.InteropServices;
 
 namespace Pipeline.Hosting;

@@ -1,4 +1,3 @@
-using Pipeline.Vision;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;

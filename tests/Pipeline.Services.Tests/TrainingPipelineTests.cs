@@ -1,6 +1,6 @@
-using Pipeline.Vision;
 using System.Buffers.Binary;
 using System.Text.Json;
+using Pipeline.Vision;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Imaging;
 using Xunit.Abstractions;

@@ -1,4 +1,3 @@
-using Pipeline.Vision;
 using Microsoft.AspNetCore.Http.Features;
 using Pipeline.Storage;
 
