@@ -25,7 +25,7 @@ public sealed class UserModelTests : IDisposable
         public TinyConvNet(long inChannels, long classes) : base(nameof(TinyConvNet))
         {
             conv = nn.Conv2d(inChannels, 8, 3, stride: 2, padding: 1);
-            classifier = nn.Linear(8, classes);
+            classifier = nn.Linear(8 * 4 * 4, classes);
             RegisterComponents();
         }
 
@@ -33,7 +33,7 @@ public sealed class UserModelTests : IDisposable
         {
             using var scope = NewDisposeScope();
             var h = nn.functional.relu(conv.call(input));
-            return classifier.call(nn.functional.adaptive_avg_pool2d(h, 1).flatten(1)).MoveToOuterDisposeScope();
+            return classifier.call(nn.functional.adaptive_avg_pool2d(h, 4).flatten(1)).MoveToOuterDisposeScope();
         }
     }
 
