@@ -1,5 +1,6 @@
 using Pipeline.Vision;
 using System.Globalization;
+using Pipeline.Vision.Tests.Support;
 using Xunit.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -19,6 +20,7 @@ namespace Pipeline.Vision.Tests;
 /// instead of 1 ends up to 2.9e-3 (SGD) and 1.7e-2 (AdamW, conv biases that feed a BatchNorm) away. The reference
 /// runs on one thread, so this test does too, and then compares the whole final state in both dtypes.
 /// </remarks>
+[Collection(ThreadCountCollection.Name)]
 public sealed class SmallCnnTrainingParityTests(ITestOutputHelper output)
 {
     // float64, every parameter, buffer and per-step loss, TorchSharp's libtorch 2.10 against 1-thread PyTorch 1.13: within
