@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the system and its tests need on a Debian 12 machine, idempotently:
-# Debian packages (libtorch, Gloo headers, codecs, RabbitMQ, Prometheus, the PyTorch reference,
+# Debian packages (Gloo, codecs, RabbitMQ, Prometheus, the PyTorch reference,
 # Fashion-MNIST, Chromium for the browser test) and Azurite from the committed npm lock file. Safe to run again: it only does
 # what is missing, and says what it does.
 set -euo pipefail
@@ -9,9 +9,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 step() { printf '\033[1m[provision]\033[0m %s\n' "$*"; }
 
 packages=(
-  cmake g++ make                                  # native shim build
-  libtorch-dev libgloo-dev                        # the engine (CPU libtorch 1.13, c10d + Gloo)
-  libopenblas0-pthread                            # fast BLAS for libtorch instead of the reference one
+  cmake g++ make                                  # the collectives library's build (src/Pipeline.Distributed)
+  libgloo-dev                                     # CPU collectives (TorchSharp itself comes from NuGet)
+  libopenblas0-pthread                            # fast BLAS for Debian's PyTorch (the reference) instead of the reference BLAS
   libturbojpeg0-dev libpng-dev                    # image codecs
   python3-torch python3-torchvision python3-pil python3-numpy  # the reference for parity tests and benchmarks
   dataset-fashion-mnist                           # real data

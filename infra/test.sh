@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command: provisions what is missing, builds the solution (native shim included)
+# The project's test command: provisions what is missing, builds the solution (the native collectives library included)
 # and runs every test project. Extra arguments go to `dotnet test` (e.g. --filter).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

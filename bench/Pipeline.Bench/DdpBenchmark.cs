@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Pipeline.Training.Distributed;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using Pipeline.Distributed;
+using static TorchSharp.torch;
 
 namespace Pipeline.Bench;
 
@@ -146,19 +149,20 @@ internal static class DdpBenchmark
         manual_seed(rank);
         using var net = new BenchSmallCnn();
         net.train();
-        using var pg = world > 1 ? distributed.init_process_group("gloo", rank, world, "127.0.0.1", port, TimeSpan.FromMinutes(2)) : null;
-        using var ddp = pg is null ? null : new nn.parallel.DistributedDataParallel(net, pg);
-        nn.Module<Tensor, Tensor> model = ddp is null ? net : ddp;
+        using var pg = world > 1
+            ? ProcessGroup.Join(new ProcessGroupOptions("127.0.0.1", port, rank, world, TimeSpan.FromMinutes(2), BindHost: "127.0.0.1"))
+            : null;
+        using var ddp = pg is null ? null : new DistributedDataParallel(net, pg);
         using var x = randn(Batch, 1, 28, 28);
         using var y = randint(0, 10, [Batch]);
-        using var optimizer = new optim.SGD(net.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
-        for (var k = 0; k < warmup; k++) EngineBenchmark.Step(model, optimizer, x, y);
-        pg?.barrier();
+        using var optimizer = optim.SGD(net.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-4);
+        for (var k = 0; k < warmup; k++) EngineBenchmark.Step(net, optimizer, x, y, ddp);
+        pg?.Barrier();
         using var self = Process.GetCurrentProcess();
         var cpuStart = self.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
-        for (var k = 0; k < steps; k++) EngineBenchmark.Step(model, optimizer, x, y);
-        pg?.barrier();
+        for (var k = 0; k < steps; k++) EngineBenchmark.Step(net, optimizer, x, y, ddp);
+        pg?.Barrier();
         var elapsed = watch.Elapsed.TotalMilliseconds;
         self.Refresh();
         var cpu = (self.TotalProcessorTime - cpuStart).TotalMilliseconds;

@@ -3,7 +3,9 @@ using System.Globalization;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Synthetic;
 using Pipeline.Vision.Imaging;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Bench;
 

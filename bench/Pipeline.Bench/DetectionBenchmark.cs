@@ -5,7 +5,9 @@ using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Data.Synthetic;
 using Pipeline.Vision.Plotting;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Bench;
 

@@ -1,14 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using Pipeline.Vision;
+using Pipeline.Distributed;
+using Pipeline.Training;
+using static TorchSharp.torch;
 
 namespace Pipeline.Bench;
 
 /// <summary>
-/// `engine`: training steps of the same models in our engine and in PyTorch, same shapes, optimizer, thread
-/// count and allocator settings, interleaved round by round so that machine noise hits all alike. TorchSharp's step
-/// (bench/Pipeline.Bench.TorchSharp, CPU) runs in its own process: one process never loads two libtorch builds.
+/// `engine`: training steps of the same models in our engine (TorchSharp) and in PyTorch, same shapes, optimizer,
+/// thread count and allocator settings, interleaved round by round so that machine noise hits both alike.
 /// </summary>
 internal static class EngineBenchmark
 {
@@ -16,15 +19,15 @@ internal static class EngineBenchmark
 
     public static int Run(string[] args)
     {
-        var device = Device.CPU;
+        var device = CPU;
         var rounds = 3;
         for (var k = 0; k < args.Length; k++)
         {
-            if (args[k] == "--device" && k + 1 < args.Length) device = Device.Parse(args[++k]);
+            if (args[k] == "--device" && k + 1 < args.Length) device = TrainingDevice.Parse(args[++k]);
             else rounds = int.Parse(args[k], CultureInfo.InvariantCulture);
         }
         var threads = get_num_threads();
-        Console.WriteLine($"engine: libtorch {version} on {device}, {threads} intra-op threads, {rounds} interleaved rounds, median ms per training step");
+        Console.WriteLine($"engine: libtorch {__version__} on {device}, {threads} intra-op threads, {rounds} interleaved rounds, median ms per training step");
         Case[] cases =
         [
             new("small_cnn", () => new BenchSmallCnn(), [128, 1, 28, 28], 5, 30),
@@ -34,33 +37,19 @@ internal static class EngineBenchmark
         foreach (var c in cases)
         {
             var ours = new List<double>();
-            var sharp = new List<double>();
             var peer = new List<double>();
             for (var r = 0; r < rounds; r++)
             {
                 ours.Add(TimeOurs(c, device));
-                if (device == Device.CPU)
-                    sharp.Add(PeerProcess.RunTorchSharp(["ms_per_step"], threads, c.Name,
-                        c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture))[0]);
                 peer.Add(PeerProcess.RunPython("engine_bench.py", "ms_per_step", threads, c.Name,
                     c.Warmup.ToString(CultureInfo.InvariantCulture), c.Steps.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture), device.ToString()));
-                var sharpText = sharp.Count > r ? $", torchsharp {sharp[^1]:F2} ms" : "";
-                Console.WriteLine($"  {c.Name} round {r + 1}: ours {ours[^1]:F2} ms{sharpText}, pytorch {peer[^1]:F2} ms");
+                Console.WriteLine($"  {c.Name} round {r + 1}: ours {ours[^1]:F2} ms, pytorch {peer[^1]:F2} ms");
             }
             var o = Median(ours);
             var p = Median(peer);
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Name} ours_ms={o:F2} pytorch_ms={p:F2} ratio={o / p:F3}"));
-            if (sharp.Count > 0)
-            {
-                var t = Median(sharp);
-                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Name} torchsharp_ms={t:F2} pytorch_ms={p:F2} ratio={t / p:F3}"));
-            }
         }
-        if (device == Device.CPU)
-        {
-            lines.Add(MemoryStability());
-            lines.Add(TorchSharpMemoryStability(threads));
-        }
+        if (device == CPU) lines.Add(MemoryStability());
         foreach (var line in lines) Console.WriteLine(line);
         return 0;
     }
@@ -73,7 +62,7 @@ internal static class EngineBenchmark
         model.train();
         using var x = randn(c.InputShape, device: device);
         using var y = randint(0, 10, [c.InputShape[0]], device: device);
-        using var optimizer = new optim.SGD(model.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
+        using var optimizer = optim.SGD(model.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-4);
         for (var k = 0; k < c.Warmup; k++) Step(model, optimizer, x, y);
         Synchronize(device);
         var watch = Stopwatch.StartNew();
@@ -84,16 +73,18 @@ internal static class EngineBenchmark
 
     private static void Synchronize(Device device)
     {
-        if (device.Type == DeviceType.CUDA) cuda.synchronize(device.Index);
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
     }
 
     /// <summary>One training step, its temporaries freed: what every engine benchmark times.</summary>
-    internal static void Step(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y)
+    internal static void Step(nn.Module<Tensor, Tensor> model, TorchSharp.Modules.OptimizerHelper optimizer, Tensor x, Tensor y,
+        DistributedDataParallel? ddp = null)
     {
         using var scope = NewDisposeScope();
         optimizer.zero_grad();
         var loss = nn.functional.cross_entropy(model.call(x), y);
         loss.backward();
+        ddp?.SynchronizeGradients();
         optimizer.step();
     }
 
@@ -106,7 +97,7 @@ internal static class EngineBenchmark
         model.train();
         using var x = randn(128, 1, 28, 28);
         using var y = randint(0, 10, [128]);
-        using var optimizer = new optim.SGD(model.parameters(), lr: 0.01, momentum: 0.9, weight_decay: 5e-4);
+        using var optimizer = optim.SGD(model.parameters(), 0.01, momentum: 0.9, weight_decay: 5e-4);
         double rssEarly = 0;
         var watch = Stopwatch.StartNew();
         for (var k = 1; k <= total; k++)
@@ -118,15 +109,6 @@ internal static class EngineBenchmark
         var rssLate = PeerProcess.ResidentMemoryMiB();
         return string.Create(CultureInfo.InvariantCulture,
             $"memory rss_step200_mib={rssEarly:F1} rss_step2000_mib={rssLate:F1} growth_pct={(rssLate - rssEarly) / rssEarly * 100:F2}");
-    }
-
-    /// <summary>The same 2,000 small-CNN steps in TorchSharp's process.</summary>
-    private static string TorchSharpMemoryStability(int threads)
-    {
-        var rss = PeerProcess.RunTorchSharp(["rss_step200_mib", "rss_step2000_mib"], threads, "memory", threads.ToString(CultureInfo.InvariantCulture));
-        var (early, late) = (rss[0], rss[1]);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"torchsharp memory rss_step200_mib={early:F1} rss_step2000_mib={late:F1} growth_pct={(late - early) / early * 100:F2}");
     }
 
     private static double Median(List<double> values)

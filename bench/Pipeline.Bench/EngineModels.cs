@@ -1,23 +1,29 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
-using F = Pipeline.Torch.torch.nn.functional;
+using TorchSharp;
+using TorchSharp.Modules;
+using Pipeline.Vision;
+using Pipeline.Vision.Models;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace Pipeline.Bench;
 
 /// <summary>The small CNN of Peers/engine_bench.py: conv-bn-relu-pool twice, then linear.</summary>
 internal sealed class BenchSmallCnn : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Conv2d conv1, conv2;
-    private readonly nn.BatchNorm2d bn1, bn2;
-    private readonly nn.Linear fc;
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
 
-    public BenchSmallCnn(long classes = 10)
+    private readonly Conv2d conv1, conv2;
+    private readonly BatchNorm2d bn1, bn2;
+    private readonly Linear fc;
+
+    public BenchSmallCnn(long classes = 10) : base(nameof(BenchSmallCnn))
     {
-        conv1 = register_module("conv1", new nn.Conv2d(1, 32, 3, padding: 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(32));
-        conv2 = register_module("conv2", new nn.Conv2d(32, 64, 3, padding: 1, bias: false));
-        bn2 = register_module("bn2", new nn.BatchNorm2d(64));
-        fc = register_module("fc", new nn.Linear(64 * 7 * 7, classes));
+        conv1 = this.Register("conv1", nn.Conv2d(1, 32, 3, padding: 1, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(32));
+        conv2 = this.Register("conv2", nn.Conv2d(32, 64, 3, padding: 1, bias: false));
+        bn2 = this.Register("bn2", nn.BatchNorm2d(64));
+        fc = this.Register("fc", nn.Linear(64 * 7 * 7, classes));
     }
 
     public override Tensor forward(Tensor input)
@@ -31,18 +37,21 @@ internal sealed class BenchSmallCnn : nn.Module<Tensor, Tensor>
 /// <summary>torchvision's BasicBlock.</summary>
 internal sealed class BenchBasicBlock : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Conv2d conv1, conv2;
-    private readonly nn.BatchNorm2d bn1, bn2;
-    private readonly nn.Sequential? downsample;
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
 
-    public BenchBasicBlock(long cin, long cout, long stride)
+    private readonly Conv2d conv1, conv2;
+    private readonly BatchNorm2d bn1, bn2;
+    private readonly Sequential? downsample;
+
+    public BenchBasicBlock(long cin, long cout, long stride) : base(nameof(BenchBasicBlock))
     {
-        conv1 = register_module("conv1", new nn.Conv2d(cin, cout, 3, stride, 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(cout));
-        conv2 = register_module("conv2", new nn.Conv2d(cout, cout, 3, 1, 1, bias: false));
-        bn2 = register_module("bn2", new nn.BatchNorm2d(cout));
+        conv1 = this.Register("conv1", nn.Conv2d(cin, cout, 3, stride, 1, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(cout));
+        conv2 = this.Register("conv2", nn.Conv2d(cout, cout, 3, 1, 1, bias: false));
+        bn2 = this.Register("bn2", nn.BatchNorm2d(cout));
         if (stride != 1 || cin != cout)
-            downsample = register_module("downsample", new nn.Sequential(new nn.Conv2d(cin, cout, 1, stride, bias: false), new nn.BatchNorm2d(cout)));
+            downsample = this.Register("downsample", nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias: false), nn.BatchNorm2d(cout)));
     }
 
     public override Tensor forward(Tensor input)
@@ -57,24 +66,27 @@ internal sealed class BenchBasicBlock : nn.Module<Tensor, Tensor>
 /// <summary>ResNet-18's layout with a 3x3 stem and no max-pool, for 3x32x32 inputs (as in Peers/engine_bench.py).</summary>
 internal sealed class BenchResNet18 : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Conv2d conv1;
-    private readonly nn.BatchNorm2d bn1;
-    private readonly nn.Sequential[] layers;
-    private readonly nn.Linear fc;
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
 
-    public BenchResNet18(long classes = 10)
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
+    private readonly Sequential[] layers;
+    private readonly Linear fc;
+
+    public BenchResNet18(long classes = 10) : base(nameof(BenchResNet18))
     {
-        conv1 = register_module("conv1", new nn.Conv2d(3, 64, 3, 1, 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(64));
+        conv1 = this.Register("conv1", nn.Conv2d(3, 64, 3, 1, 1, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(64));
         var specs = new (long Out, long Stride)[] { (64, 1), (128, 2), (256, 2), (512, 2) };
-        layers = new nn.Sequential[specs.Length];
+        layers = new Sequential[specs.Length];
         long cin = 64;
         for (var k = 0; k < specs.Length; k++)
         {
-            layers[k] = register_module($"layer{k + 1}", new nn.Sequential(new BenchBasicBlock(cin, specs[k].Out, specs[k].Stride), new BenchBasicBlock(specs[k].Out, specs[k].Out, 1)));
+            layers[k] = this.Register($"layer{k + 1}", nn.Sequential(new BenchBasicBlock(cin, specs[k].Out, specs[k].Stride), new BenchBasicBlock(specs[k].Out, specs[k].Out, 1)));
             cin = specs[k].Out;
         }
-        fc = register_module("fc", new nn.Linear(512, classes));
+        fc = this.Register("fc", nn.Linear(512, classes));
     }
 
     public override Tensor forward(Tensor input)

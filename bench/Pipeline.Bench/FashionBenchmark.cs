@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Pipeline.Cli;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Bench;
 

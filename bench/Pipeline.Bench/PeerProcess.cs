@@ -21,13 +21,6 @@ internal static class PeerProcess
     public static double RunPython(string script, string key, int threads, params string[] args) =>
         Run(Python, [Path.Combine(AppContext.BaseDirectory, "Peers", script), .. args], [key], threads)[0];
 
-    /// <summary>The TorchSharp side of the engine benchmark (bench/Pipeline.Bench.TorchSharp), built beside this one.</summary>
-    public static string TorchSharpBench =>
-        typeof(PeerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TorchSharpBench").Value!;
-
-    /// <summary>Runs the TorchSharp bench with these arguments and returns the values of <c>key=</c> on its output, one per key.</summary>
-    public static double[] RunTorchSharp(string[] keys, int threads, params string[] args) => Run("dotnet", [TorchSharpBench, .. args], keys, threads);
-
     private static double[] Run(string file, string[] args, string[] keys, int threads)
     {
         var script = Path.GetFileName(args[0]);

@@ -1,5 +1,8 @@
+using Pipeline.Distributed;
 using System.CommandLine;
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
@@ -96,7 +99,7 @@ public static class TrainCommand
                 stderr.WriteLine($"error: {e.Message}");
                 return 2;
             }
-            catch (Exception e) when (rank is not null && e is DistributedException or TorchException)
+            catch (Exception e) when (rank is not null && e is DistributedException or System.Runtime.InteropServices.ExternalException)
             {
                 stderr.WriteLine($"error: rank {rank.Rank}: {e.Message}");
                 return 1;

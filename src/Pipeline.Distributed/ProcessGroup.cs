@@ -22,7 +22,7 @@ public enum ReduceOp
 }
 
 /// <summary>How a rank joins its group.</summary>
-/// <param name="StoreHost">Where rank 0 serves the rendezvous store (every rank connects there; no shared file system).</param>
+/// <param name="StoreHost">Where rank 0 serves the rendezvous store, bound to this address alone (MASTER_ADDR; every rank connects there; no shared file system).</param>
 /// <param name="StorePort">The store's TCP port.</param>
 /// <param name="Timeout">Bounds the rendezvous, every store request and every collective.</param>
 /// <param name="Interface">The network interface Gloo binds to (e.g. eth0); else <paramref name="BindHost"/>; else this host's name.</param>

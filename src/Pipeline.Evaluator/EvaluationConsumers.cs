@@ -87,7 +87,7 @@ public sealed class EvaluationConsumers(ModelEvaluator evaluator, JobArtifacts a
         {
             return await evaluator.EvaluateAsync(job, modelBlob, split, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidDataException or RecipeException or ArgumentException or Torch.TorchException or Storage.ArtifactNotFoundException)
+        catch (Exception e) when (e is InvalidDataException or RecipeException or ArgumentException or System.Runtime.InteropServices.ExternalException or Storage.ArtifactNotFoundException)
         {
             logger.LogError(e, "Job {JobId}: evaluation of {Model} on {Split} failed", job, modelBlob, split);
             await bus.Publish(new JobFailed(job, "evaluate", $"{modelBlob} on {split}: {e.Message}")).ConfigureAwait(false);

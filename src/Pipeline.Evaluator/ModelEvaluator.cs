@@ -1,6 +1,8 @@
 using System.Globalization;
 using Pipeline.Artifacts;
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Pipeline.Training;
 using Pipeline.Training.Detection;
 using Pipeline.Training.Recipes;

@@ -1,6 +1,8 @@
 using Pipeline.Artifacts;
 using Pipeline.ServiceDefaults;
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Pipeline.Training;

@@ -1,7 +1,10 @@
+using Pipeline.Distributed;
 using MassTransit;
 using Pipeline.Artifacts;
 using Pipeline.Contracts.V1;
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Pipeline.Training;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
@@ -115,7 +118,7 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
             logger.LogWarning("Job {JobId}: its delivery ended while training; the broker will hand it out again and it resumes from the last stored checkpoint", job);
             throw;
         }
-        catch (Exception e) when (e is InvalidDataException or NotSupportedException or ArgumentException or Torch.TorchException)
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or ArgumentException or System.Runtime.InteropServices.ExternalException)
         {
             logger.LogError(e, "Job {JobId} failed", job);
             await context.Publish(new TrainingFailed(job, e.Message), context.CancellationToken).ConfigureAwait(false);

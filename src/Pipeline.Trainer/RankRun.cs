@@ -1,6 +1,9 @@
+using Pipeline.Distributed;
 using MassTransit;
 using Pipeline.Artifacts;
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Pipeline.Training;
 using Pipeline.Training.Detection;
 using Pipeline.Training.Distributed;
@@ -25,7 +28,7 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
     /// <summary>This replica's name in events: host and replica index.</summary>
     public string Member => $"{Environment.MachineName}/{configuration["PIPELINE_REPLICA_INDEX"] ?? "0"}";
 
-    /// <summary>The address other replicas reach this one's TCPStore at (one machine: loopback).</summary>
+    /// <summary>The address other replicas reach this one's rendezvous store at, which it binds to (one machine: loopback).</summary>
     public string Address => configuration["PIPELINE_TRAINER_ADDRESS"] ?? "127.0.0.1";
 
     /// <param name="started">Called on every rank once the group has formed, with every member's name by rank and the step
@@ -50,8 +53,8 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
             // On a GPU the group talks over NCCL; each replica sees its own GPU as cuda:0 (the AppHost sets CUDA_VISIBLE_DEVICES).
             using var group = assignment.Group is { } settings ? new ProcessGroupParallel(settings, TrainingDevice.Resolve(assignment.Recipe.Device)) : null;
             // Members on one machine share its cores: each takes its part, or they would all wait on the slowest.
-            var threads = Torch.torch.get_num_threads();
-            if (group is not null && Address == "127.0.0.1") Torch.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.WorldSize));
+            var threads = torch.get_num_threads();
+            if (group is not null && Address == "127.0.0.1") torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.WorldSize));
             using var restore = new ThreadsRestorer(threads);
             var progress = new TrainingEventsSink(job, rank, bus, artifacts, cancelled, publishToken);
             using var measured = metrics.Track(job, rank, group?.WorldSize ?? 1);
@@ -71,15 +74,8 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
             IReadOnlyList<string> members = group is null ? [Member]
                 : [.. group.AllGather(System.Text.Encoding.UTF8.GetBytes(Member)).Select(b => System.Text.Encoding.UTF8.GetString(b))];
             await started(members, trainer.State.Step).ConfigureAwait(false);
-            try
-            {
-                return (trainer.Fit(token), runFolder);
-            }
-            catch (TorchException e) when (group is not null && e.Message.Contains(" failed on rank ", StringComparison.Ordinal))
-            {
-                // A collective inside backward (the DDP reducer's all-reduce) reports a lost member as an engine error.
-                throw new DistributedException(e.Message, e);
-            }
+            // A lost member fails the gradient all-reduce (after backward) with a DistributedException naming it.
+            return (trainer.Fit(token), runFolder);
         }, CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -135,6 +131,6 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
 
     private sealed class ThreadsRestorer(int threads) : IDisposable
     {
-        public void Dispose() => Torch.torch.set_num_threads(threads);
+        public void Dispose() => torch.set_num_threads(threads);
     }
 }

@@ -1,13 +1,14 @@
 using System.Diagnostics;
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training.Checkpoints;
 using Pipeline.Training.Data;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Training.Schedules;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 
@@ -57,7 +58,7 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
 
     protected Recipe Recipe { get; }
     protected IDataParallel Parallel { get; }
-    public optim.Optimizer Optimizer { get; private set; } = null!;
+    public TorchSharp.Modules.OptimizerHelper Optimizer { get; private set; } = null!;
     public LrScheduler Scheduler { get; private set; } = null!;
     /// <summary>Images per micro-batch on this rank.</summary>
     protected int RankBatchSize { get; private set; }
@@ -120,13 +121,13 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
     {
         if (bestWeights is not null)
         {
-            model.load_state_dict(bestWeights);
+            model.LoadStateDict(bestWeights);
             return true;
         }
         if (outputDirectory is { } dir && File.Exists(Path.Combine(dir, RunFolderFiles.BestModel)))
         {
             using var scope = NewDisposeScope();
-            model.load_state_dict(SafeTensors.Load(Path.Combine(dir, RunFolderFiles.BestModel)));
+            model.LoadStateDict(SafeTensors.Load(Path.Combine(dir, RunFolderFiles.BestModel)));
             return true;
         }
         return false;
@@ -235,7 +236,7 @@ public abstract class BaseTrainer<TSink, TReport> : IDisposable where TSink : IS
                 // wait for rank 0 meanwhile: every rank then reports the group's true rate.
                 window.Restart();
                 var eta = TimeSpan.FromSeconds(seconds / windowSteps * Math.Max(0, TotalSteps - state.Step));
-                var progress = new StepProgress(epoch, state.Step, TotalSteps, windowLoss / windowBatches, Optimizer.param_groups[0].lr,
+                var progress = new StepProgress(epoch, state.Step, TotalSteps, windowLoss / windowBatches, Optimizer.ParamGroups.ElementAt(0).LearningRate,
                     windowSamples * Parallel.WorldSize / seconds, eta);
                 Report(s => s.OnStep(progress));
                 foreach (var sink in rankSinks) sink.OnStep(progress);

@@ -1,11 +1,12 @@
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training.Data;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Evaluation;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 
@@ -16,7 +17,7 @@ namespace Pipeline.Training;
 public static class ClassifierEvaluation
 {
     /// <summary>Runs the model over <paramref name="order"/> (a rank's shard, or everything) and returns the counts.</summary>
-    public static ClassificationEvaluator Run(nn.Module<Tensor, Tensor> model, ImageBatcher batches, long[] order, int batchSize, IReadOnlyList<string> classes, bool autocastCuda)
+    public static ClassificationEvaluator Run(nn.Module<Tensor, Tensor> model, ImageBatcher batches, long[] order, int batchSize, IReadOnlyList<string> classes)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(batches);
@@ -32,10 +33,9 @@ public static class ClassifierEvaluation
                 using var scope = NewDisposeScope();
                 var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start));
                 var (images, labels) = batches.Batch(indices);
-                Tensor logits;
-                using (autocastCuda ? autocast(DeviceType.CUDA) : null)
-                    logits = model.call(images).to(float32);
-                var lossSum = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<double>();
+                // In fp32 always: bf16 training keeps fp32 master weights, and they are what is evaluated.
+                var logits = model.call(images).to(float32);
+                var lossSum = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
                 evaluator.Update(logits, labels, lossSum);
             }
         }
@@ -53,7 +53,7 @@ public static class ClassifierEvaluation
         ArgumentNullException.ThrowIfNull(dataset);
         var batches = new ImageBatcher(dataset, recipe.Input, device);
         var order = new SequentialSampler(dataset.Count).Order(0);
-        return Run(model, batches, order, recipe.BatchSize, dataset.Classes, recipe.Bf16 && device.Type == DeviceType.CUDA).Report();
+        return Run(model, batches, order, recipe.BatchSize, dataset.Classes).Report();
     }
 
     /// <summary>Builds the recipe's model for <paramref name="dataset"/>'s shape and classes and loads the weights file.</summary>
@@ -71,7 +71,7 @@ public static class ClassifierEvaluation
         try
         {
             using (var scope = NewDisposeScope())
-                model.load_state_dict(SafeTensors.Load(weightsFile));
+                model.LoadStateDict(SafeTensors.Load(weightsFile));
             model.to(device);
             return model;
         }

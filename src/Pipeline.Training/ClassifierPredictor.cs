@@ -1,9 +1,10 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Training.Data;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Imaging;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 

@@ -1,6 +1,8 @@
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Pipeline.Training.Recipes;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 
@@ -11,7 +13,7 @@ namespace Pipeline.Training;
 /// </summary>
 public static class OptimizerFactory
 {
-    public static optim.Optimizer Create(nn.Module model, OptimizerRecipe recipe)
+    public static TorchSharp.Modules.OptimizerHelper Create(nn.Module model, OptimizerRecipe recipe)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(recipe);
@@ -30,13 +32,15 @@ public static class OptimizerFactory
             if (decay[g].Count > 0) buckets.Add((configured[g].Lr, configured[g].Wd, decay[g]));
             if (noDecay[g].Count > 0) buckets.Add((configured[g].Lr, 0, noDecay[g]));
         }
-        var groups = buckets.Select(b => new optim.ParamGroup(b.Params, lr: b.Lr, weight_decay: b.WeightDecay)).ToList();
+        // Each group sets its own lr and weight decay; the optimizer's defaults fill in the rest (momentum, betas...).
         return recipe.Name switch
         {
-            OptimizerKind.Sgd => new optim.SGD(groups, recipe.Lr, momentum: recipe.Momentum, weight_decay: recipe.WeightDecay,
-                nesterov: recipe.Nesterov && recipe.Momentum > 0),
-            OptimizerKind.Adamw => new optim.AdamW(groups, recipe.Lr, betas: (recipe.Betas[0], recipe.Betas[1]), eps: recipe.Eps,
-                weight_decay: recipe.WeightDecay),
+            OptimizerKind.Sgd => optim.SGD(
+                buckets.Select(b => new SGD.ParamGroup(b.Params, new SGD.Options { LearningRate = b.Lr, weight_decay = b.WeightDecay })),
+                recipe.Lr, momentum: recipe.Momentum, weight_decay: recipe.WeightDecay, nesterov: recipe.Nesterov && recipe.Momentum > 0),
+            OptimizerKind.Adamw => optim.AdamW(
+                buckets.Select(b => new AdamW.ParamGroup(b.Params, new AdamW.Options { LearningRate = b.Lr, weight_decay = b.WeightDecay })),
+                recipe.Lr, beta1: recipe.Betas[0], beta2: recipe.Betas[1], eps: recipe.Eps, weight_decay: recipe.WeightDecay),
             _ => throw new ArgumentOutOfRangeException(nameof(recipe), recipe.Name, "unknown optimizer"),
         };
     }

@@ -1,7 +1,8 @@
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 
@@ -26,7 +27,7 @@ public static class PretrainedWeights
         var matching = weights.Where(w => own.TryGetValue(w.Key, out var t) && t.shape.SequenceEqual(w.Value.shape))
             .ToDictionary(w => w.Key, w => w.Value, StringComparer.Ordinal);
         if (matching.Count == 0 && model is not ResNet) throw new InvalidDataException($"{path}: no tensor matches the model's parameter names and shapes");
-        model.load_state_dict(matching, strict: false);
+        model.LoadStateDict(matching, strict: false);
         return [.. own.Keys.Where(k => !matching.ContainsKey(k))];
     }
 }

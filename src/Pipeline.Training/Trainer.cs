@@ -1,18 +1,22 @@
-using Pipeline.Torch;
+using Pipeline.Distributed;
 using Pipeline.Training.Data;
 using Pipeline.Training.Distributed;
+using Pipeline.Training.Precision;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Evaluation;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training;
 
 /// <summary>
 /// Trains a classifier as a recipe says: epochs of shuffled (or class-balanced) mini-batches with augmentation,
-/// gradient accumulation, clipping and bf16 autocast on CUDA; the lr schedule per optimizer step; validation after every
+/// gradient accumulation, clipping and bf16 on CUDA (fp32 master weights: <see cref="Bf16MasterWeights{TOut}"/>); the lr
+/// schedule per optimizer step; validation after every
 /// epoch, best model by the recipe's metric, early stopping; checkpoints that resume bit-exactly (on CPU), mid-epoch
 /// included; cancellation between optimizer steps. Data-parallel training plugs in through <see cref="IDataParallel"/>:
 /// the recipe's batch size is the global one (each of N ranks trains on batch_size / N), so that N ranks take the same
@@ -30,7 +34,8 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
     private readonly IEpochSampler validationSampler;
     private readonly IReadOnlyList<string> classes;
     private readonly Tensor? classWeights;
-    private nn.Module<Tensor, Tensor> training;
+    private DistributedDataParallel? ddp;
+    private readonly Bf16MasterWeights<Tensor>? bf16;
 
     public Trainer(Recipe recipe, TensorDataset train, TensorDataset validation, TrainerOptions? options = null)
         : base(recipe, (options ??= new TrainerOptions()).Parallel, options.OutputDirectory, options.MaxSteps, options.Sinks, options.RankSinks)
@@ -46,11 +51,14 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
 
         // The seed fixes the initial weights; libtorch's generator then drives augmentation and dropout.
         manual_seed(recipe.Seed);
-        Model = ModelRegistry.Create(recipe.Model.Name, new ModelSpec(train.Images.shape[1], classes.Count, recipe.Model.Width));
+        var spec = new ModelSpec(train.Images.shape[1], classes.Count, recipe.Model.Width);
+        Model = ModelRegistry.Create(recipe.Model.Name, spec);
         if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model, weights);
         Model.to(device);
-        // The wrapper starts every rank from rank 0's weights and buffers.
-        training = parallel.Wrap(Model);
+        // Every rank starts from rank 0's weights and buffers.
+        ddp = parallel.Attach(Model);
+        // The bf16 copy's own initial weights are overwritten by the masters' before every forward.
+        if (UsesBf16(recipe, device)) bf16 = new Bf16MasterWeights<Tensor>(Model, ModelRegistry.Create(recipe.Model.Name, spec));
         // Ranks draw their own augmentation and dropout (their weights are rank 0's anyway).
         if (parallel.WorldSize > 1) manual_seed(recipe.Seed + parallel.Rank);
         if (recipe.BatchSize % parallel.WorldSize != 0)
@@ -91,13 +99,16 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
 
     protected override double TrainBatch(int epoch, long batch, ReadOnlySpan<long> indices, long accumulation, bool syncGradients)
     {
-        using var local = syncGradients ? null : Parallel.NoSync(training);
         var (images, labels) = trainBatches.Batch(indices);
-        Tensor loss;
-        using (AutocastCuda ? autocast(DeviceType.CUDA) : null)
-            loss = nn.functional.cross_entropy(training.call(images), labels, classWeights, label_smoothing: Recipe.Loss.LabelSmoothing);
+        bf16?.Refresh();
+        // The loss is computed in fp32 whatever precision the network ran in.
+        var logits = bf16 is null ? Model.call(images) : bf16.Working.call(images.to(ScalarType.BFloat16)).to(ScalarType.Float32);
+        var loss = nn.functional.cross_entropy(logits, labels, classWeights, label_smoothing: Recipe.Loss.LabelSmoothing);
         (loss / accumulation).backward();
-        return loss.item<double>();
+        bf16?.AccumulateGradients();
+        // Gradient accumulation stays local: the ranks average once per optimizer step.
+        if (syncGradients) ddp?.SynchronizeGradients();
+        return loss.ToDouble();
     }
 
     protected override (ClassificationReport Report, double Metric) Validate()
@@ -108,25 +119,31 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
 
     protected override Action<ITrainingSink> EpochMessage(int epoch, long step, double trainLoss, ClassificationReport report, double metric, bool isBest, TimeSpan elapsed)
     {
-        var result = new EpochResult(epoch, step, trainLoss, Optimizer.param_groups[0].lr, report, metric, isBest, elapsed);
+        var result = new EpochResult(epoch, step, trainLoss, Optimizer.ParamGroups.ElementAt(0).LearningRate, report, metric, isBest, elapsed);
         return s => s.OnEpoch(result);
     }
 
-    // The data-parallel wrapper reduces the parameters that required gradients when it was made: rewrap on a change.
+    // The gradient buckets hold the parameters that required gradients when they were made: rebuilt on a change.
     protected override void OnTrainableParametersChanged()
     {
-        if (ReferenceEquals(training, Model)) return;
-        training.Dispose();
-        training = Parallel.Wrap(Model);
+        if (ddp is null) return;
+        ddp.Dispose();
+        ddp = Parallel.Attach(Model);
     }
 
-    private bool AutocastCuda => Recipe.Bf16 && device.Type == DeviceType.CUDA;
+    /// <summary>Whether a recipe trains through a bf16 copy on this device: on CUDA when it asks (CPU trains in fp32).</summary>
+    public static bool UsesBf16(Recipe recipe, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        ArgumentNullException.ThrowIfNull(device);
+        return recipe.Bf16 && device.type == DeviceType.CUDA;
+    }
 
     private ClassificationReport Evaluate(ImageBatcher batches, IEpochSampler evaluationSampler)
     {
         // Every rank evaluates (and keeps as best) the same model: rank 0's running statistics.
         Parallel.SyncBuffers(Model);
-        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), RankBatchSize, classes, AutocastCuda);
+        var evaluator = ClassifierEvaluation.Run(Model, batches, evaluationSampler.Order(0), RankBatchSize, classes);
         if (Parallel.WorldSize > 1) evaluator.SetCounts(Parallel.SumOverRanks(evaluator.Counts()));
         return evaluator.Report();
     }
@@ -145,7 +162,8 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
         if (disposing)
         {
             classWeights?.Dispose();
-            if (!ReferenceEquals(training, Model)) training.Dispose();
+            ddp?.Dispose();
+            bf16?.Dispose();
         }
         base.Dispose(disposing);
     }

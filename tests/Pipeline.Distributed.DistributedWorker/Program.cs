@@ -80,7 +80,7 @@ internal static class Modes
         using (var large = arange(1_000_000, dtype: ScalarType.Float32).mul_(r + 1))
         {
             group.AllReduce(large, ReduceOp.Sum);
-            Console.WriteLine($"all_reduce_large={large[999_999].item<float>().ToString("R", CultureInfo.InvariantCulture)}");
+            Console.WriteLine($"all_reduce_large={large[999_999].ToSingle().ToString("R", CultureInfo.InvariantCulture)}");
         }
         group.Barrier();
         Console.WriteLine("barrier=ok");
@@ -135,7 +135,7 @@ internal static class Modes
         Console.WriteLine("trained=ok");
     }
 
-    private static double Sum(IEnumerable<Tensor> tensors) => tensors.Sum(t => t.to_type(ScalarType.Float64).sum().item<double>());
+    private static double Sum(IEnumerable<Tensor> tensors) => tensors.Sum(t => t.to_type(ScalarType.Float64).sum().ToDouble());
 
     private static void Write(string path, IEnumerable<Tensor> tensors)
     {

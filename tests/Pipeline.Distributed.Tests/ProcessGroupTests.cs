@@ -19,6 +19,21 @@ public sealed class ProcessGroupTests
     }
 
     [Fact]
+    public void The_store_listens_on_the_rendezvous_address_only_not_on_every_interface()
+    {
+        var port = WorkerProcess.FreePort();
+        using var group = ProcessGroup.Join(new ProcessGroupOptions("127.0.0.1", port, 0, 1, TimeSpan.FromSeconds(10), BindHost: "127.0.0.1"));
+        // The kernel's table of listening TCP sockets (state 0A), local address and port in hex: 127.0.0.1 is 0100007F.
+        var listening = new[] { "/proc/net/tcp", "/proc/net/tcp6" }.Where(File.Exists)
+            .SelectMany(f => File.ReadLines(f).Skip(1))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(c => c[3] == "0A" && c[1].EndsWith($":{port:X4}", StringComparison.Ordinal))
+            .Select(c => c[1][..c[1].IndexOf(':', StringComparison.Ordinal)])
+            .ToList();
+        Assert.Equal(["0100007F"], listening);
+    }
+
+    [Fact]
     public void A_group_of_one_reduces_to_itself()
     {
         using var group = Single();

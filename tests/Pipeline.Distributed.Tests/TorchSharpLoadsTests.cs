@@ -1,3 +1,4 @@
+using TorchSharp;
 using Pipeline.ElfPatch;
 using static TorchSharp.torch;
 
@@ -10,7 +11,7 @@ public sealed class TorchSharpLoadsTests
     public void A_tensor_op_runs_through_TorchSharp_s_own_libtorch()
     {
         using var sum = ones(2, 2).sum();
-        Assert.Equal(4f, sum.item<float>());
+        Assert.Equal(4f, sum.ToSingle());
 
         // Loaded from this output folder (the patched copy), never Debian's libtorch in /usr/lib.
         var maps = File.ReadAllLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length >= 6).Select(f => f[5]).Distinct().ToList();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using Pipeline.Vision;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Imaging;
 using Xunit.Abstractions;

@@ -1,6 +1,9 @@
+using Pipeline.Distributed;
 using System.Globalization;
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training;
 using Pipeline.Training.Checkpoints;
 using Pipeline.Training.Distributed;
@@ -68,7 +71,7 @@ try
     }
     return 0;
 }
-catch (Exception e) when (e is DistributedException or TorchException or InvalidOperationException or RecipeException)
+catch (Exception e) when (e is DistributedException or System.Runtime.InteropServices.ExternalException or InvalidOperationException or RecipeException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 3;

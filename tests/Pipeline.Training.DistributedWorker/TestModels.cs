@@ -1,6 +1,8 @@
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.DistributedWorker;
 
@@ -10,14 +12,17 @@ namespace Pipeline.Training.DistributedWorker;
 /// </summary>
 public sealed class PlainMlp : nn.Module<Tensor, Tensor>
 {
-    public PlainMlp(long inputs, long classes)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public PlainMlp(long inputs, long classes) : base(nameof(PlainMlp))
     {
-        hidden = register_module("hidden", new nn.Linear(inputs, 32));
-        output = register_module("output", new nn.Linear(32, classes));
+        hidden = this.Register("hidden", nn.Linear(inputs, 32));
+        output = this.Register("output", nn.Linear(32, classes));
     }
 
-    public nn.Linear hidden { get; }
-    public nn.Linear output { get; }
+    public Linear hidden { get; }
+    public Linear output { get; }
 
     public override Tensor forward(Tensor input)
     {

@@ -1,9 +1,10 @@
 using System.Globalization;
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training.DistributedWorker;
 using Pipeline.Training.Recipes;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 
@@ -50,7 +51,7 @@ public sealed class DataParallelTrainerTests : IDisposable
     {
         Assert.Equal(a.Keys.Order(StringComparer.Ordinal), b.Keys.Order(StringComparer.Ordinal));
         using var scope = NewDisposeScope();
-        return a.Keys.Max(k => (a[k].to(float64) - b[k].to(float64)).abs().max().item<double>());
+        return a.Keys.Max(k => (a[k].to(float64) - b[k].to(float64)).abs().max().ToDouble());
     }
 
     [Theory]

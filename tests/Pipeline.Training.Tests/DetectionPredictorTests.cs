@@ -1,9 +1,10 @@
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training.Detection;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Imaging;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 
@@ -31,7 +32,7 @@ public sealed class DetectionPredictorTests : IDisposable
         new Random(3).NextBytes(pixels);
         var image = new ImageBuffer(150, 100, 1, pixels); // gray: converted to the model's three channels
 
-        using var predictor = new DetectionPredictor(recipe, classes, [3, height, width], weights, Device.CPU);
+        using var predictor = new DetectionPredictor(recipe, classes, [3, height, width], weights, CPU);
         var boxes = predictor.Predict(image, minScore: 0, max: 20);
         Assert.InRange(boxes.Count, 1, 20);
         Assert.Equal(boxes.OrderByDescending(b => b.Score), boxes);

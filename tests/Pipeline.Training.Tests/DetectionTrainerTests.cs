@@ -1,11 +1,12 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Training.Checkpoints;
 using Pipeline.Training.Detection;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Synthetic;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 
@@ -102,7 +103,7 @@ public sealed class DetectionTrainerTests : IDisposable
         Assert.Equal([false, true], data.BoxesOf(first).Select(b => b.IsCrowd));
 
         var recipe = Tiny();
-        using (var batcher = new DetectionBatcher(recipe.Input, 3, Device.CPU))
+        using (var batcher = new DetectionBatcher(recipe.Input, 3, CPU))
         using (var scope = NewDisposeScope())
         {
             var (_, targets) = batcher.Batch(data, [first]);

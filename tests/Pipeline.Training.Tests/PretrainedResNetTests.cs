@@ -1,9 +1,10 @@
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Pipeline.Training.Recipes;
 using Pipeline.Training.Schedules;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 
@@ -28,14 +30,15 @@ public class ScheduleTests
     }
 
     // Two groups with base lrs 0.1 and 0.01, as the reference script.
-    private static (Parameter[] Params, optim.SGD Optimizer) TwoGroups()
+    private static (TorchSharp.Modules.Parameter[] Params, TorchSharp.Modules.SGD Optimizer) TwoGroups()
     {
-        var a = new Parameter(zeros(1));
-        var b = new Parameter(zeros(1));
-        return ([a, b], new optim.SGD([new optim.ParamGroup([a], lr: 0.1), new optim.ParamGroup([b], lr: 0.01)], 0.1, momentum: 0.9));
+        var a = new TorchSharp.Modules.Parameter(zeros(1));
+        var b = new TorchSharp.Modules.Parameter(zeros(1));
+        return ([a, b], optim.SGD([new TorchSharp.Modules.SGD.ParamGroup([a], new TorchSharp.Modules.SGD.Options { LearningRate = 0.1 }),
+            new TorchSharp.Modules.SGD.ParamGroup([b], new TorchSharp.Modules.SGD.Options { LearningRate = 0.01 })], 0.1, momentum: 0.9));
     }
 
-    private static void AssertSequence(string name, Func<optim.Optimizer, LrScheduler> make)
+    private static void AssertSequence(string name, Func<TorchSharp.Modules.OptimizerHelper, LrScheduler> make)
     {
         var expected = Reference.Value[name];
         var (ps, opt) = TwoGroups();
@@ -44,8 +47,8 @@ public class ScheduleTests
         for (var step = 0; step < expected.Length; step++)
         {
             for (var g = 0; g < 2; g++)
-                Assert.True(Math.Abs(expected[step][g] - opt.param_groups[g].lr) <= 1e-12 * Math.Max(1, expected[step][g]),
-                    $"{name} step {step} group {g}: PyTorch {expected[step][g]}, ours {opt.param_groups[g].lr}");
+                Assert.True(Math.Abs(expected[step][g] - opt.ParamGroups.ElementAt(g).LearningRate) <= 1e-12 * Math.Max(1, expected[step][g]),
+                    $"{name} step {step} group {g}: PyTorch {expected[step][g]}, ours {opt.ParamGroups.ElementAt(g).LearningRate}");
             scheduler.Step();
         }
         foreach (var p in ps) p.Dispose();
@@ -74,7 +77,7 @@ public class ScheduleTests
         for (var k = 0; k < metrics.Length; k++)
         {
             scheduler.EpochEnd(metrics[k]);
-            for (var g = 0; g < 2; g++) Assert.Equal(expected[k][g], opt.param_groups[g].lr, 12);
+            for (var g = 0; g < 2; g++) Assert.Equal(expected[k][g], opt.ParamGroups.ElementAt(g).LearningRate, 12);
         }
         Assert.True(scheduler.Plateau!.Reductions >= 2);
     }
@@ -126,10 +129,10 @@ public class ScheduleTests
             a.EpochEnd(2.0);
             var b = new LrScheduler(second, new CosineCurve(20), 3, 0.1, new ReduceOnPlateau(MetricMode.Min, 0.5, 0));
             b.LoadStateDict(JsonSerializer.Deserialize<System.Text.Json.Nodes.JsonObject>(a.StateDict().ToJsonString())!);
-            Assert.Equal(first.param_groups[1].lr, second.param_groups[1].lr);
+            Assert.Equal(first.ParamGroups.ElementAt(1).LearningRate, second.ParamGroups.ElementAt(1).LearningRate);
             a.Step();
             b.Step();
-            Assert.Equal(first.param_groups[0].lr, second.param_groups[0].lr);
+            Assert.Equal(first.ParamGroups.ElementAt(0).LearningRate, second.ParamGroups.ElementAt(0).LearningRate);
             Assert.Equal(1, b.Plateau!.Reductions);
         }
     }

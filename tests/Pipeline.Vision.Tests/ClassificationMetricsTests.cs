@@ -3,7 +3,8 @@ using System.Text.Json;
 using Pipeline.Testing;
 using Pipeline.Vision.Evaluation;
 using Pipeline.Vision.Tests.Support;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Tests;
 
@@ -127,7 +128,7 @@ public class ClassificationMetricsTests
     }
 
     /// <summary>
-    /// Random logits (5 classes, the last never a label) through <see cref="ClassificationEvaluator.Update(Pipeline.Torch.Tensor, Pipeline.Torch.Tensor, double?)"/>
+    /// Random logits (5 classes, the last never a label) through <see cref="ClassificationEvaluator.Update(TorchSharp.torch.Tensor, TorchSharp.torch.Tensor, double?)"/>
     /// against numpy: softmax, 1000 bins, scikit-learn's average precision over the distinct binned scores (its
     /// <c>_binary_clf_curve</c> by sorting, not by histograms), COCO's interpolated precision and the F1-optimal threshold.
     /// </summary>

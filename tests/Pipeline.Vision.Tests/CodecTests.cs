@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using Pipeline.Vision.Imaging;
 using Pipeline.Vision.Tests.Support;
 

@@ -1,9 +1,9 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Data.Synthetic;
 using Pipeline.Vision.Tests.Support;
-using static Pipeline.Torch.torch;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Tests;
 
@@ -43,13 +43,13 @@ public class DetectionTensorDatasetTests
         stream.Position = 0;
         using var read = DetectionTensorShards.Read(stream, "train.safetensors");
         Assert.Equal(train.Classes, read.Classes);
-        Assert.True(read.Images.eq(train.Images).all().item<bool>());
+        Assert.True(read.Images.eq(train.Images).all().ToBoolean());
         for (var i = 0; i < items.Count; i++) Assert.Equal(train.BoxesOf(i), read.BoxesOf(i));
 
         using var subset = train.Subset([4, 1]);
         Assert.Equal(train.BoxesOf(4), subset.BoxesOf(0));
         Assert.Equal(train.BoxesOf(1), subset.BoxesOf(1));
-        Assert.True(subset.Images[1].eq(train.Images[1]).all().item<bool>());
+        Assert.True(subset.Images[1].eq(train.Images[1]).all().ToBoolean());
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public class DetectionTensorDatasetTests
         var box = val.BoxesOf(0)[0];
         Assert.Equal(item.Boxes[0].X1 * 0.5, box.X1, 3);
         Assert.Equal(item.Boxes[0].Y1 * 0.5 + 4, box.Y1, 3);
-        Assert.Equal(114, val.Images[0, 0, 0, 0].item<long>());
+        Assert.Equal(114, val.Images[0, 0, 0, 0].ToInt64());
         Assert.Throws<ArgumentException>(() => DetectionTensors.ToTensorDataset(coco, source, DatasetSplit.Val, 48, 40, DetectionFit.Letterbox));
     }
 
@@ -85,7 +85,7 @@ public class DetectionTensorDatasetTests
         // Decoded in its own channels, as an uploaded image comes: fitting converts it as the set was decoded.
         var image = Imaging.ImageDecoder.Default.Decode(source.ReadAllBytes(item.Path), item.Path);
         var (fitted, back) = DetectionTensors.FitImage(image, 3, height, width, fit);
-        Assert.True(fitted.eq(val.Images[0]).all().item<bool>(), "the fitted image differs from the set's");
+        Assert.True(fitted.eq(val.Images[0]).all().ToBoolean(), "the fitted image differs from the set's");
         Assert.Equal((96, 80), (back.Width, back.Height));
         foreach (var (original, inSet) in item.Boxes.Zip(val.BoxesOf(0)))
         {
@@ -124,12 +124,12 @@ public class DetectionTensorDatasetTests
     {
         using var scope = NewDisposeScope();
         using var good = DetectionTensorDataset.From(zeros([2, 1, 8, 8], ScalarType.Byte), [[new BoundingBox(1, 1, 4, 4, 0)], []], ["a"]);
-        var tensors = new Dictionary<string, Pipeline.Torch.Tensor>
+        var tensors = new Dictionary<string, TorchSharp.torch.Tensor>
         {
             ["images"] = good.Images, ["boxes"] = zeros([1, 4]), ["box_classes"] = zeros([1], ScalarType.Int64), ["offsets"] = tensor(new long[] { 0, 2, 1 }),
         };
         using var stream = new MemoryStream();
-        Pipeline.Torch.Serialization.SafeTensors.Write(stream, tensors, new Dictionary<string, string> { ["classes"] = "[\"a\"]" });
+        Pipeline.Vision.Serialization.SafeTensors.Write(stream, tensors, new Dictionary<string, string> { ["classes"] = "[\"a\"]" });
         stream.Position = 0;
         var e = Assert.Throws<InvalidDataException>(() => DetectionTensorShards.Read(stream, "bad.safetensors"));
         Assert.Contains("bad.safetensors", e.Message, StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using System.IO.Compression;
 using Pipeline.Vision.Data;
 
@@ -12,7 +13,7 @@ public class FashionMnistTests
         using var test = FashionMnist.Load(FashionMnist.DebianPath, "t10k");
         Assert.Equal([60000L, 1, 28, 28], train.Images.shape);
         Assert.Equal(10000, test.Count);
-        Assert.Equal(Pipeline.Torch.ScalarType.Byte, train.Images.dtype);
+        Assert.Equal(TorchSharp.torch.ScalarType.Byte, train.Images.dtype);
         // Fashion-MNIST is balanced: 6,000 training and 1,000 test images per class.
         Assert.All(train.ClassCounts(), c => Assert.Equal(6000, c));
         Assert.All(test.ClassCounts(), c => Assert.Equal(1000, c));

@@ -1,11 +1,12 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Data.Synthetic;
 using Pipeline.Vision.Detection;
 using Pipeline.Vision.Tests.Support;
 using Xunit.Abstractions;
-using static Pipeline.Torch.torch;
-using ops = Pipeline.Vision.torchvision.ops;
+using static TorchSharp.torch;
+using Pipeline.Vision.Ops;
+using ops = TorchSharp.torchvision.ops;
 
 namespace Pipeline.Vision.Tests;
 
@@ -25,7 +26,7 @@ public class FcosTrainingTests(ITestOutputHelper output)
         Assert.Equal([2L, 109, 4], result.BoxRegression.shape);
         Assert.Equal([2L, 109, 1], result.Centerness.shape);
         Assert.Equal([109L, 4], result.Anchors.shape);
-        Assert.True(result.BoxRegression.min().item<float>() >= 0, "box distances are non-negative");
+        Assert.True(result.BoxRegression.min().ToSingle() >= 0, "box distances are non-negative");
         // The untrained head scores every class at the prior (0.01): nothing passes the default score threshold.
         Assert.All(model.postprocess(result), d => Assert.Equal(0, d.Scores.shape[0]));
         Assert.Throws<ArgumentException>(() => new Fcos(new FcosOptions { FpnChannels = 48 }));
@@ -48,7 +49,7 @@ public class FcosTrainingTests(ITestOutputHelper output)
             tensor(s.Boxes.Select(b => (long)b.ClassId).ToArray()))).ToArray();
 
         using var model = new Fcos(new FcosOptions { Backbone = "resnet18", Classes = generator.Classes.Count, FpnChannels = 64, HeadConvs = 2 });
-        using var optimizer = new optim.Adam(model.parameters(), lr: 1e-3);
+        using var optimizer = optim.Adam(model.parameters(), lr: 1e-3);
         model.train();
         var losses = new List<double>();
         Dictionary<string, float> last = [];
@@ -61,8 +62,8 @@ public class FcosTrainingTests(ITestOutputHelper output)
             var loss = parts["classification"] + parts["bbox_regression"] + parts["bbox_ctrness"];
             loss.backward();
             optimizer.step();
-            losses.Add(loss.item<float>());
-            last = parts.ToDictionary(p => p.Key, p => p.Value.item<float>());
+            losses.Add(loss.ToSingle());
+            last = parts.ToDictionary(p => p.Key, p => p.Value.ToSingle());
         }
         output.WriteLine($"loss: {string.Join(" ", losses.Where((_, k) => k % 5 == 0 || k == losses.Count - 1).Select(l => l.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}");
         output.WriteLine(string.Join(", ", last.Select(p => $"{p.Key} {p.Value:F3}")));
@@ -86,7 +87,7 @@ public class FcosTrainingTests(ITestOutputHelper output)
                 for (var g = 0; g < samples[i].Boxes.Count; g++)
                 {
                     var sameClass = detections[i].Labels.eq(samples[i].Boxes[g].ClassId);
-                    if ((iou[g].gt(0.5) & sameClass).any().item<bool>()) found++;
+                    if ((iou[g].gt(0.5) & sameClass).any().ToBoolean()) found++;
                 }
             }
             output.WriteLine($"found {found} of {objects} objects");

@@ -1,6 +1,6 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Tests;
 

@@ -120,9 +120,9 @@ public class PillowParityTests
         using var viaTensor = ImageOps.Resize(chw, toHeight, toWidth);
         Assert.Equal(0, TestImages.MaxDifference(pillow, ImageBuffer.FromTensor(viaTensor)));
         // libtorch's float path (GPU tensors, float images) resamples in float: a level or two apart, rarely.
-        using var asFloat = chw.to(Pipeline.Torch.ScalarType.Float32);
+        using var asFloat = chw.to(TorchSharp.torch.ScalarType.Float32);
         using var floatResized = ImageOps.Resize(asFloat, toHeight, toWidth);
-        using var rounded = floatResized.round().clamp(0, 255).to(Pipeline.Torch.ScalarType.Byte);
+        using var rounded = floatResized.round().clamp(0, 255).to(TorchSharp.torch.ScalarType.Byte);
         var viaTorch = ImageBuffer.FromTensor(rounded);
         Assert.True(TestImages.MaxDifference(pillow, viaTorch) <= 2, $"max difference {TestImages.MaxDifference(pillow, viaTorch)}");
         Assert.True(TestImages.MeanDifference(pillow, viaTorch) < 0.3, $"mean difference {TestImages.MeanDifference(pillow, viaTorch)}");

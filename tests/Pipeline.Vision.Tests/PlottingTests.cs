@@ -144,8 +144,8 @@ public class PlottingTests
             for (var c = 0; c < FashionMnist.Length; c++)
                 logits[n * FashionMnist.Length + c] = (float)(random.NextDouble() * 3 + (labels[n] == c ? 1 + c % 4 * random.NextDouble() : 0));
         var evaluator = new ClassificationEvaluator(FashionMnist, 1);
-        using (var scope = Pipeline.Torch.torch.NewDisposeScope())
-            evaluator.Update(Pipeline.Torch.torch.tensor(logits, [items, FashionMnist.Length]), Pipeline.Torch.torch.tensor(labels));
+        using (var scope = TorchSharp.torch.NewDisposeScope())
+            evaluator.Update(TorchSharp.torch.tensor(logits, [items, FashionMnist.Length]), TorchSharp.torch.tensor(labels));
         var report = evaluator.Report();
         var image = AssertCurvesDrawn(Charts.PrecisionRecall(report, title: $"Test precision-recall, one vs rest ({items} images)"), "pr_curves_classification.png", FashionMnist.Length);
         // The mean curve, thick and black, inside the plot.

@@ -1,11 +1,12 @@
+using Pipeline.Vision;
 using System.Globalization;
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
-using Pipeline.Torch.Tests;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Vision.Tests.Support;
-using static Pipeline.Torch.torch;
-using F = Pipeline.Torch.torch.nn.functional;
-using ops = Pipeline.Vision.torchvision.ops;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+using Pipeline.Vision.Ops;
+using ops = TorchSharp.torchvision.ops;
 
 namespace Pipeline.Vision.Tests;
 
@@ -52,8 +53,8 @@ public class TorchvisionOpsParityTests
         TensorAssert.Close(R("out/box_iou"), iou, 1e-6, 1e-6, "box_iou");
         TensorAssert.Close(R("out/generalized_box_iou"), ops.generalized_box_iou(a, b), 1e-6, 1e-6, "generalized_box_iou");
         // The reference does include the cases: a duplicate pair (IoU 1) and zero-area boxes.
-        Assert.Equal(1f, iou[5, 3].item<float>());
-        Assert.Equal(0f, ops.box_area(a)[0].item<float>());
+        Assert.Equal(1f, iou[5, 3].ToSingle());
+        Assert.Equal(0f, ops.box_area(a)[0].ToSingle());
         TensorAssert.Close(R("out/box_iou64"), ops.box_iou(R("in/iou64"), R("in/iou64").flip(0)), 1e-12, 1e-12, "box_iou in float64");
     }
 
@@ -74,17 +75,17 @@ public class TorchvisionOpsParityTests
         using var scope = NewDisposeScope();
         var boxes = R("in/convert");
         foreach (var to in new[] { "xyxy", "xywh", "cxcywh" })
-            TensorAssert.Close(R($"out/convert_{from}_{to}"), ops.box_convert(boxes, from, to), 0, 0, $"{from} -> {to}");
+            TensorAssert.Close(R($"out/convert_{from}_{to}"), BoxOps.box_convert(boxes, from, to), 0, 0, $"{from} -> {to}");
         // Round trip back to the format it came from.
-        TensorAssert.Close(boxes, ops.box_convert(ops.box_convert(boxes, from, "cxcywh"), "cxcywh", from), 1e-4, 1e-6, $"{from} -> cxcywh -> {from}");
-        Assert.Throws<ArgumentException>(() => ops.box_convert(boxes, "xyxy", "yxyx"));
+        TensorAssert.Close(boxes, BoxOps.box_convert(BoxOps.box_convert(boxes, from, "cxcywh"), "cxcywh", from), 1e-4, 1e-6, $"{from} -> cxcywh -> {from}");
+        Assert.Throws<ArgumentException>(() => BoxOps.box_convert(boxes, "xyxy", "yxyx"));
     }
 
     [Fact]
     public void Clipping_to_the_image_matches()
     {
         using var scope = NewDisposeScope();
-        TensorAssert.Close(R("out/clip"), ops.clip_boxes_to_image(R("in/convert") - 20, height: 60, width: 45), 0, 0, "clip_boxes_to_image");
+        TensorAssert.Close(R("out/clip"), BoxOps.clip_boxes_to_image(R("in/convert") - 20, height: 60, width: 45), 0, 0, "clip_boxes_to_image");
     }
 
     public static TheoryData<int, double> NmsCases()
@@ -102,8 +103,8 @@ public class TorchvisionOpsParityTests
         using var scope = NewDisposeScope();
         var (boxes, scores, classes) = (R($"in/nms{set}_boxes"), R($"in/nms{set}_scores"), R($"in/nms{set}_classes"));
         var t = threshold.ToString("0.0", CultureInfo.InvariantCulture);
-        Assert.Equal(R($"out/nms{set}_{t}").ToArray<long>(), ops.nms(boxes, scores, threshold).ToArray<long>());
-        Assert.Equal(R($"out/batched_nms{set}_{t}").ToArray<long>(), ops.batched_nms(boxes, scores, classes, threshold).ToArray<long>());
+        Assert.Equal(R($"out/nms{set}_{t}").ToArray<long>(), BoxOps.nms(boxes, scores, threshold).ToArray<long>());
+        Assert.Equal(R($"out/batched_nms{set}_{t}").ToArray<long>(), BoxOps.batched_nms(boxes, scores, classes, threshold).ToArray<long>());
     }
 
     [Fact]
@@ -111,26 +112,26 @@ public class TorchvisionOpsParityTests
     {
         using var scope = NewDisposeScope();
         var (boxes, scores, classes) = (R("in/nms_big_boxes"), R("in/nms_big_scores"), R("in/nms_big_classes"));
-        var kept = ops.batched_nms(boxes, scores, classes, 0.5);
+        var kept = BoxOps.batched_nms(boxes, scores, classes, 0.5);
         // torchvision's class-by-class path (over 1000 boxes) keeps the same boxes but orders equal scores by an
         // unstable sort; ours lists them by index, as its other path does.
         Assert.Equal(R("out/batched_nms_big").ToArray<long>().Order(), kept.ToArray<long>().Order());
         Assert.Equal(R("out/batched_nms_big_by_index").ToArray<long>(), kept.ToArray<long>());
-        Assert.Equal(R("out/nms_big").ToArray<long>(), ops.nms(boxes, scores, 0.5).ToArray<long>());
+        Assert.Equal(R("out/nms_big").ToArray<long>(), BoxOps.nms(boxes, scores, 0.5).ToArray<long>());
         Assert.True(kept.shape[0] > R("out/nms_big").shape[0], "class-wise NMS keeps more than NMS over all classes");
-        Assert.Equal(R("out/nms64").ToArray<long>(), ops.nms(R("in/nms64_boxes"), R("in/nms64_scores"), 0.4).ToArray<long>());
+        Assert.Equal(R("out/nms64").ToArray<long>(), BoxOps.nms(R("in/nms64_boxes"), R("in/nms64_scores"), 0.4).ToArray<long>());
     }
 
     [Fact]
     public void Nms_of_nothing_is_empty_and_bad_shapes_are_refused()
     {
         using var scope = NewDisposeScope();
-        var none = ops.nms(zeros(0, 4), zeros(0), 0.5);
+        var none = BoxOps.nms(zeros(0, 4), zeros(0), 0.5);
         Assert.Equal([0L], none.shape);
         Assert.Equal(ScalarType.Int64, none.dtype);
-        Assert.Throws<ArgumentException>(() => ops.nms(zeros(3, 5), zeros(3), 0.5));
-        Assert.Throws<ArgumentException>(() => ops.nms(zeros(3, 4), zeros(2), 0.5));
-        Assert.Throws<ArgumentException>(() => ops.batched_nms(zeros(3, 4), zeros(3), zeros(2), 0.5));
+        Assert.Throws<ArgumentException>(() => BoxOps.nms(zeros(3, 5), zeros(3), 0.5));
+        Assert.Throws<ArgumentException>(() => BoxOps.nms(zeros(3, 4), zeros(2), 0.5));
+        Assert.Throws<ArgumentException>(() => BoxOps.batched_nms(zeros(3, 4), zeros(3), zeros(2), 0.5));
     }
 
     [Theory]
@@ -146,11 +147,11 @@ public class TorchvisionOpsParityTests
     [Fact]
     public void Sigmoid_focal_loss_with_soft_targets_matches_and_gamma_zero_is_weighted_bce()
     {
-        CheckWithGrads("focal_soft", x => ops.sigmoid_focal_loss(x[0], x[1], reduction: nn.Reduction.Sum),
+        CheckWithGrads("focal_soft", x => ops.sigmoid_focal_loss(x[0], x[1], alpha: 0.25, gamma: 2.0, reduction: nn.Reduction.Sum),
             [("inputs", R("in/focal_logits")), ("targets", R("in/focal_soft"))]);
         using var scope = NewDisposeScope();
         var bce = F.binary_cross_entropy_with_logits(R("in/focal_logits"), R("in/focal_hard"), reduction: nn.Reduction.None);
-        TensorAssert.Close(bce, ops.sigmoid_focal_loss(R("in/focal_logits"), R("in/focal_hard"), alpha: -1, gamma: 0), 1e-6, 1e-6, "gamma 0, no alpha");
+        TensorAssert.Close(bce, ops.sigmoid_focal_loss(R("in/focal_logits"), R("in/focal_hard"), alpha: -1.0, gamma: 0.0), 1e-6, 1e-6, "gamma 0, no alpha");
     }
 
     [Theory]
@@ -160,12 +161,12 @@ public class TorchvisionOpsParityTests
     [InlineData("eps", nn.Reduction.Sum, 1e-3)]
     public void Generalized_box_iou_loss_and_its_gradients_match(string name, nn.Reduction reduction, double eps)
     {
-        CheckWithGrads($"giou_loss_{name}", x => ops.generalized_box_iou_loss(x[0], x[1], reduction, eps),
+        CheckWithGrads($"giou_loss_{name}", x => BoxOps.generalized_box_iou_loss(x[0], x[1], reduction, eps),
             [("boxes1", R("in/loss_pred")), ("boxes2", R("in/loss_target"))]);
         using var scope = NewDisposeScope();
-        var perPair = ops.generalized_box_iou_loss(R("in/loss_pred"), R("in/loss_target"));
-        Assert.Equal(0f, perPair[0].item<float>(), 1e-6f); // identical boxes
-        Assert.True(perPair[1].item<float>() > 1f, "disjoint boxes lose more than 1");
+        var perPair = BoxOps.generalized_box_iou_loss(R("in/loss_pred"), R("in/loss_target"));
+        Assert.Equal(0f, perPair[0].ToSingle(), 1e-6f); // identical boxes
+        Assert.True(perPair[1].ToSingle() > 1f, "disjoint boxes lose more than 1");
     }
 
     [Fact]

@@ -1,10 +1,11 @@
-using Pipeline.Torch;
+using Pipeline.Vision;
+using TorchSharp;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Imaging;
 using Pipeline.Vision.Sampling;
 using Pipeline.Vision.Tests.Support;
 using Pipeline.Vision.Transforms;
-using static Pipeline.Torch.torch;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Tests;
 
@@ -177,7 +178,7 @@ public class TransformTests
         var pipeline = new Compose(new RandomResizedCrop(16, 16), new RandomFlip(), new RandomRotation(20), new ColorJitter(0.3, 0.3, 0.3), new Cutout());
         using var onCpu = pipeline.Apply(image, new Random(5));
         using var onGpu = pipeline.Apply(gpu, new Random(5));
-        Assert.Equal(DeviceType.CUDA, onGpu.device.Type);
+        Assert.Equal(DeviceType.CUDA, onGpu.device.type);
         var (c, g) = (Bytes(onCpu), Bytes(onGpu));
         Assert.True(c.Zip(g).Max(p => Math.Abs(p.First - p.Second)) <= 1);
     }

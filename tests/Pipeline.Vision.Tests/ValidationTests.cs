@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json;

@@ -31,7 +31,7 @@ public sealed record CancelJob(Guid JobId, string Reason);
 
 /// <summary>
 /// Join job <paramref name="JobId"/>'s data-parallel group as <paramref name="Rank"/> of <paramref name="WorldSize"/>:
-/// rendezvous on the leader's TCPStore at <paramref name="MasterAddr"/>:<paramref name="MasterPort"/>. Sent by the
+/// rendezvous on the leader's store (Pipeline.Distributed's, bound to that address) at <paramref name="MasterAddr"/>:<paramref name="MasterPort"/>. Sent by the
 /// trainer replica that leads the job (rank 0) to the trainer queue, so an idle replica takes it. An invitation of an
 /// earlier <paramref name="Attempt"/> finds no one at the address and is dropped.
 /// </summary>

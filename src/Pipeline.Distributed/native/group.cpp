@@ -272,7 +272,7 @@ PD_API PdGroup* pd_group_new(const char* store_host, int32_t store_port, int32_t
   g->timeout = ms(timeout_ms);
   g->heartbeat_interval = std::max(ms(20), std::min(ms(250), g->timeout / 8));
   const std::string host = store_host ? store_host : "";
-  if (rank == 0) g->server = std::make_unique<pd::StoreServer>(store_port);
+  if (rank == 0) g->server = std::make_unique<pd::StoreServer>(host, store_port);
   g->store = std::make_unique<pd::StoreClient>(host, store_port, g->timeout);
 
   gloo::transport::tcp::attr attr;

@@ -68,33 +68,34 @@ void put(std::vector<char>& out, T v) {
 
 // ---- server ----
 
-StoreServer::StoreServer(int port) {
-  listen_fd_ = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  bool v6 = listen_fd_ >= 0;
-  if (!v6) listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) throw std::runtime_error(errno_text("socket"));
-  int one = 1, zero = 0;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc;
-  if (v6) {
-    ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);  // IPv4 clients too
-    sockaddr_in6 addr{};
-    addr.sin6_family = AF_INET6;
-    addr.sin6_addr = in6addr_any;
-    addr.sin6_port = htons(static_cast<uint16_t>(port));
-    rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  } else {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+StoreServer::StoreServer(const std::string& host, int port) {
+  // Bound to the rendezvous address alone: the store answers no one on the machine's other interfaces.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int gai = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (gai != 0) throw std::runtime_error("store server: cannot resolve '" + host + "': " + ::gai_strerror(gai));
+  std::string last = "no address";
+  listen_fd_ = -1;
+  for (addrinfo* ai = res; ai != nullptr && listen_fd_ < 0; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last = errno_text("socket");
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+      last = errno_text(("store server on " + host + ":" + std::to_string(port)).c_str());
+      ::close(fd);
+      continue;
+    }
+    listen_fd_ = fd;
   }
-  if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
-    auto text = errno_text(("store server on port " + std::to_string(port)).c_str());
-    ::close(listen_fd_);
-    throw std::runtime_error(text);
-  }
+  ::freeaddrinfo(res);
+  if (listen_fd_ < 0) throw std::runtime_error(last);
   acceptor_ = std::thread([this] { accept_loop(); });
 }
 

@@ -19,7 +19,9 @@ using ms = std::chrono::milliseconds;
 
 class StoreServer {
  public:
-  explicit StoreServer(int port);  // listens on all interfaces; throws when the port is taken
+  // Listens on `host` (MASTER_ADDR: an address or a name of this machine) only, not on every interface; throws when
+  // the address does not resolve to one of this machine's or the port is taken.
+  StoreServer(const std::string& host, int port);
   ~StoreServer();                  // stops accepting, closes every connection, joins every thread
   StoreServer(const StoreServer&) = delete;
   StoreServer& operator=(const StoreServer&) = delete;

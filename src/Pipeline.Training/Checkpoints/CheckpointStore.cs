@@ -1,26 +1,27 @@
 using System.Globalization;
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Checkpoints;
 
 /// <summary>
 /// A folder of checkpoints, one sub-folder per optimizer step (<c>step-00000120/</c>: <c>model.safetensors</c>,
-/// <c>optimizer.safetensors</c>, <c>state.json</c>). Each is written into a temporary folder and renamed into place, so
+/// <c>optimizer.bin</c> (TorchSharp's optimizer state format), <c>state.json</c>). Each is written into a temporary folder and renamed into place, so
 /// a reader never sees half a checkpoint; only the newest <c>keepLast</c> are kept.
 /// </summary>
 public sealed class CheckpointStore(string folder, int keepLast = 2)
 {
     public const string ModelFile = "model.safetensors";
-    public const string OptimizerFile = "optimizer.safetensors";
+    public const string OptimizerFile = "optimizer.bin";
     public const string StateFile = "state.json";
     private const string Prefix = "step-";
 
     public string Folder { get; } = folder;
 
     /// <summary>Writes a checkpoint and returns its folder.</summary>
-    public string Save(nn.Module model, optim.Optimizer optimizer, TrainingState state)
+    public string Save(nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer, TrainingState state)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -34,8 +35,7 @@ public sealed class CheckpointStore(string folder, int keepLast = 2)
         {
             using (var scope = NewDisposeScope())
                 SafeTensors.Save(Path.Combine(temp, ModelFile), model.state_dict());
-            using (var optimizerState = optimizer.state_dict())
-                optimizerState.save(Path.Combine(temp, OptimizerFile));
+            optimizer.save_state_dict(Path.Combine(temp, OptimizerFile));
             File.WriteAllText(Path.Combine(temp, StateFile), state.ToJson());
             // The same step saved twice (e.g. end of epoch, then a step limit) replaces the older copy.
             if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
@@ -59,16 +59,15 @@ public sealed class CheckpointStore(string folder, int keepLast = 2)
         [.. Directory.GetDirectories(Folder, Prefix + "*").Where(d => File.Exists(Path.Combine(d, StateFile))).Order(StringComparer.Ordinal)];
 
     /// <summary>Restores model and optimizer from a checkpoint folder and returns its training state.</summary>
-    public static TrainingState Load(string checkpoint, nn.Module model, optim.Optimizer optimizer)
+    public static TrainingState Load(string checkpoint, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         var statePath = Path.Combine(checkpoint, StateFile);
         if (!File.Exists(statePath)) throw new FileNotFoundException($"{checkpoint} is not a checkpoint: it has no {StateFile}", statePath);
         using (var scope = NewDisposeScope())
-            model.load_state_dict(SafeTensors.Load(Path.Combine(checkpoint, ModelFile)));
-        using (var optimizerState = optim.OptimizerStateDict.load(Path.Combine(checkpoint, OptimizerFile)))
-            optimizer.load_state_dict(optimizerState);
+            model.LoadStateDict(SafeTensors.Load(Path.Combine(checkpoint, ModelFile)));
+        optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
         return TrainingState.FromJson(File.ReadAllText(statePath));
     }
 

@@ -1,7 +1,8 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Data;
 
@@ -34,14 +35,14 @@ public sealed class ImageBatcher
     /// <summary>Float images (B, C, H, W) and int64 labels (B) on the device; the tensors join the current dispose scope.</summary>
     public (Tensor Images, Tensor Labels) Batch(ReadOnlySpan<long> indices)
     {
-        var index = tensor(indices);
+        var index = tensor(indices.ToArray());
         var (images, labels) = dataset.GetBatch(index);
         var x = images.to(device).to(float32).div_(255.0);
         if (size is not null && (x.shape[2] != size[0] || x.shape[3] != size[1]))
-            x = nn.functional.interpolate(x, size: (size[0], size[1]), mode: nn.InterpolationMode.Bilinear, align_corners: false);
+            x = nn.functional.interpolate(x, size: [size[0], size[1]], mode: InterpolationMode.Bilinear, align_corners: false);
         if (augmenter is not null) x = augmenter.Apply(x);
-        using var m = tensor(mean.Select(v => (float)v).ToArray(), [1, mean.Length, 1, 1], device);
-        using var s = tensor(std.Select(v => (float)v).ToArray(), [1, std.Length, 1, 1], device);
+        using var m = tensor(mean.Select(v => (float)v).ToArray(), [1, mean.Length, 1, 1], device: device);
+        using var s = tensor(std.Select(v => (float)v).ToArray(), [1, std.Length, 1, 1], device: device);
         return ((x - m) / s, labels.to(device));
     }
 

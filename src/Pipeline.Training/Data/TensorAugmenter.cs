@@ -1,6 +1,7 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Training.Recipes;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Data;
 

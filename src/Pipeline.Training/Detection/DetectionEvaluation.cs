@@ -1,10 +1,11 @@
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using Pipeline.Vision.Serialization;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Detection;
 using Pipeline.Vision.Evaluation;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Detection;
 
@@ -51,7 +52,7 @@ public sealed class DetectionBatcher : IDisposable
         }
         if (mirrored.Any(m => m))
         {
-            var mask = tensor(mirrored.Select(m => m ? 1f : 0f).ToArray(), [indices.Length, 1, 1, 1], device);
+            var mask = tensor(mirrored.Select(m => m ? 1f : 0f).ToArray(), [indices.Length, 1, 1, 1], device: device);
             images = images.flip(-1) * mask + images * (1 - mask);
         }
         return (Normalize(images), targets);
@@ -105,7 +106,7 @@ public static class DetectionEvaluation
         try
         {
             using (var scope = NewDisposeScope())
-                model.load_state_dict(SafeTensors.Load(weightsFile));
+                model.LoadStateDict(SafeTensors.Load(weightsFile));
             model.to(device);
             model.eval();
             return model;
@@ -126,7 +127,6 @@ public static class DetectionEvaluation
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0) throw new ArgumentException("the set to evaluate on is empty", nameof(data));
         var evaluator = new DetectionEvaluator(data.Classes, recipe.Detection.DetectionsPerImage);
-        var autocastCuda = recipe.Bf16 && device.Type == DeviceType.CUDA;
         double lossSum = 0;
         var wasTraining = model.training;
         model.eval();
@@ -139,8 +139,8 @@ public static class DetectionEvaluation
                 using var scope = NewDisposeScope();
                 var indices = order.AsSpan(start, Math.Min(recipe.BatchSize, order.Length - start));
                 var (images, targets) = batcher.Batch(data, indices);
-                using var output = Forward(model, images, autocastCuda);
-                lossSum += TotalLoss(model, output, targets).item<double>() * indices.Length;
+                using var output = Forward(model, images);
+                lossSum += TotalLoss(model, output, targets).ToDouble() * indices.Length;
                 var detections = model.postprocess(output);
                 for (var k = 0; k < indices.Length; k++)
                 {
@@ -157,8 +157,8 @@ public static class DetectionEvaluation
         return (evaluator.Report(), lossSum / data.Count);
     }
 
-    /// <summary>The network under bf16 autocast on CUDA (when asked); the losses and decoding then run on float32 copies of its outputs.</summary>
-    public static FcosOutput Forward(Fcos model, Tensor images, bool autocastCuda)
+    /// <summary>The network's outputs in float32 (a bf16 copy's are cast up), for the losses and decoding.</summary>
+    public static FcosOutput Forward(nn.Module<Tensor, FcosOutput> model, Tensor images)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(images);
@@ -167,14 +167,12 @@ public static class DetectionEvaluation
             // In eval mode an image's output depends on it alone (batch norm uses running statistics, group norm each
             // image's own), but the engine, like PyTorch, refuses a group norm of one value per group, which one image
             // gives at a 1x1 top pyramid level with one channel per group (fpn_channels 32): it runs as a pair of copies.
-            using var pair = Forward(model, cat([images, images], 0), autocastCuda);
+            using var pair = Forward(model, cat([images, images], 0));
             return new FcosOutput(pair.ClassLogits.narrow(0, 0, 1), pair.BoxRegression.narrow(0, 0, 1), pair.Centerness.narrow(0, 0, 1),
                 pair.Anchors.narrow(0, 0, pair.Anchors.shape[0]), pair.LocationsPerLevel, pair.ImageSize);
         }
-        if (!autocastCuda) return model.call(images);
-        FcosOutput raw;
-        using (autocast(DeviceType.CUDA))
-            raw = model.call(images);
+        var raw = model.call(images);
+        if (raw.ClassLogits.dtype == ScalarType.Float32) return raw;
         using (raw)
             return new FcosOutput(raw.ClassLogits.to(ScalarType.Float32), raw.BoxRegression.to(ScalarType.Float32), raw.Centerness.to(ScalarType.Float32),
                 raw.Anchors.to(ScalarType.Float32), raw.LocationsPerLevel, raw.ImageSize);

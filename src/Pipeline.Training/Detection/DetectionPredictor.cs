@@ -1,9 +1,10 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Detection;
 using Pipeline.Vision.Imaging;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Detection;
 
@@ -48,7 +49,7 @@ public sealed class DetectionPredictor : IDisposable
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var (pixels, back) = DetectionTensors.FitImage(image, channels, height, width, recipe.Detection.Fit);
-            using var output = DetectionEvaluation.Forward(model, batcher.Normalize(pixels.unsqueeze(0)), false);
+            using var output = DetectionEvaluation.Forward(model, batcher.Normalize(pixels.unsqueeze(0)));
             // The detections' tensors belong to the scope.
             var detections = model.postprocess(output);
             return [.. DetectionEvaluation.ToScoredBoxes(detections[0])

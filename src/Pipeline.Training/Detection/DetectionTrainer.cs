@@ -1,4 +1,4 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Training.Data;
 using Pipeline.Training.Distributed;
 using Pipeline.Training.Progress;
@@ -7,7 +7,9 @@ using Pipeline.Vision.Data;
 using Pipeline.Vision.Detection;
 using Pipeline.Vision.Evaluation;
 using Pipeline.Vision.Sampling;
-using static Pipeline.Torch.torch;
+using Pipeline.Training.Precision;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Detection;
 
@@ -30,7 +32,7 @@ public sealed record DetectionValidation(DetectionReport Report, double Loss);
 /// Trains an FCOS detector as a detect recipe says: the recipe's ResNet backbone (optionally pretrained), shuffled
 /// mini-batches with box-aware horizontal flips, and what every task shares (<see cref="BaseTrainer{TSink, TReport}"/>:
 /// the optimizer and lr schedule per step, accumulation, clipping, checkpoints that resume mid-epoch, early stopping);
-/// bf16 autocast on CUDA; after every epoch the validation loss and COCO mAP (<see cref="DetectionEvaluator"/>), the
+/// bf16 on CUDA through a bf16 copy with fp32 master weights (<see cref="Bf16MasterWeights{TOut}"/>); after every epoch the validation loss and COCO mAP (<see cref="DetectionEvaluator"/>), the
 /// best model by <c>map</c>, <c>map50</c> or <c>loss</c>. Flips are drawn from the seed, epoch and batch, so a resumed
 /// run draws the same ones.
 /// </summary>
@@ -43,6 +45,7 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
     private readonly DetectionTensorDataset train;
     private readonly DetectionTensorDataset validation;
     private readonly DetectionBatcher batcher;
+    private readonly Bf16MasterWeights<FcosOutput>? bf16;
 
     public DetectionTrainer(Recipe recipe, DetectionTensorDataset train, DetectionTensorDataset validation, DetectionTrainerOptions? options = null)
         : base(recipe, (options ??= new DetectionTrainerOptions()).Parallel, options.OutputDirectory, options.MaxSteps, options.Sinks, [])
@@ -67,6 +70,7 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
         // Pretrained weights are a classifier's (torchvision names without "backbone.body."): they go into the body.
         if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model.backbone.body, weights);
         Model.to(device);
+        if (Trainer.UsesBf16(recipe, device)) bf16 = new Bf16MasterWeights<FcosOutput>(Model, DetectionEvaluation.CreateModel(recipe, train.Classes.Count, channels));
         Initialize(Model, Parallel.Shard(new ShuffleSampler(train.Count, recipe.Seed), padToEqual: true), recipe.BatchSize);
         batcher = new DetectionBatcher(recipe.Input, channels, device);
     }
@@ -96,10 +100,13 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
     {
         var flips = Recipe.Augment.HorizontalFlip ? SeedMix.Random(Recipe.Seed, epoch, batch, Parallel.Rank) : null;
         var (images, targets) = batcher.Batch(train, indices, flips);
-        using var output = DetectionEvaluation.Forward(Model, images, Recipe.Bf16 && device.Type == DeviceType.CUDA);
+        bf16?.Refresh();
+        // The losses run on float32 outputs whatever precision the network ran in.
+        using var output = bf16 is null ? DetectionEvaluation.Forward(Model, images) : DetectionEvaluation.Forward(bf16.Working, images.to(ScalarType.BFloat16));
         var loss = DetectionEvaluation.TotalLoss(Model, output, targets);
         (loss / accumulation).backward();
-        return loss.item<double>();
+        bf16?.AccumulateGradients();
+        return loss.ToDouble();
     }
 
     protected override (DetectionValidation Report, double Metric) Validate()
@@ -118,13 +125,17 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
     protected override Action<IDetectionTrainingSink> EpochMessage(int epoch, long step, double trainLoss, DetectionValidation report, double metric, bool isBest,
         TimeSpan elapsed)
     {
-        var result = new DetectionEpochResult(epoch, step, trainLoss, report.Loss, Optimizer.param_groups[0].lr, report.Report, metric, isBest, elapsed);
+        var result = new DetectionEpochResult(epoch, step, trainLoss, report.Loss, Optimizer.ParamGroups.ElementAt(0).LearningRate, report.Report, metric, isBest, elapsed);
         return s => s.OnEpoch(result);
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) batcher.Dispose();
+        if (disposing)
+        {
+            batcher.Dispose();
+            bf16?.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

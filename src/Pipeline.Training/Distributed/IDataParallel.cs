@@ -1,12 +1,14 @@
-using Pipeline.Torch;
+using Pipeline.Distributed;
 using Pipeline.Training.Data;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Distributed;
 
 /// <summary>
-/// Where data-parallel training plugs into the loop: which rank this process is, the module the training step calls
-/// (a wrapper that averages gradients over ranks during backward), how each rank's share of an epoch is chosen, and
+/// Where data-parallel training plugs into the loop: which rank this process is, what averages the gradients over
+/// ranks after backward, how each rank's share of an epoch is chosen, and
 /// the few collectives the loop needs besides gradients. Every rank must make the same calls in the same order. Only
 /// the primary rank writes checkpoints and reports progress. <see cref="SingleProcess"/> is the one-process case.
 /// </summary>
@@ -19,18 +21,13 @@ public interface IDataParallel
     int LocalRank => Rank;
 
     /// <summary>
-    /// The module to train through: it starts every rank from the primary's weights and buffers, and its backward
-    /// leaves on every rank the gradients averaged over ranks. Wrap again whenever the set of parameters that require
-    /// gradients changes (a freeze plan). The wrapper (when it is not <paramref name="model"/>) is the caller's to
-    /// dispose; disposing it leaves the model alone.
+    /// Joins <paramref name="model"/> to the group: every rank takes the primary's weights and buffers, and the result
+    /// averages the gradients over ranks when the loop calls <c>SynchronizeGradients()</c> after the backward of an
+    /// optimizer step's last micro-batch (gradient accumulation stays local until then). It covers the parameters that
+    /// require gradients now: attach again whenever that set changes (a freeze plan). Null in one process. The result is
+    /// the caller's to dispose; disposing it leaves the model alone.
     /// </summary>
-    nn.Module<Tensor, Tensor> Wrap(nn.Module<Tensor, Tensor> model);
-
-    /// <summary>
-    /// While the returned scope is open, backward through <paramref name="wrapped"/> keeps gradients local (gradient
-    /// accumulation); the first backward after it averages what was accumulated. Null when there is nothing to do.
-    /// </summary>
-    IDisposable? NoSync(nn.Module<Tensor, Tensor> wrapped);
+    DistributedDataParallel? Attach(nn.Module model);
 
     /// <summary>Copies the primary's buffers (BatchNorm running statistics) to every rank.</summary>
     void SyncBuffers(nn.Module model);
@@ -55,8 +52,7 @@ public sealed class SingleProcess : IDataParallel
 
     public int Rank => 0;
     public int WorldSize => 1;
-    public nn.Module<Tensor, Tensor> Wrap(nn.Module<Tensor, Tensor> model) => model;
-    public IDisposable? NoSync(nn.Module<Tensor, Tensor> wrapped) => null;
+    public DistributedDataParallel? Attach(nn.Module model) => null;
     public void SyncBuffers(nn.Module model) { }
     public double[] SumOverRanks(double[] values) => values;
     public byte[][] AllGather(byte[] value) => [value];

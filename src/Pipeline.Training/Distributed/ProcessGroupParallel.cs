@@ -1,7 +1,9 @@
 using System.Globalization;
-using Pipeline.Torch;
+using Pipeline.Distributed;
 using Pipeline.Training.Data;
-using static Pipeline.Torch.torch;
+using Pipeline.Vision;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Distributed;
 
@@ -76,41 +78,61 @@ public sealed record DistributedSettings(int Rank, int WorldSize, string MasterA
 }
 
 /// <summary>
-/// Data parallelism over the engine's <c>torch.distributed</c>: a TCPStore rendezvous, Gloo for CPU training (NCCL
-/// for CUDA), and the engine's DistributedDataParallel (c10d-style Reducer: bucketed gradient all-reduce overlapped
-/// with backward, no_sync for accumulation, rank 0's buffers broadcast before each training forward).
+/// Data parallelism over Pipeline.Distributed: rank 0 serves the rendezvous store on <c>MASTER_ADDR</c> (bound to that
+/// address alone), Gloo for CPU training (NCCL for CUDA, where the native library was built with it), and its
+/// DistributedDataParallel (gradients all-reduced in flat buckets after backward). Every collective is bounded by the
+/// timeout, and a lost rank fails the others' next collective with a <see cref="DistributedException"/> naming it.
 /// </summary>
 public sealed class ProcessGroupParallel : IDataParallel, IDisposable
 {
-    private readonly distributed.ProcessGroup group;
-    private readonly double bucketCapMb;
+    /// <summary>The network interface Gloo binds to on a machine with several (PyTorch's variable).</summary>
+    public const string InterfaceVariable = "GLOO_SOCKET_IFNAME";
 
-    /// <param name="device">CUDA training gets NCCL (when the engine was built with it; otherwise joining fails saying so), CPU gets Gloo.</param>
+    private readonly ProcessGroup group;
+    private readonly long bucketCapBytes;
+
+    /// <param name="device">CUDA training gets NCCL (when the native library was built with it; otherwise joining fails saying so), CPU gets Gloo.</param>
     public ProcessGroupParallel(DistributedSettings settings, Device? device = null, double bucketCapMb = 25)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var backend = device is { Type: DeviceType.CUDA } ? "nccl" : "gloo";
-        group = distributed.init_process_group(backend, settings.Rank, settings.WorldSize, settings.MasterAddr, settings.MasterPort, settings.EffectiveTimeout);
-        this.bucketCapMb = bucketCapMb;
+        var backend = device is { type: DeviceType.CUDA } ? Backend.Nccl : Backend.Gloo;
+        // Gloo binds to the named interface, else to the loopback address when the group is on this machine alone,
+        // else to this host's name (which every other rank must resolve).
+        var loopback = System.Net.IPAddress.TryParse(settings.MasterAddr, out var address) && System.Net.IPAddress.IsLoopback(address)
+            || settings.MasterAddr == "localhost";
+        group = ProcessGroup.Join(new ProcessGroupOptions(settings.MasterAddr, settings.MasterPort, settings.Rank, settings.WorldSize,
+            settings.EffectiveTimeout, backend, Environment.GetEnvironmentVariable(InterfaceVariable) is { Length: > 0 } i ? i : null,
+            loopback ? settings.MasterAddr : null));
+        bucketCapBytes = (long)(bucketCapMb * 1024 * 1024);
         LocalRank = settings.LocalRank ?? settings.Rank;
     }
 
-    public int Rank => group.rank;
+    public int Rank => group.Rank;
     public int LocalRank { get; }
-    public int WorldSize => group.world_size;
-    public distributed.ProcessGroup Group => group;
+    public int WorldSize => group.WorldSize;
+    public ProcessGroup Group => group;
 
-    public nn.Module<Tensor, Tensor> Wrap(nn.Module<Tensor, Tensor> model) =>
-        new nn.parallel.DistributedDataParallel(model, group, bucketCapMb, broadcast_buffers: true);
-
-    public IDisposable? NoSync(nn.Module<Tensor, Tensor> wrapped) =>
-        wrapped is nn.parallel.DistributedDataParallel ddp ? ddp.no_sync() : null;
+    public DistributedDataParallel? Attach(nn.Module model) => new(model, group, bucketCapBytes);
 
     public void SyncBuffers(nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        Tensor[] buffers = [.. model.buffers()];
-        if (buffers.Length > 0 && WorldSize > 1) group.broadcast_coalesced(buffers, 0);
+        if (WorldSize == 1) return;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        // One broadcast per dtype (BatchNorm has float statistics and an int64 counter) rather than one per buffer.
+        foreach (var kind in model.buffers().GroupBy(b => (b.dtype, b.device_type)))
+        {
+            var buffers = kind.ToArray();
+            var flat = cat([.. buffers.Select(b => b.reshape(-1))]).contiguous();
+            group.Broadcast(flat, 0);
+            long offset = 0;
+            foreach (var b in buffers)
+            {
+                b.copy_(flat.narrow(0, offset, b.numel()).view(b.shape));
+                offset += b.numel();
+            }
+        }
     }
 
     public double[] SumOverRanks(double[] values)
@@ -118,15 +140,26 @@ public sealed class ProcessGroupParallel : IDataParallel, IDisposable
         ArgumentNullException.ThrowIfNull(values);
         if (values.Length == 0) return [];
         using var t = tensor(values);
-        group.all_reduce(t, distributed.ReduceOp.SUM);
+        group.AllReduce(t, ReduceOp.Sum);
         return t.ToArray<double>();
     }
 
+    /// <summary>Every rank's bytes (of any length), in rank order: each rank fills its own row of a zero matrix and the
+    /// rows are summed, which moves the bytes exactly (int64 sums of one non-zero term).</summary>
     public byte[][] AllGather(byte[] value)
     {
         ArgumentNullException.ThrowIfNull(value);
         using var scope = NewDisposeScope();
-        return [.. group.all_gather(tensor(value)).Select(t => t.ToArray<byte>())];
+        var lengths = zeros(WorldSize, dtype: ScalarType.Int64);
+        lengths[Rank] = tensor((long)value.Length);
+        group.AllReduce(lengths, ReduceOp.Sum);
+        var sizes = lengths.ToArray<long>();
+        var width = sizes.Max();
+        var rows = zeros([WorldSize, width], ScalarType.Int64);
+        rows[Rank].narrow(0, 0, value.Length).copy_(tensor(value).to(ScalarType.Int64));
+        group.AllReduce(rows, ReduceOp.Sum);
+        var all = rows.to(ScalarType.Byte);
+        return [.. Enumerable.Range(0, WorldSize).Select(r => all[r].narrow(0, 0, sizes[r]).ToArray<byte>())];
     }
 
     public IEpochSampler Shard(IEpochSampler sampler, bool padToEqual) => new DistributedSampler(sampler, Rank, WorldSize, padToEqual);

@@ -29,7 +29,7 @@ public sealed record Recipe
     public double? ClipGradNorm { get; set; }
     /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
     public int GradAccumulation { get; set; } = 1;
-    /// <summary>bf16 autocast for forward and loss; applies on CUDA only (CPU always trains in float32).</summary>
+    /// <summary>bf16 forward and backward through a bf16 copy with fp32 master weights (losses in fp32); applies on CUDA only (CPU always trains in float32).</summary>
     public bool Bf16 { get; set; } = true;
     public LossRecipe Loss { get; set; } = new();
     public SamplerKind Sampler { get; set; } = SamplerKind.Shuffle;

@@ -1,4 +1,6 @@
-using Pipeline.Torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Models;
 
@@ -62,12 +64,6 @@ internal static class RecipeValidator
         Require(r.EarlyStopping.Patience is null or >= 1, "early_stopping.patience", $"must be at least 1 (or null: never stop early), got {r.EarlyStopping.Patience}");
         Require(r.Checkpoint.EveryEpochs >= 0 && r.Checkpoint.EverySteps >= 0, "checkpoint", "intervals must not be negative");
         Require(r.Checkpoint.KeepLast >= 1, "checkpoint.keep_last", $"must be at least 1, got {r.Checkpoint.KeepLast}");
-        Require(r.Device == "auto" || TryParseDevice(r.Device), "device", $"'{r.Device}' is not auto, cpu, cuda or cuda:N");
-    }
-
-    private static bool TryParseDevice(string text)
-    {
-        try { Device.Parse(text); return true; }
-        catch (FormatException) { return false; }
+        Require(r.Device == "auto" || TrainingDevice.IsDeviceName(r.Device), "device", $"'{r.Device}' is not auto, cpu, cuda or cuda:N");
     }
 }

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Pipeline.Training.Recipes;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using Pipeline.Vision;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Schedules;
 
@@ -11,13 +13,14 @@ namespace Pipeline.Training.Schedules;
 /// </summary>
 public sealed class LrScheduler
 {
-    private readonly optim.Optimizer optimizer;
+    private readonly TorchSharp.Modules.OptimizerHelper optimizer;
+    private readonly optim.ILearningRateController[] groups;
     private readonly double[] baseLrs;
     private readonly LrCurve curve;
     private readonly long warmupSteps;
     private readonly double warmupStartFactor;
 
-    public LrScheduler(optim.Optimizer optimizer, LrCurve curve, long warmupSteps = 0, double warmupStartFactor = 1, ReduceOnPlateau? plateau = null)
+    public LrScheduler(TorchSharp.Modules.OptimizerHelper optimizer, LrCurve curve, long warmupSteps = 0, double warmupStartFactor = 1, ReduceOnPlateau? plateau = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(curve);
@@ -27,12 +30,13 @@ public sealed class LrScheduler
         this.warmupSteps = warmupSteps;
         this.warmupStartFactor = warmupStartFactor;
         Plateau = plateau;
-        baseLrs = [.. optimizer.param_groups.Select(g => g.lr)];
+        groups = [.. optimizer.ParamGroups];
+        baseLrs = [.. groups.Select(g => g.LearningRate)];
         Apply();
     }
 
     /// <summary>The schedule a recipe describes, for <paramref name="stepsPerEpoch"/> optimizer steps per epoch.</summary>
-    public static LrScheduler FromRecipe(optim.Optimizer optimizer, Recipe recipe, long stepsPerEpoch)
+    public static LrScheduler FromRecipe(TorchSharp.Modules.OptimizerHelper optimizer, Recipe recipe, long stepsPerEpoch)
     {
         ArgumentNullException.ThrowIfNull(recipe);
         var s = recipe.Schedule;
@@ -102,6 +106,6 @@ public sealed class LrScheduler
 
     private void Apply()
     {
-        for (var g = 0; g < baseLrs.Length; g++) optimizer.param_groups[g].lr = LrAt(g, StepCount);
+        for (var g = 0; g < baseLrs.Length; g++) groups[g].LearningRate = LrAt(g, StepCount);
     }
 }

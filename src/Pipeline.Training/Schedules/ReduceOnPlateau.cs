@@ -1,3 +1,4 @@
+using Pipeline.Vision;
 using System.Text.Json.Nodes;
 using Pipeline.Training.Recipes;
 

@@ -1,8 +1,9 @@
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Imaging;
 using Pipeline.Vision.Transforms;
-using static Pipeline.Torch.torch;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Data;
 

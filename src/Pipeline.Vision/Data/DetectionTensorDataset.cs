@@ -1,10 +1,11 @@
 using System.Text.Json;
-using Pipeline.Torch;
-using Pipeline.Torch.Serialization;
+using TorchSharp;
+using TorchSharp.Modules;
+using Pipeline.Vision.Serialization;
 using Pipeline.Vision.Data.Sources;
 using Pipeline.Vision.Imaging;
 using Pipeline.Vision.Transforms;
-using static Pipeline.Torch.torch;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Data;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Pipeline.Torch.Serialization;
+using Pipeline.Vision.Serialization;
 
 namespace Pipeline.Vision.Data;
 
@@ -14,7 +14,7 @@ public static class TensorDatasetShards
     public static void Write(TensorDataset dataset, Stream stream)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        SafeTensors.Write(stream, new Dictionary<string, Pipeline.Torch.Tensor> { ["images"] = dataset.Images, ["labels"] = dataset.Labels },
+        SafeTensors.Write(stream, new Dictionary<string, TorchSharp.torch.Tensor> { ["images"] = dataset.Images, ["labels"] = dataset.Labels },
             new Dictionary<string, string> { [ClassesKey] = JsonSerializer.Serialize(dataset.Classes) });
     }
 

@@ -1,7 +1,8 @@
-using Pipeline.Torch;
+using TorchSharp;
 using Pipeline.Vision.Models;
-using static Pipeline.Torch.torch;
-using ops = Pipeline.Vision.torchvision.ops;
+using static TorchSharp.torch;
+using Pipeline.Vision.Ops;
+using ops = TorchSharp.torchvision.ops;
 
 namespace Pipeline.Vision.Detection;
 
@@ -66,13 +67,16 @@ public sealed record FcosOutput(Tensor ClassLogits, Tensor BoxRegression, Tensor
 /// </summary>
 public sealed class Fcos : nn.Module<Tensor, FcosOutput>
 {
-    public Fcos(FcosOptions options)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public Fcos(FcosOptions options) : base(nameof(Fcos))
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.FpnChannels % 32 != 0) throw new ArgumentException("FpnChannels must be a multiple of 32 (GroupNorm with 32 groups)", nameof(options));
         Options = options;
-        backbone = register_module("backbone", new FcosBackbone(options.Backbone, options.InChannels, options.FpnChannels));
-        head = register_module("head", new FcosHead(options.FpnChannels, options.Classes, options.HeadConvs));
+        backbone = this.Register("backbone", new FcosBackbone(options.Backbone, options.InChannels, options.FpnChannels));
+        head = this.Register("head", new FcosHead(options.FpnChannels, options.Classes, options.HeadConvs));
     }
 
     public FcosOptions Options { get; }
@@ -132,12 +136,12 @@ public sealed class Fcos : nn.Module<Tensor, FcosOutput>
         {
             foreach (var target in targets)
             {
-                var matched = Match(anchors, target.Boxes.to(anchors.device, ScalarType.Float32), output.LocationsPerLevel);
+                var matched = Match(anchors, target.Boxes.to(ScalarType.Float32, anchors.device), output.LocationsPerLevel);
                 var isForeground = matched >= 0;
                 var index = matched.clamp(min: 0);
-                var gtBoxes = target.Boxes.shape[0] == 0 ? zeros_like(anchors) : target.Boxes.to(anchors.device, ScalarType.Float32).index_select(0, index);
+                var gtBoxes = target.Boxes.shape[0] == 0 ? zeros_like(anchors) : target.Boxes.to(ScalarType.Float32, anchors.device).index_select(0, index);
                 var gtLabels = target.Boxes.shape[0] == 0 ? zeros([anchors.shape[0]], int64, anchors.device) : target.Labels.to(anchors.device).index_select(0, index);
-                var oneHot = one_hot(gtLabels, Options.Classes).to(ScalarType.Float32) * isForeground.unsqueeze(1);
+                var oneHot = nn.functional.one_hot(gtLabels, Options.Classes).to(ScalarType.Float32) * isForeground.unsqueeze(1);
                 classTargets.Add(oneHot);
                 boxTargets.Add(gtBoxes);
                 foreground.Add(isForeground);
@@ -146,12 +150,12 @@ public sealed class Fcos : nn.Module<Tensor, FcosOutput>
         var clsTarget = stack(classTargets, 0);
         var boxTarget = stack(boxTargets, 0);
         var fg = stack(foreground, 0);
-        var normaliser = Math.Max(1, fg.sum().item<long>());
+        var normaliser = Math.Max(1, fg.sum().ToInt64());
 
-        var classification = ops.sigmoid_focal_loss(output.ClassLogits, clsTarget, reduction: nn.Reduction.Sum) / normaliser;
+        var classification = ops.sigmoid_focal_loss(output.ClassLogits, clsTarget, alpha: 0.25, gamma: 2.0, reduction: nn.Reduction.Sum) / normaliser;
         var batchAnchors = anchors.unsqueeze(0).expand_as(output.BoxRegression);
         var predicted = BoxLinearCoder.Decode(output.BoxRegression, batchAnchors);
-        var regression = ops.generalized_box_iou_loss(predicted[fg], boxTarget[fg], nn.Reduction.Sum) / normaliser;
+        var regression = BoxOps.generalized_box_iou_loss(predicted[fg], boxTarget[fg], nn.Reduction.Sum) / normaliser;
         Tensor centernessTarget;
         using (no_grad())
         {
@@ -220,15 +224,15 @@ public sealed class Fcos : nn.Module<Tensor, FcosOutput>
                 var candidates = (levelScores > Options.ScoreThreshold).nonzero();
                 var (location, label) = (candidates.select(1, 0), candidates.select(1, 1));
                 var candidateScores = levelScores.flatten().index_select(0, location * classes + label);
-                var (top, order) = candidateScores.topk(Math.Min(Options.TopkCandidates, candidateScores.shape[0]));
+                var (top, order) = candidateScores.topk((int)Math.Min(Options.TopkCandidates, candidateScores.shape[0]));
                 var anchorIndex = location.index_select(0, order);
                 var decoded = BoxLinearCoder.Decode(regression.index_select(0, anchorIndex), anchors.index_select(0, anchorIndex));
-                boxes.Add(ops.clip_boxes_to_image(decoded, output.ImageSize.H, output.ImageSize.W));
+                boxes.Add(BoxOps.clip_boxes_to_image(decoded, output.ImageSize.H, output.ImageSize.W));
                 scores.Add(top);
                 labels.Add(label.index_select(0, order));
             }
             var (allBoxes, allScores, allLabels) = (cat(boxes, 0), cat(scores, 0), cat(labels, 0));
-            var keep = ops.batched_nms(allBoxes, allScores, allLabels, Options.NmsThreshold);
+            var keep = BoxOps.batched_nms(allBoxes, allScores, allLabels, Options.NmsThreshold);
             keep = keep.narrow(0, 0, Math.Min(Options.DetectionsPerImage, keep.shape[0]));
             results.Add(new Detections(allBoxes.index_select(0, keep).MoveToOuterDisposeScope(), allScores.index_select(0, keep).MoveToOuterDisposeScope(),
                 allLabels.index_select(0, keep).MoveToOuterDisposeScope()));
@@ -240,10 +244,13 @@ public sealed class Fcos : nn.Module<Tensor, FcosOutput>
 /// <summary>torchvision's detection backbone: the ResNet <c>body</c> (no head) and the <c>fpn</c> over layer2..layer4 with P6/P7.</summary>
 public sealed class FcosBackbone : nn.Module<Tensor, Tensor[]>
 {
-    public FcosBackbone(string resnet, long inChannels, long channels)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public FcosBackbone(string resnet, long inChannels, long channels) : base(nameof(FcosBackbone))
     {
-        body = register_module("body", ResNet.Backbone(resnet, inChannels));
-        fpn = register_module("fpn", new FeaturePyramidNetwork(body.StageChannels[1..], channels, extraP6P7: true));
+        body = this.Register("body", ResNet.Backbone(resnet, inChannels));
+        fpn = this.Register("fpn", new FeaturePyramidNetwork(body.StageChannels[1..], channels, extraP6P7: true));
     }
 
     public ResNet body { get; }

@@ -1,5 +1,7 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using Pipeline.Vision.Models;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Detection;
 
@@ -12,10 +14,13 @@ namespace Pipeline.Vision.Detection;
 /// </summary>
 public sealed class FcosHead : nn.Module<Tensor[], (Tensor Logits, Tensor Regression, Tensor Centerness)>
 {
-    public FcosHead(long channels, long classes, int convs = 4, double priorProbability = 0.01)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public FcosHead(long channels, long classes, int convs = 4, double priorProbability = 0.01) : base(nameof(FcosHead))
     {
-        classification_head = register_module("classification_head", new FcosClassificationHead(channels, classes, convs, priorProbability));
-        regression_head = register_module("regression_head", new FcosRegressionHead(channels, convs));
+        classification_head = this.Register("classification_head", new FcosClassificationHead(channels, classes, convs, priorProbability));
+        regression_head = this.Register("regression_head", new FcosRegressionHead(channels, convs));
     }
 
     public FcosClassificationHead classification_head { get; }
@@ -32,14 +37,18 @@ public sealed class FcosHead : nn.Module<Tensor[], (Tensor Logits, Tensor Regres
         return (logits.MoveToOuterDisposeScope(), regression.MoveToOuterDisposeScope(), centerness.MoveToOuterDisposeScope());
     }
 
-    internal static nn.Sequential Tower(long channels, int convs)
+    internal static Sequential Tower(long channels, int convs)
     {
-        var tower = new nn.Sequential();
+        var tower = nn.Sequential();
         for (var k = 0; k < convs; k++)
         {
-            tower.append(new nn.Conv2d(channels, channels, 3, padding: 1));
-            tower.append(new nn.GroupNorm(32, channels));
-            tower.append(new nn.ReLU());
+            tower.append(nn.Conv2d(channels, channels, 3, padding: 1));
+            var norm = nn.GroupNorm(32, channels);
+            // TorchSharp 0.107's GroupNorm leaves its affine parameters uninitialised (torch.empty): PyTorch's ones and zeros.
+            nn.init.ones_(norm.weight);
+            nn.init.zeros_(norm.bias);
+            tower.append(norm);
+            tower.append(nn.ReLU());
         }
         return tower;
     }
@@ -52,7 +61,7 @@ public sealed class FcosHead : nn.Module<Tensor[], (Tensor Logits, Tensor Regres
         return permuted.reshape(n, -1, perLocation);
     }
 
-    internal static void InitNormal(nn.Conv2d conv, double bias = 0)
+    internal static void InitNormal(Conv2d conv, double bias = 0)
     {
         nn.init.normal_(conv.weight, std: 0.01);
         nn.init.constant_(conv.bias!, bias);
@@ -62,19 +71,22 @@ public sealed class FcosHead : nn.Module<Tensor[], (Tensor Logits, Tensor Regres
 /// <summary>The classification branch: tower then <c>cls_logits</c>, its bias set so that every class starts at the prior probability.</summary>
 public sealed class FcosClassificationHead : nn.Module<Tensor, Tensor>
 {
-    public FcosClassificationHead(long channels, long classes, int convs, double priorProbability)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public FcosClassificationHead(long channels, long classes, int convs, double priorProbability) : base(nameof(FcosClassificationHead))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
-        conv = register_module("conv", FcosHead.Tower(channels, convs));
-        foreach (var layer in conv) if (layer is nn.Conv2d c) FcosHead.InitNormal(c);
-        cls_logits = register_module("cls_logits", new nn.Conv2d(channels, classes, 3, padding: 1));
+        conv = this.Register("conv", FcosHead.Tower(channels, convs));
+        foreach (var layer in conv.children()) if (layer is Conv2d c) FcosHead.InitNormal(c);
+        cls_logits = this.Register("cls_logits", nn.Conv2d(channels, classes, 3, padding: 1));
         FcosHead.InitNormal(cls_logits, -Math.Log((1 - priorProbability) / priorProbability));
         Classes = classes;
     }
 
     public long Classes { get; }
-    public nn.Sequential conv { get; }
-    public nn.Conv2d cls_logits { get; }
+    public Sequential conv { get; }
+    public Conv2d cls_logits { get; }
 
     public override Tensor forward(Tensor input)
     {
@@ -87,19 +99,22 @@ public sealed class FcosClassificationHead : nn.Module<Tensor, Tensor>
 /// <summary>The box branch: tower then <c>bbox_reg</c> (ReLU: distances are non-negative) and <c>bbox_ctrness</c>.</summary>
 public sealed class FcosRegressionHead : nn.Module<Tensor, (Tensor Regression, Tensor Centerness)>
 {
-    public FcosRegressionHead(long channels, int convs)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public FcosRegressionHead(long channels, int convs) : base(nameof(FcosRegressionHead))
     {
-        conv = register_module("conv", FcosHead.Tower(channels, convs));
-        bbox_reg = register_module("bbox_reg", new nn.Conv2d(channels, 4, 3, padding: 1));
-        bbox_ctrness = register_module("bbox_ctrness", new nn.Conv2d(channels, 1, 3, padding: 1));
-        foreach (var layer in conv) if (layer is nn.Conv2d c) FcosHead.InitNormal(c);
+        conv = this.Register("conv", FcosHead.Tower(channels, convs));
+        bbox_reg = this.Register("bbox_reg", nn.Conv2d(channels, 4, 3, padding: 1));
+        bbox_ctrness = this.Register("bbox_ctrness", nn.Conv2d(channels, 1, 3, padding: 1));
+        foreach (var layer in conv.children()) if (layer is Conv2d c) FcosHead.InitNormal(c);
         FcosHead.InitNormal(bbox_reg);
         FcosHead.InitNormal(bbox_ctrness);
     }
 
-    public nn.Sequential conv { get; }
-    public nn.Conv2d bbox_reg { get; }
-    public nn.Conv2d bbox_ctrness { get; }
+    public Sequential conv { get; }
+    public Conv2d bbox_reg { get; }
+    public Conv2d bbox_ctrness { get; }
 
     public override (Tensor Regression, Tensor Centerness) forward(Tensor input)
     {

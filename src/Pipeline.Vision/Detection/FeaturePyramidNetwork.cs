@@ -1,5 +1,7 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using Pipeline.Vision.Models;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Detection;
 
@@ -11,22 +13,21 @@ namespace Pipeline.Vision.Detection;
 /// </summary>
 public sealed class FeaturePyramidNetwork : nn.Module<Tensor[], Tensor[]>
 {
-    public FeaturePyramidNetwork(long[] inChannels, long outChannels, bool extraP6P7 = false)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public FeaturePyramidNetwork(long[] inChannels, long outChannels, bool extraP6P7 = false) : base(nameof(FeaturePyramidNetwork))
     {
         ArgumentNullException.ThrowIfNull(inChannels);
         if (inChannels.Length == 0 || inChannels.Any(c => c < 1)) throw new ArgumentException("a pyramid needs at least one input level of positive channels", nameof(inChannels));
         ArgumentOutOfRangeException.ThrowIfLessThan(outChannels, 1);
-        inner_blocks = register_module("inner_blocks", new nn.ModuleList<nn.Sequential>());
-        layer_blocks = register_module("layer_blocks", new nn.ModuleList<nn.Sequential>());
-        foreach (var c in inChannels)
-        {
-            inner_blocks.Add(new nn.Sequential(new nn.Conv2d(c, outChannels, 1)));
-            layer_blocks.Add(new nn.Sequential(new nn.Conv2d(outChannels, outChannels, 3, padding: 1)));
-        }
-        if (extraP6P7) extra_blocks = register_module("extra_blocks", new LastLevelP6P7(outChannels, outChannels));
+        // A TorchSharp ModuleList registers its items when it is registered itself: filled first.
+        inner_blocks = this.Register("inner_blocks", nn.ModuleList([.. inChannels.Select(c => nn.Sequential(nn.Conv2d(c, outChannels, 1)))]));
+        layer_blocks = this.Register("layer_blocks", nn.ModuleList([.. inChannels.Select(_ => nn.Sequential(nn.Conv2d(outChannels, outChannels, 3, padding: 1)))]));
+        if (extraP6P7) extra_blocks = this.Register("extra_blocks", new LastLevelP6P7(outChannels, outChannels));
         // torchvision's initialisation: He uniform with a = 1, zero biases.
         foreach (var module in modules())
-            if (module is nn.Conv2d conv)
+            if (module is Conv2d conv)
             {
                 nn.init.kaiming_uniform_(conv.weight, a: 1);
                 if (conv.bias is { } bias) nn.init.zeros_(bias);
@@ -35,8 +36,8 @@ public sealed class FeaturePyramidNetwork : nn.Module<Tensor[], Tensor[]>
     }
 
     public long OutChannels { get; }
-    public nn.ModuleList<nn.Sequential> inner_blocks { get; }
-    public nn.ModuleList<nn.Sequential> layer_blocks { get; }
+    public ModuleList<Sequential> inner_blocks { get; }
+    public ModuleList<Sequential> layer_blocks { get; }
     public LastLevelP6P7? extra_blocks { get; }
 
     /// <summary>Levels out: one per input, plus two with the extra blocks.</summary>
@@ -52,7 +53,7 @@ public sealed class FeaturePyramidNetwork : nn.Module<Tensor[], Tensor[]>
         for (var k = input.Length - 2; k >= 0; k--)
         {
             var lateral = inner_blocks[k].call(input[k]);
-            var topDown = nn.functional.interpolate(last, size: (lateral.shape[2], lateral.shape[3]), mode: nn.InterpolationMode.Nearest);
+            var topDown = nn.functional.interpolate(last, size: [lateral.shape[2], lateral.shape[3]], mode: InterpolationMode.Nearest);
             last = lateral + topDown;
             results.Insert(0, layer_blocks[k].call(last));
         }
@@ -67,15 +68,18 @@ public sealed class FeaturePyramidNetwork : nn.Module<Tensor[], Tensor[]>
 /// </summary>
 public sealed class LastLevelP6P7 : nn.Module<(Tensor P5, Tensor C5), Tensor[]>
 {
-    public LastLevelP6P7(long inChannels, long outChannels)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public LastLevelP6P7(long inChannels, long outChannels) : base(nameof(LastLevelP6P7))
     {
-        p6 = register_module("p6", new nn.Conv2d(inChannels, outChannels, 3, stride: 2, padding: 1));
-        p7 = register_module("p7", new nn.Conv2d(outChannels, outChannels, 3, stride: 2, padding: 1));
+        p6 = this.Register("p6", nn.Conv2d(inChannels, outChannels, 3, stride: 2, padding: 1));
+        p7 = this.Register("p7", nn.Conv2d(outChannels, outChannels, 3, stride: 2, padding: 1));
         UseP5 = inChannels == outChannels;
     }
 
-    public nn.Conv2d p6 { get; }
-    public nn.Conv2d p7 { get; }
+    public Conv2d p6 { get; }
+    public Conv2d p7 { get; }
     public bool UseP5 { get; }
 
     public override Tensor[] forward((Tensor P5, Tensor C5) input)

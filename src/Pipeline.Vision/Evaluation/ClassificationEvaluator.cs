@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Evaluation;
 
@@ -48,7 +49,7 @@ public sealed class ClassificationEvaluator
         if (topK.Length > 0)
         {
             // One topk for the largest k: a label is in the top k when it is among the first k ranked indices.
-            var ranked = logits.topk(topK[^1], 1).indices.cpu().ToArray<long>();
+            var ranked = logits.topk(topK[^1], 1).indexes.cpu().ToArray<long>();
             var width = topK[^1];
             for (var n = 0; n < truth.Length; n++)
             {

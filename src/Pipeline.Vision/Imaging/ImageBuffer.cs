@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Imaging;
 
@@ -42,7 +43,9 @@ public sealed class ImageBuffer
         try
         {
             ToPlanar(Pixels, planes.AsSpan(0, Pixels.Length), Channels, Ssse3.IsSupported);
-            return tensor(planes.AsSpan(0, Pixels.Length), [Channels, Height, Width]);
+            var chw = empty([Channels, Height, Width], ScalarType.Byte);
+            planes.AsSpan(0, Pixels.Length).CopyTo(chw.bytes);
+            return chw;
         }
         finally
         {

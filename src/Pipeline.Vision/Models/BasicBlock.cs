@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Models;
 
@@ -10,26 +11,29 @@ namespace Pipeline.Vision.Models;
 /// </summary>
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
     /// <summary>Output channels per unit of <c>planes</c> (torchvision's <c>BasicBlock.expansion</c>).</summary>
     public const long Expansion = 1;
 
-    public BasicBlock(long inChannels, long outChannels, long stride = 1)
+    public BasicBlock(long inChannels, long outChannels, long stride = 1) : base(nameof(BasicBlock))
     {
         // torchvision builds the shortcut before the block: constructing in its order draws the same random numbers.
         var shortcut = Shortcut(inChannels, outChannels, stride);
-        conv1 = register_module("conv1", new nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(outChannels));
-        register_module("relu", new nn.ReLU());
-        conv2 = register_module("conv2", new nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false));
-        bn2 = register_module("bn2", new nn.BatchNorm2d(outChannels));
-        if (shortcut is not null) downsample = register_module("downsample", shortcut);
+        conv1 = this.Register("conv1", nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(outChannels));
+        register_module("relu", nn.ReLU());
+        conv2 = this.Register("conv2", nn.Conv2d(outChannels, outChannels, 3, padding: 1, bias: false));
+        bn2 = this.Register("bn2", nn.BatchNorm2d(outChannels));
+        if (shortcut is not null) downsample = this.Register("downsample", shortcut);
     }
 
-    public nn.Conv2d conv1 { get; }
-    public nn.BatchNorm2d bn1 { get; }
-    public nn.Conv2d conv2 { get; }
-    public nn.BatchNorm2d bn2 { get; }
-    public nn.Sequential? downsample { get; }
+    public Conv2d conv1 { get; }
+    public BatchNorm2d bn1 { get; }
+    public Conv2d conv2 { get; }
+    public BatchNorm2d bn2 { get; }
+    public Sequential? downsample { get; }
 
     public override Tensor forward(Tensor input)
     {
@@ -41,7 +45,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The 1x1 projection + batch norm a block needs where its output shape differs from its input's.</summary>
-    internal static nn.Sequential? Shortcut(long inChannels, long outChannels, long stride) =>
+    internal static Sequential? Shortcut(long inChannels, long outChannels, long stride) =>
         stride == 1 && inChannels == outChannels ? null
-            : new nn.Sequential(new nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), new nn.BatchNorm2d(outChannels));
+            : nn.Sequential(nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), nn.BatchNorm2d(outChannels));
 }

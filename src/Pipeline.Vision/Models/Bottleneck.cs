@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Models;
 
@@ -10,30 +11,33 @@ namespace Pipeline.Vision.Models;
 /// </summary>
 public sealed class Bottleneck : nn.Module<Tensor, Tensor>
 {
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
     /// <summary>Output channels per unit of <c>planes</c> (torchvision's <c>Bottleneck.expansion</c>).</summary>
     public const long Expansion = 4;
 
-    public Bottleneck(long inChannels, long planes, long stride = 1)
+    public Bottleneck(long inChannels, long planes, long stride = 1) : base(nameof(Bottleneck))
     {
         var outChannels = planes * Expansion;
         var shortcut = BasicBlock.Shortcut(inChannels, outChannels, stride);
-        conv1 = register_module("conv1", new nn.Conv2d(inChannels, planes, 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(planes));
-        conv2 = register_module("conv2", new nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false));
-        bn2 = register_module("bn2", new nn.BatchNorm2d(planes));
-        conv3 = register_module("conv3", new nn.Conv2d(planes, outChannels, 1, bias: false));
-        bn3 = register_module("bn3", new nn.BatchNorm2d(outChannels));
-        register_module("relu", new nn.ReLU());
-        if (shortcut is not null) downsample = register_module("downsample", shortcut);
+        conv1 = this.Register("conv1", nn.Conv2d(inChannels, planes, 1, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(planes));
+        conv2 = this.Register("conv2", nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false));
+        bn2 = this.Register("bn2", nn.BatchNorm2d(planes));
+        conv3 = this.Register("conv3", nn.Conv2d(planes, outChannels, 1, bias: false));
+        bn3 = this.Register("bn3", nn.BatchNorm2d(outChannels));
+        register_module("relu", nn.ReLU());
+        if (shortcut is not null) downsample = this.Register("downsample", shortcut);
     }
 
-    public nn.Conv2d conv1 { get; }
-    public nn.BatchNorm2d bn1 { get; }
-    public nn.Conv2d conv2 { get; }
-    public nn.BatchNorm2d bn2 { get; }
-    public nn.Conv2d conv3 { get; }
-    public nn.BatchNorm2d bn3 { get; }
-    public nn.Sequential? downsample { get; }
+    public Conv2d conv1 { get; }
+    public BatchNorm2d bn1 { get; }
+    public Conv2d conv2 { get; }
+    public BatchNorm2d bn2 { get; }
+    public Conv2d conv3 { get; }
+    public BatchNorm2d bn3 { get; }
+    public Sequential? downsample { get; }
 
     public override Tensor forward(Tensor input)
     {

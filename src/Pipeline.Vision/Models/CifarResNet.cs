@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Models;
 
@@ -11,7 +12,10 @@ namespace Pipeline.Vision.Models;
 /// </summary>
 public sealed class CifarResNet : nn.Module<Tensor, Tensor>
 {
-    public CifarResNet(int depth = 20, long inChannels = 3, long classes = 10, long width = 16)
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
+    public CifarResNet(int depth = 20, long inChannels = 3, long classes = 10, long width = 16) : base(nameof(CifarResNet))
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentOutOfRangeException(nameof(depth), depth, "a CIFAR ResNet's depth is 6n + 2 (20, 32, 44, 56, 110)");
@@ -19,25 +23,25 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         var blocks = (depth - 2) / 6;
-        conv1 = register_module("conv1", new nn.Conv2d(inChannels, width, 3, padding: 1, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(width));
-        layer1 = register_module("layer1", Stage(width, width, blocks, stride: 1));
-        layer2 = register_module("layer2", Stage(width, 2 * width, blocks, stride: 2));
-        layer3 = register_module("layer3", Stage(2 * width, 4 * width, blocks, stride: 2));
-        fc = register_module("fc", new nn.Linear(4 * width, classes));
+        conv1 = this.Register("conv1", nn.Conv2d(inChannels, width, 3, padding: 1, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(width));
+        layer1 = this.Register("layer1", Stage(width, width, blocks, stride: 1));
+        layer2 = this.Register("layer2", Stage(width, 2 * width, blocks, stride: 2));
+        layer3 = this.Register("layer3", Stage(2 * width, 4 * width, blocks, stride: 2));
+        fc = this.Register("fc", nn.Linear(4 * width, classes));
         // He initialisation for convolutions, as the paper (PyTorch's default init is tuned for other nets).
         foreach (var module in modules())
-            if (module is nn.Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+            if (module is Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
         Depth = depth;
     }
 
     public int Depth { get; }
-    public nn.Conv2d conv1 { get; }
-    public nn.BatchNorm2d bn1 { get; }
-    public nn.Sequential layer1 { get; }
-    public nn.Sequential layer2 { get; }
-    public nn.Sequential layer3 { get; }
-    public nn.Linear fc { get; }
+    public Conv2d conv1 { get; }
+    public BatchNorm2d bn1 { get; }
+    public Sequential layer1 { get; }
+    public Sequential layer2 { get; }
+    public Sequential layer3 { get; }
+    public Linear fc { get; }
 
     public override Tensor forward(Tensor input)
     {
@@ -48,9 +52,9 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>
         return fc.call(h).MoveToOuterDisposeScope();
     }
 
-    private static nn.Sequential Stage(long inChannels, long outChannels, int blocks, long stride)
+    private static Sequential Stage(long inChannels, long outChannels, int blocks, long stride)
     {
-        var stage = new nn.Sequential(new BasicBlock(inChannels, outChannels, stride));
+        var stage = nn.Sequential(new BasicBlock(inChannels, outChannels, stride));
         for (var k = 1; k < blocks; k++) stage.append(new BasicBlock(outChannels, outChannels));
         return stage;
     }

@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Models;
 
@@ -12,6 +13,9 @@ namespace Pipeline.Vision.Models;
 /// </summary>
 public sealed class ResNet : nn.Module<Tensor, Tensor>
 {
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
     /// <summary>The backbone's modules from input to output, as a recipe's freeze plan names them (conv1 and bn1 are the stem).</summary>
     public static IReadOnlyList<string> BackboneModules { get; } = ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4"];
 
@@ -19,7 +23,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <param name="layers">blocks per stage, e.g. [2, 2, 2, 2] for ResNet-18</param>
     /// <param name="includeHead">false: the backbone alone (no avgpool and fc; torchvision's detection body), for
     /// <see cref="forward_stages"/></param>
-    public ResNet(bool bottleneck, int[] layers, long inChannels = 3, long classes = 1000, bool includeHead = true)
+    public ResNet(bool bottleneck, int[] layers, long inChannels = 3, long classes = 1000, bool includeHead = true) : base(nameof(ResNet))
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (layers.Length != 4 || layers.Any(n => n < 1)) throw new ArgumentException("a ResNet has four stages of at least one block each", nameof(layers));
@@ -27,24 +31,24 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         Bottlenecked = bottleneck;
         var expansion = bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion;
-        conv1 = register_module("conv1", new nn.Conv2d(inChannels, 64, 7, stride: 2, padding: 3, bias: false));
-        bn1 = register_module("bn1", new nn.BatchNorm2d(64));
-        register_module("relu", new nn.ReLU());
-        register_module("maxpool", new nn.MaxPool2d(3, stride: 2, padding: 1));
+        conv1 = this.Register("conv1", nn.Conv2d(inChannels, 64, 7, stride: 2, padding: 3, bias: false));
+        bn1 = this.Register("bn1", nn.BatchNorm2d(64));
+        register_module("relu", nn.ReLU());
+        register_module("maxpool", nn.MaxPool2d(3, stride: 2, padding: 1));
         long channels = 64;
-        layer1 = register_module("layer1", Stage(bottleneck, ref channels, 64, layers[0], 1));
-        layer2 = register_module("layer2", Stage(bottleneck, ref channels, 128, layers[1], 2));
-        layer3 = register_module("layer3", Stage(bottleneck, ref channels, 256, layers[2], 2));
-        layer4 = register_module("layer4", Stage(bottleneck, ref channels, 512, layers[3], 2));
+        layer1 = this.Register("layer1", Stage(bottleneck, ref channels, 64, layers[0], 1));
+        layer2 = this.Register("layer2", Stage(bottleneck, ref channels, 128, layers[1], 2));
+        layer3 = this.Register("layer3", Stage(bottleneck, ref channels, 256, layers[2], 2));
+        layer4 = this.Register("layer4", Stage(bottleneck, ref channels, 512, layers[3], 2));
         FeatureChannels = 512 * expansion;
         if (includeHead)
         {
-            register_module("avgpool", new nn.AdaptiveAvgPool2d(1));
-            head = register_module("fc", new nn.Linear(FeatureChannels, classes));
+            register_module("avgpool", nn.AdaptiveAvgPool2d(1));
+            head = this.Register("fc", nn.Linear(FeatureChannels, classes));
         }
         // torchvision's initialisation: He (fan-out) for convolutions; batch norm is already 1 and 0, the head PyTorch's default.
         foreach (var module in modules())
-            if (module is nn.Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+            if (module is Conv2d conv) nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
     }
 
     public static ResNet resnet18(long inChannels = 3, long classes = 1000) => new(false, [2, 2, 2, 2], inChannels, classes);
@@ -65,16 +69,16 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public long FeatureChannels { get; }
     /// <summary>Channels of layer1..layer4's outputs (what a feature pyramid takes).</summary>
     public long[] StageChannels => Bottlenecked ? [256, 512, 1024, 2048] : [64, 128, 256, 512];
-    public nn.Conv2d conv1 { get; }
-    public nn.BatchNorm2d bn1 { get; }
-    public nn.Sequential layer1 { get; }
-    public nn.Sequential layer2 { get; }
-    public nn.Sequential layer3 { get; }
-    public nn.Sequential layer4 { get; }
-    private nn.Linear? head;
+    public Conv2d conv1 { get; }
+    public BatchNorm2d bn1 { get; }
+    public Sequential layer1 { get; }
+    public Sequential layer2 { get; }
+    public Sequential layer3 { get; }
+    public Sequential layer4 { get; }
+    private Linear? head;
 
     /// <summary>The classification head (absent from a backbone built without it).</summary>
-    public nn.Linear fc => head ?? throw new InvalidOperationException("this ResNet was built without its head (includeHead: false)");
+    public Linear fc => head ?? throw new InvalidOperationException("this ResNet was built without its head (includeHead: false)");
 
     public override Tensor forward(Tensor input)
     {
@@ -101,13 +105,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// head is disposed): fine-tuning to another class count after loading weights with
     /// <see cref="load_state_dict_except_fc"/> or a full state dict.
     /// </summary>
-    public nn.Linear replace_fc(long classes)
+    public Linear replace_fc(long classes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         var old = fc;
-        var fresh = new nn.Linear(FeatureChannels, classes, device: old.weight.device, dtype: old.weight.dtype);
+        var fresh = nn.Linear(FeatureChannels, classes, device: old.weight.device, dtype: old.weight.dtype);
         fresh.requires_grad_(old.weight.requires_grad);
-        head = register_module("fc", fresh);
+        head = this.Register("fc", fresh);
         old.Dispose();
         return fresh;
     }
@@ -131,7 +135,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         var unexpected = backbone.Keys.Where(k => !own.Contains(k)).ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new ArgumentException($"the state dict does not fit this ResNet's backbone: missing {Few(missing)}; unexpected {Few(unexpected)}", nameof(state));
-        load_state_dict(backbone, strict: false); // shape mismatches throw before anything is copied
+        this.LoadStateDict(backbone, strict: false); // shape mismatches throw before anything is copied
     }
 
     private static string Few(List<string> keys) => keys.Count == 0 ? "none" : string.Join(", ", keys.Take(5)) + (keys.Count > 5 ? $" (+{keys.Count - 5})" : "");
@@ -141,7 +145,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>Stops gradients to every backbone module (<see cref="BackboneModules"/>); only <c>fc</c> trains.</summary>
     public ResNet freeze_backbone()
     {
-        foreach (var name in BackboneModules) GetModule(name)!.requires_grad_(false);
+        foreach (var name in BackboneModules) this.GetChild(name)!.requires_grad_(false);
         return this;
     }
 
@@ -155,14 +159,14 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         string[] order = head is null ? [.. BackboneModules] : [.. BackboneModules, "fc"];
         var first = Array.IndexOf(order, stage);
         if (first < 0) throw new ArgumentException($"unknown stage '{stage}'; stages: {string.Join(", ", order)}", nameof(stage));
-        foreach (var name in order[first..]) GetModule(name)!.requires_grad_(true);
+        foreach (var name in order[first..]) this.GetChild(name)!.requires_grad_(true);
         return this;
     }
 
     // torchvision's _make_layer: the first block takes the stride (and a projection shortcut where the shape changes).
-    private static nn.Sequential Stage(bool bottleneck, ref long channels, long planes, int blocks, long stride)
+    private static Sequential Stage(bool bottleneck, ref long channels, long planes, int blocks, long stride)
     {
-        var stage = new nn.Sequential();
+        var stage = nn.Sequential();
         for (var k = 0; k < blocks; k++)
         {
             var s = k == 0 ? stride : 1;

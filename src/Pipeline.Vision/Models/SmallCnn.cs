@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Models;
 
@@ -10,25 +11,28 @@ namespace Pipeline.Vision.Models;
 /// </summary>
 public sealed class SmallCnn : nn.Module<Tensor, Tensor>
 {
+    // Children are registered by name in the constructor: no field reflection (it would add duplicates).
+    protected override void RegisterComponents() { }
+
     /// <param name="inChannels">image channels (1 for grey, 3 for colour)</param>
     /// <param name="classes">output logits</param>
     /// <param name="width">channels of the first stage; the second has twice as many</param>
     /// <param name="dropout">dropout before the head (0 disables it)</param>
-    public SmallCnn(long inChannels = 1, long classes = 10, long width = 32, double dropout = 0.1)
+    public SmallCnn(long inChannels = 1, long classes = 10, long width = 32, double dropout = 0.1) : base(nameof(SmallCnn))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         var wide = 2 * width;
-        features = register_module("features", new nn.Sequential(
-            ConvBlock(inChannels, width), ConvBlock(width, width), new nn.MaxPool2d(2),
-            ConvBlock(width, wide), ConvBlock(wide, wide), new nn.MaxPool2d(2),
-            new nn.AdaptiveAvgPool2d(1), new nn.Flatten()));
-        head = register_module("head", new nn.Sequential(new nn.Dropout(dropout), new nn.Linear(wide, classes)));
+        features = this.Register("features", nn.Sequential(
+            ConvBlock(inChannels, width), ConvBlock(width, width), nn.MaxPool2d(2),
+            ConvBlock(width, wide), ConvBlock(wide, wide), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten()));
+        head = this.Register("head", nn.Sequential(nn.Dropout(dropout), nn.Linear(wide, classes)));
     }
 
-    public nn.Sequential features { get; }
-    public nn.Sequential head { get; }
+    public Sequential features { get; }
+    public Sequential head { get; }
 
     public override Tensor forward(Tensor input)
     {
@@ -36,6 +40,6 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
         return head.call(h);
     }
 
-    private static nn.Sequential ConvBlock(long inChannels, long outChannels) =>
-        new(new nn.Conv2d(inChannels, outChannels, 3, padding: 1, bias: false), new nn.BatchNorm2d(outChannels), new nn.ReLU());
+    private static Sequential ConvBlock(long inChannels, long outChannels) =>
+        nn.Sequential(nn.Conv2d(inChannels, outChannels, 3, padding: 1, bias: false), nn.BatchNorm2d(outChannels), nn.ReLU());
 }

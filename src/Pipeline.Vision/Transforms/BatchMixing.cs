@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Transforms;
 
@@ -84,7 +85,7 @@ public static class BatchMixing
 
     private static Tensor Mix(Tensor labels, Tensor perm, int classes, double lambda)
     {
-        var onehot = zeros([labels.shape[0], classes], device: labels.device).scatter(1, labels.unsqueeze(1), 1.0);
+        var onehot = nn.functional.one_hot(labels, classes).to(ScalarType.Float32);
         return onehot * lambda + onehot.index_select(0, perm) * (1 - lambda);
     }
 }

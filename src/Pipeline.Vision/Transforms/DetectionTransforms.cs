@@ -1,6 +1,7 @@
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Pipeline.Vision.Data;
-using static Pipeline.Torch.torch;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Transforms;
 
@@ -95,7 +96,7 @@ public sealed class Letterbox(int size, double fill = 114) : DetectionTransform
         using var scope = NewDisposeScope();
         var resized = ImageOps.Resize(sample.Image, nh, nw);
         var value = sample.Image.dtype == ScalarType.Byte ? fill : fill / 255;
-        var padded = nn.functional.pad(resized.to(ScalarType.Float32), [left, size - nw - left, top, size - nh - top], value);
+        var padded = nn.functional.pad(resized.to(ScalarType.Float32), [left, size - nw - left, top, size - nh - top], PaddingModes.Constant, value);
         var image = ImageOps.Restore(padded, sample.Image).MoveToOuterDisposeScope();
         return new(image, Map(sample.Boxes, (double)nw / w, left, (double)nh / h, top, size, size));
     }

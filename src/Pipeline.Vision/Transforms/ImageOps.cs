@@ -1,5 +1,6 @@
-using Pipeline.Torch;
-using static Pipeline.Torch.torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Transforms;
 
@@ -27,7 +28,7 @@ public static class ImageOps
     public static Tensor Resize(Tensor image, int height, int width, bool antialias = true)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (antialias && image.dtype == ScalarType.Byte && image.device.Type == DeviceType.CPU)
+        if (antialias && image.dtype == ScalarType.Byte && image.device.type == DeviceType.CPU)
         {
             int c = (int)image.shape[0], h = (int)image.shape[1], w = (int)image.shape[2];
             using var dense = image.contiguous();
@@ -36,7 +37,7 @@ public static class ImageOps
         }
         using var scope = NewDisposeScope();
         var batch = image.to(ScalarType.Float32).unsqueeze(0);
-        var resized = nn.functional.interpolate(batch, size: (height, width), mode: nn.InterpolationMode.Bilinear,
+        var resized = nn.functional.interpolate(batch, size: [height, width], mode: InterpolationMode.Bilinear,
             align_corners: false, antialias: antialias).squeeze(0);
         return Restore(resized, image).MoveToOuterDisposeScope();
     }

@@ -1,4 +1,6 @@
-using Pipeline.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Transforms;
 

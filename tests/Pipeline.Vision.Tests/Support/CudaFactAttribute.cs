@@ -1,4 +1,5 @@
-using Pipeline.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Pipeline.Vision.Tests.Support;
 
