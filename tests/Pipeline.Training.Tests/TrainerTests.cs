@@ -101,6 +101,27 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void A_checkpoint_of_the_engine_before_TorchSharp_is_refused_by_name_and_the_trainer_is_untouched()
+    {
+        using var train = FashionSubset.Slice(0, 64);
+        using var validation = FashionSubset.Slice(1000, 32);
+        var recipe = Tiny("epochs=1");
+        var output = Path.Combine(dir, "legacy");
+        using (var first = new Trainer(recipe, train, validation, new TrainerOptions { OutputDirectory = output, MaxSteps = 2 }))
+            first.Fit();
+        var checkpoint = new CheckpointStore(Path.Combine(output, Trainer.CheckpointFolder)).Latest()!;
+        // What the old engine wrote: the optimizer's state as safetensors.
+        File.Move(Path.Combine(checkpoint, CheckpointStore.OptimizerFile), Path.Combine(checkpoint, "optimizer.safetensors"));
+
+        using var second = new Trainer(recipe, train, validation, new TrainerOptions { OutputDirectory = Path.Combine(dir, "legacy-2") });
+        var before = second.Model.state_dict().ToDictionary(p => p.Key, p => p.Value.clone());
+        var error = Assert.Throws<InvalidDataException>(() => second.Resume(checkpoint));
+        Assert.Contains(checkpoint, error.Message, StringComparison.Ordinal);
+        Assert.Contains("optimizer.safetensors", error.Message, StringComparison.Ordinal);
+        AssertBitIdentical(before, second.Model.state_dict());
+    }
+
+    [Fact]
     public void Early_stopping_ends_the_run_after_patience_epochs_without_improvement_and_keeps_the_best()
     {
         using var train = FashionSubset.Slice(0, 128);

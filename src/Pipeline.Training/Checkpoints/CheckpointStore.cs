@@ -16,6 +16,8 @@ public sealed class CheckpointStore(string folder, int keepLast = 2)
     public const string ModelFile = "model.safetensors";
     public const string OptimizerFile = "optimizer.bin";
     public const string StateFile = "state.json";
+    /// <summary>The optimizer state of checkpoints written by the engine before TorchSharp (not readable now).</summary>
+    private const string LegacyOptimizerFile = "optimizer.safetensors";
     private const string Prefix = "step-";
 
     public string Folder { get; } = folder;
@@ -65,9 +67,15 @@ public sealed class CheckpointStore(string folder, int keepLast = 2)
         ArgumentNullException.ThrowIfNull(optimizer);
         var statePath = Path.Combine(checkpoint, StateFile);
         if (!File.Exists(statePath)) throw new FileNotFoundException($"{checkpoint} is not a checkpoint: it has no {StateFile}", statePath);
+        // Checked before anything is loaded, so a refused checkpoint leaves the model and optimizer as they were.
+        var optimizerPath = Path.Combine(checkpoint, OptimizerFile);
+        if (!File.Exists(optimizerPath))
+            throw new InvalidDataException(File.Exists(Path.Combine(checkpoint, LegacyOptimizerFile))
+                ? $"{checkpoint}: written before the engine moved to TorchSharp ({LegacyOptimizerFile}); its optimizer state cannot be resumed: start the run again"
+                : $"{checkpoint}: the optimizer state {OptimizerFile} is missing");
         using (var scope = NewDisposeScope())
             model.LoadStateDict(SafeTensors.Load(Path.Combine(checkpoint, ModelFile)));
-        optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
+        optimizer.load_state_dict(optimizerPath);
         return TrainingState.FromJson(File.ReadAllText(statePath));
     }
 
