@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.AppHost.Hosting;
+using Pipeline.AppHost.Publishing;
 
 // The system's resource graph: infrastructure first, then the services that meet through it.
 var (run, builder) = PipelineRun.CreateBuilder(args);
@@ -16,6 +17,7 @@ var evaluator = builder.AddProject<Projects.Pipeline_Evaluator>("evaluator")
     .WithEnvironment("PIPELINE_API_KEY", run.ApiKey);
 
 var ingest = builder.AddProject<Projects.Pipeline_Ingest>(RunReporter.IngestName)
+    .WithAnnotation(new PersistentDataAnnotation())
     .WithPipelineDefaults(rabbit, blobs)
     .WithReference(evaluator)
     .WithEnvironment("PIPELINE_API_KEY", run.ApiKey)
@@ -36,6 +38,7 @@ var trainerReplicas = run.TrainerReplicas;
 var trainer = builder.AddProject<Projects.Pipeline_Trainer>("trainer")
     .WithPipelineDefaults(rabbit, blobs)
     .WithReplicas(trainerReplicas)
+    .WithAnnotation(new GpuAnnotation())
     .WithEnvironment("PIPELINE_REPLICA_INDEX", GpuInventory.PerReplica(trainerReplicas, i => i.ToString(CultureInfo.InvariantCulture)))
     .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(run.Directory, "trainer"));
 var gpus = GpuInventory.Visible();
@@ -56,7 +59,15 @@ builder.AddPrometheus("prometheus", run, rabbit);
 builder.Services.AddHostedService<CrashSupervisor>();
 builder.Services.AddHostedService<RunReporter>();
 
-builder.Build().Run();
+var app = builder.Build();
+if (run.Kubernetes is { } kubernetes)
+{
+    var files = await KubernetesPublisher.WriteAsync(app.Services.GetRequiredService<DistributedApplicationModel>(),
+        app.Services.GetRequiredService<DistributedApplicationExecutionContext>(), kubernetes);
+    Console.WriteLine($"Kubernetes manifests: {files.Count} files in {kubernetes.OutputDirectory} (kubectl apply -k {kubernetes.OutputDirectory})");
+    return;
+}
+await app.RunAsync();
 
 /// <summary>Named so that tests can start this graph: DistributedApplicationTestingBuilder.CreateAsync&lt;Program&gt;().</summary>
 public partial class Program;

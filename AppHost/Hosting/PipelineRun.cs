@@ -46,6 +46,9 @@ public sealed class PipelineRun
     public string? DistTimeoutSeconds { get; }
     public string IngestDataDirectory { get; }
 
+    /// <summary>Set by <c>publish --output DIR</c>: write Kubernetes manifests of the graph instead of running it.</summary>
+    public Publishing.PublishOptions? Kubernetes { get; private init; }
+
     /// <summary>Takes the AppHost's own options out of <paramref name="args"/>, creates Aspire's builder with the rest, and
     /// decides the run from both.</summary>
     public static (PipelineRun Run, IDistributedApplicationBuilder Builder) CreateBuilder(string[] args)
@@ -54,6 +57,29 @@ public sealed class PipelineRun
         string? dataDir = null;
         var keepData = false;
         var rest = new List<string>();
+        Publishing.PublishOptions? kubernetes = null;
+        string Value(ref int i) => i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)
+            ? args[++i]
+            : throw new ArgumentException($"{args[i]} needs a value.");
+        if (args.Length > 0 && args[0] == "publish")
+        {
+            // Kubernetes manifests: publish --output DIR [--registry REG] [--tag T] [--blob-connection-string S].
+            string? output = null, registry = null, tag = null, blobs = null;
+            for (var i = 1; i < args.Length; i++)
+            {
+                switch (args[i])
+                {
+                    case "--output": output = Value(ref i); break;
+                    case "--registry": registry = Value(ref i); break;
+                    case "--tag": tag = Value(ref i); break;
+                    case "--blob-connection-string": blobs = Value(ref i); break;
+                    default: throw new ArgumentException($"publish does not know '{args[i]}': publish --output DIR [--registry REG] [--tag T] [--blob-connection-string S]");
+                }
+            }
+            kubernetes = new Publishing.PublishOptions(
+                Path.GetFullPath(output ?? throw new ArgumentException("publish needs --output DIR")), registry ?? "pipeline", tag ?? "latest", blobs);
+            args = ["--operation", "publish"];
+        }
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -62,9 +88,7 @@ public sealed class PipelineRun
                     keepData = true;
                     break;
                 case "--data-dir":
-                    dataDir = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)
-                        ? args[++i]
-                        : throw new ArgumentException("--data-dir needs a folder: --data-dir PATH");
+                    dataDir = Value(ref i);
                     break;
                 default:
                     rest.Add(args[i]);
@@ -73,6 +97,12 @@ public sealed class PipelineRun
         }
         var app = AppDirectoryFromBuild();
         var runs = Path.Combine(app, ".run");
+        var builder = DistributedApplication.CreateBuilder([.. rest]);
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            // Nothing runs: no run folder, no credentials (the published resources take them as parameters).
+            return (new PipelineRun(app, Path.Combine(runs, "publish"), builder.Configuration) { Kubernetes = kubernetes }, builder);
+        }
         var folder = dataDir ?? (keepData ? Path.Combine(runs, "data") : Path.Combine(runs, DateTime.Now.ToString("yyyyMMdd-HHmmss-fff", CultureInfo.InvariantCulture)));
         if (dataDir is null && !keepData)
         {
@@ -80,8 +110,17 @@ public sealed class PipelineRun
         }
         folder = Path.GetFullPath(folder);
         ResourceSecrets.CreateOwnerOnlyDirectory(folder);
-        var builder = DistributedApplication.CreateBuilder([.. rest]);
         return (new PipelineRun(app, folder, builder.Configuration), builder);
+    }
+
+    /// <summary>A run in <paramref name="directory"/> for a part of the graph declared elsewhere (a test's own graph).</summary>
+    public static PipelineRun ForFolder(string directory, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var folder = Path.GetFullPath(directory);
+        ResourceSecrets.CreateOwnerOnlyDirectory(folder);
+        return new PipelineRun(AppDirectoryFromBuild(), folder, configuration);
     }
 
     private static string AppDirectoryFromBuild()

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Reflection;
 using Pipeline.AppHost.Hosting;
 using Pipeline.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Pipeline.AppHost.Tests;
 
@@ -11,7 +12,7 @@ namespace Pipeline.AppHost.Tests;
 /// and the CLI's settings are printed; kill -9 of the AppHost leaves no process of the run (DCP stops everything when
 /// the process it monitors dies); the same run folder starts again; Ctrl+C (SIGINT to the process group, as a terminal
 /// sends it) ends it with nothing left behind.</summary>
-public sealed class AppHostAcceptanceTests
+public sealed class AppHostAcceptanceTests(ITestOutputHelper log)
 {
     /// <summary>Every kind of process a run has: DCP, the dashboard, the broker and its epmd, Azurite, Prometheus, services.</summary>
     private static readonly string[] Kinds =
@@ -42,8 +43,12 @@ public sealed class AppHostAcceptanceTests
                 var processes = first.ProcessesOfTheRun();
                 AssertEveryKind(processes);
                 Signal("-KILL", first.AppHostPid.ToString(CultureInfo.InvariantCulture));
+                var killed = DateTime.UtcNow;
                 await first.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-                var left = await ProcessTree.SurvivorsAsync(processes.Keys);
+                // DCP notices that the process it monitors is gone and stops every resource gracefully (SIGTERM, then
+                // SIGKILL after its own timeout): that takes it a while, so the grace here is generous.
+                var left = await ProcessTree.SurvivorsAsync(processes.Keys, TimeSpan.FromMinutes(2));
+                log.WriteLine($"after kill -9 of the AppHost, DCP had stopped all {processes.Count} processes in {(DateTime.UtcNow - killed).TotalSeconds:0} s");
                 Assert.True(left.Count == 0, "left after kill -9 of the AppHost:\n" + string.Join('\n', left));
             }
 
@@ -53,7 +58,9 @@ public sealed class AppHostAcceptanceTests
                 var processes = second.ProcessesOfTheRun();
                 AssertEveryKind(processes);
                 Signal("-INT", "--", "-" + second.Process.Id.ToString(CultureInfo.InvariantCulture));
+                var stopped = DateTime.UtcNow;
                 await second.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                log.WriteLine($"Ctrl+C: the AppHost exited after {(DateTime.UtcNow - stopped).TotalSeconds:0} s");
                 var left = await ProcessTree.SurvivorsAsync(processes.Keys);
                 Assert.True(left.Count == 0, "left after Ctrl+C:\n" + string.Join('\n', left));
                 Assert.Empty(ProcessTree.Mentioning(runDir));
@@ -82,7 +89,7 @@ public sealed class AppHostAcceptanceTests
         kill.WaitForExit();
     }
 
-    private static async Task<RunningAppHost> Started(string repo, string runDir)
+    private async Task<RunningAppHost> Started(string repo, string runDir)
     {
         var configuration = typeof(AppHostAcceptanceTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         // setsid: a process group of its own, as a terminal gives a command. --no-build: the test build built the AppHost.
@@ -98,9 +105,11 @@ public sealed class AppHostAcceptanceTests
         psi.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{FreePort.Next()}";
         psi.Environment["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://127.0.0.1:{FreePort.Next()}";
         psi.Environment["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://127.0.0.1:{FreePort.Next()}";
+        var started = DateTime.UtcNow;
         var run = new RunningAppHost(Process.Start(psi)!);
         await Task.WhenAny(run.Healthy.Task, run.Process.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(8)));
         Assert.True(run.Healthy.Task.IsCompleted, "no healthy line:\n" + run.Text);
+        log.WriteLine($"dotnet run to all healthy: {(DateTime.UtcNow - started).TotalSeconds:0} s");
         return run;
     }
 

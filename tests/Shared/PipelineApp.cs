@@ -50,6 +50,26 @@ public sealed class PipelineApp : IAsyncDisposable
         return pipeline;
     }
 
+    /// <summary>Builds and starts a part of the graph that <paramref name="declare"/> adds with the AppHost's own hosting
+    /// extensions, in <paramref name="runDirectory"/>, and waits until <paramref name="healthy"/> are healthy.</summary>
+    public static async Task<PipelineApp> StartPartAsync(string runDirectory, Action<IDistributedApplicationTestingBuilder, Pipeline.AppHost.Hosting.PipelineRun> declare,
+        TimeSpan limit, params string[] healthy)
+    {
+        ArgumentNullException.ThrowIfNull(declare);
+        var builder = DistributedApplicationTestingBuilder.Create();
+        declare(builder, Pipeline.AppHost.Hosting.PipelineRun.ForFolder(runDirectory, builder.Configuration));
+        var app = await builder.BuildAsync();
+        var pipeline = new PipelineApp(app, runDirectory);
+        pipeline.watcher = pipeline.WatchAsync(pipeline.watching.Token);
+        using var timeout = new CancellationTokenSource(limit);
+        await app.StartAsync(timeout.Token);
+        foreach (var name in healthy)
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token);
+        }
+        return pipeline;
+    }
+
     private async Task WatchAsync(CancellationToken token)
     {
         try
@@ -86,10 +106,20 @@ public sealed class PipelineApp : IAsyncDisposable
     public IReadOnlyList<ResourceEvent> Replicas(string resource) =>
         [.. latest.Values.Where(e => e.Resource.Name == resource).OrderBy(e => e.ResourceId, StringComparer.Ordinal)];
 
+    /// <summary>Replica <paramref name="index"/> of a resource: the one whose <c>PIPELINE_REPLICA_INDEX</c> it is (the
+    /// trainers), else the index-th by resource id.</summary>
+    public ResourceEvent Replica(string resource, int index)
+    {
+        var replicas = Replicas(resource);
+        var text = index.ToString(CultureInfo.InvariantCulture);
+        return replicas.FirstOrDefault(r => r.Snapshot.EnvironmentVariables.Any(v => v.Name == "PIPELINE_REPLICA_INDEX" && v.Value == text))
+            ?? replicas[index];
+    }
+
     /// <summary>A replica's own endpoint: the port DCP gave that replica (its ASPNETCORE_URLS).</summary>
     public Uri ReplicaEndpoint(string resource, int replica)
     {
-        var snapshot = Replicas(resource)[replica].Snapshot;
+        var snapshot = Replica(resource, replica).Snapshot;
         var urls = snapshot.EnvironmentVariables.Single(v => v.Name == "ASPNETCORE_URLS").Value!;
         var url = new Uri(urls.Split(';')[0]);
         return new Uri($"http://127.0.0.1:{url.Port.ToString(CultureInfo.InvariantCulture)}");
@@ -117,6 +147,9 @@ public sealed class PipelineApp : IAsyncDisposable
         var descendants = ProcessTree.Descendants(launcher);
         return descendants.LastOrDefault(pid => !ProcessTree.CommandLine(pid).StartsWith("dotnet ", StringComparison.Ordinal), launcher);
     }
+
+    /// <summary>The service process of the resource's only (or first) replica.</summary>
+    public int ServicePid(string resource, int replica = 0) => ServicePid(Replica(resource, replica));
 
     public async ValueTask DisposeAsync()
     {

@@ -79,11 +79,13 @@ public static class ProcessTree
         return found;
     }
 
-    /// <summary>Which of <paramref name="pids"/> are still alive once the stragglers had 5 s to go.</summary>
-    public static async Task<List<string>> SurvivorsAsync(IReadOnlyCollection<int> pids)
+    /// <summary>Which of <paramref name="pids"/> are still alive once the stragglers had <paramref name="grace"/> (5 s unless
+    /// given) to go.</summary>
+    public static async Task<List<string>> SurvivorsAsync(IReadOnlyCollection<int> pids, TimeSpan? grace = null)
     {
         var alive = pids.Where(IsAlive).ToList();
-        for (var i = 0; i < 20 && alive.Count > 0; i++)
+        var deadline = DateTime.UtcNow + (grace ?? TimeSpan.FromSeconds(5));
+        while (alive.Count > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(250);
             alive = [.. alive.Where(IsAlive)];
