@@ -57,11 +57,15 @@ public sealed class AppHostAcceptanceTests(ITestOutputHelper log)
             {
                 var processes = second.ProcessesOfTheRun();
                 AssertEveryKind(processes);
+                var apphost = second.AppHostPid;
                 Signal("-INT", "--", "-" + second.Process.Id.ToString(CultureInfo.InvariantCulture));
                 var stopped = DateTime.UtcNow;
                 await second.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                Assert.Empty(await ProcessTree.SurvivorsAsync([apphost], TimeSpan.FromSeconds(60)));
                 log.WriteLine($"Ctrl+C: the AppHost exited after {(DateTime.UtcNow - stopped).TotalSeconds:0} s");
-                var left = await ProcessTree.SurvivorsAsync(processes.Keys);
+                // DCP stops what is left once the AppHost is gone (as after kill -9).
+                var left = await ProcessTree.SurvivorsAsync(processes.Keys, TimeSpan.FromMinutes(2));
+                log.WriteLine($"Ctrl+C: all {processes.Count} processes of the run gone after {(DateTime.UtcNow - stopped).TotalSeconds:0} s");
                 Assert.True(left.Count == 0, "left after Ctrl+C:\n" + string.Join('\n', left));
                 Assert.Empty(ProcessTree.Mentioning(runDir));
             }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Pipeline.Tests.Support;
 
@@ -151,8 +152,32 @@ public sealed class PipelineApp : IAsyncDisposable
     /// <summary>The service process of the resource's only (or first) replica.</summary>
     public int ServicePid(string resource, int replica = 0) => ServicePid(Replica(resource, replica));
 
+    /// <summary>Each replica's console output, kept under <c>$PIPELINE_TEST_LOGS/&lt;run&gt;/</c> when infra/test.sh asks for
+    /// it (it prints their tails when a test failed).</summary>
+    private async Task KeepLogsAsync()
+    {
+        if (Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGS") is not { Length: > 0 } root)
+        {
+            return;
+        }
+        var folder = Path.Combine(root, Path.GetFileName(RunDirectory));
+        Directory.CreateDirectory(folder);
+        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var replica in latest.Keys)
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var lines = new List<string>();
+            await foreach (var batch in logs.GetAllAsync(replica).WithCancellation(limit.Token))
+            {
+                lines.AddRange(batch.Select(l => l.Content));
+            }
+            await File.WriteAllLinesAsync(Path.Combine(folder, replica + ".log"), lines, CancellationToken.None);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await KeepLogsAsync();
         await watching.CancelAsync();
         await watcher.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         watching.Dispose();
