@@ -113,14 +113,18 @@ public sealed class PipelineRun
         return (new PipelineRun(app, folder, builder.Configuration), builder);
     }
 
-    /// <summary>A run in <paramref name="directory"/> for a part of the graph declared elsewhere (a test's own graph).</summary>
-    public static PipelineRun ForFolder(string directory, IConfiguration configuration)
+    /// <summary>A run in <paramref name="directory"/> for a part of the graph declared elsewhere (a test's own graph of
+    /// some of these resources), with the builder <paramref name="createBuilder"/> makes. It is called from here on
+    /// purpose: Aspire.Hosting.Testing finds the AppHost (and DCP's path) by the assemblies on the calling stack.</summary>
+    public static (PipelineRun Run, TBuilder Builder) CreatePart<TBuilder>(string directory, Func<TBuilder> createBuilder)
+        where TBuilder : IDistributedApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(directory);
-        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(createBuilder);
+        var builder = createBuilder();
         var folder = Path.GetFullPath(directory);
         ResourceSecrets.CreateOwnerOnlyDirectory(folder);
-        return new PipelineRun(AppDirectoryFromBuild(), folder, configuration);
+        return (new PipelineRun(AppDirectoryFromBuild(), folder, builder.Configuration), builder);
     }
 
     private static string AppDirectoryFromBuild()

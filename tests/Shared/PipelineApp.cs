@@ -57,8 +57,8 @@ public sealed class PipelineApp : IAsyncDisposable
         TimeSpan limit, params string[] healthy)
     {
         ArgumentNullException.ThrowIfNull(declare);
-        var builder = DistributedApplicationTestingBuilder.Create();
-        declare(builder, Pipeline.AppHost.Hosting.PipelineRun.ForFolder(runDirectory, builder.Configuration));
+        var (run, builder) = Pipeline.AppHost.Hosting.PipelineRun.CreatePart(runDirectory, () => DistributedApplicationTestingBuilder.Create());
+        declare(builder, run);
         var app = await builder.BuildAsync();
         var pipeline = new PipelineApp(app, runDirectory);
         pipeline.watcher = pipeline.WatchAsync(pipeline.watching.Token);
