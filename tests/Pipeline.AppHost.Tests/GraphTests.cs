@@ -129,23 +129,43 @@ public sealed class GraphTests(GraphFixture fixture)
         var pid = App.ServicePid(victim);
         Assert.Contains("Pipeline.Trainer", ProcessTree.CommandLine(pid), StringComparison.Ordinal);
         using var restarted = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        // Back means a new process for the same replica (the dashboard's row), running and healthy.
+        // Back means a new process for the same replica (the dashboard's row), running, and answering its readiness probe.
         var back = App.Notifications.WaitForResourceAsync(victim.Resource.Name,
             e => e.ResourceId == victim.ResourceId
                 && PipelineApp.LauncherPid(e) is int now && now != launcher
-                && e.Snapshot.State?.Text == KnownResourceStates.Running
-                && e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy,
+                && e.Snapshot.State?.Text == KnownResourceStates.Running,
             restarted.Token);
         using (var kill = System.Diagnostics.Process.Start("kill", ["-9", pid.ToString(CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();
         }
         var again = await back;
+        // Healthy in fact: the snapshot's health can still be the old process's, so the new one's own port is asked.
+        var ready = new Uri($"http://127.0.0.1:{ReplicaPort(again).ToString(CultureInfo.InvariantCulture)}/health/ready");
+        using var http = new HttpClient();
+        while (true)
+        {
+            try
+            {
+                using var answer = await http.GetAsync(ready, restarted.Token);
+                if (answer.StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            await Task.Delay(200, restarted.Token);
+        }
         Assert.False(ProcessTree.IsAlive(pid));
         var newPid = App.ServicePid(again);
         Assert.NotEqual(pid, newPid);
         Assert.Contains("Pipeline.Trainer", ProcessTree.CommandLine(newPid), StringComparison.Ordinal);
     }
+
+    private static int ReplicaPort(ResourceEvent replica) => new Uri(Env(replica, "ASPNETCORE_URLS").Split(';')[0]).Port;
 
     private static string Env(ResourceEvent replica, string name) =>
         replica.Snapshot.EnvironmentVariables.SingleOrDefault(v => v.Name == name)?.Value
