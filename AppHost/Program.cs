@@ -1,76 +1,88 @@
-using System.Security.Cryptography;
-using Pipeline.Hosting;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.AppHost.Hosting;
+using Pipeline.AppHost.Publishing;
 
 // The system's resource graph: infrastructure first, then the services that meet through it.
-var builder = DistributedApplication.CreateBuilder(args);
+var (run, builder) = PipelineRun.CreateBuilder(args);
+builder.Services.AddSingleton(run);
 
-var rabbit = builder.AddRabbitMQ("rabbitmq");
-var blobs = builder.AddAzurite("storage").AddBlobs("blobs");
-
-// One key per run (or the caller's), shared by the API and the CLI.
-var apiKey = Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 } given
-    ? given
-    : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+// Each runs here unless configuration names an existing one (ConnectionStrings:rabbitmq, ConnectionStrings:blobs).
+var rabbit = builder.AddPipelineRabbitMQ("rabbitmq", run);
+var blobs = builder.AddPipelineBlobs("storage", "blobs", run);
 
 // The evaluator also serves predictions; the API reaches it by reference and the key guards both.
-var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
-    .WithReference(rabbit).WithReference(blobs)
-    .WaitFor(rabbit).WaitFor(blobs)
-    .WithEnvironment("PIPELINE_API_KEY", apiKey);
+var evaluator = builder.AddProject<Projects.Pipeline_Evaluator>("evaluator")
+    .WithPipelineDefaults(rabbit, blobs)
+    .WithEnvironment("PIPELINE_API_KEY", run.ApiKey);
 
-// Two replicas: a job submitted with --trainers 2 trains on both as one data-parallel group.
-const int trainerReplicas = 2;
+var ingest = builder.AddProject<Projects.Pipeline_Ingest>(RunReporter.IngestName)
+    .WithAnnotation(new PersistentDataAnnotation())
+    .WithPipelineDefaults(rabbit, blobs)
+    .WithReference(evaluator)
+    .WithEnvironment("PIPELINE_API_KEY", run.ApiKey)
+    .WithEnvironment("PIPELINE_DATASET_ROOTS", run.DatasetRoots)
+    .WithEnvironment("PIPELINE_TRAINER_REPLICAS", run.TrainerReplicas.ToString(CultureInfo.InvariantCulture))
+    .WithEnvironment("PIPELINE_DATA_DIR", run.IngestDataDirectory);
+if (run.UploadQuotaBytes is long quota)
+{
+    ingest.WithEnvironment("PIPELINE_UPLOAD_QUOTA_BYTES", quota.ToString(CultureInfo.InvariantCulture));
+}
 
-// The folders of this machine that jobs may name by path: the bundled datasets, and the user's own given as
-// PIPELINE_DATASET_ROOTS (':'-separated). Anything else comes as an upload.
-var datasetRoots = string.Join(':', new[] { "/usr/share/datasets", Environment.GetEnvironmentVariable("PIPELINE_DATASET_ROOTS") }
-    .Where(r => !string.IsNullOrWhiteSpace(r)));
+builder.AddProject<Projects.Pipeline_Preprocess>("preprocess")
+    .WithPipelineDefaults(rabbit, blobs);
 
-// The job registry lives in the ingest service's data folder.
-var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
-    .WithReference(rabbit).WithReference(blobs).WithReference(evaluator)
-    .WaitFor(rabbit).WaitFor(blobs)
-    .WithEnvironment("PIPELINE_API_KEY", apiKey)
-    .WithEnvironment("PIPELINE_DATASET_ROOTS", datasetRoots)
-    .WithEnvironment("PIPELINE_TRAINER_REPLICAS", trainerReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
-    .WithDataVolume();
-
-builder.AddProject("preprocess", "src/Pipeline.Preprocess")
-    .WithReference(rabbit).WithReference(blobs)
-    .WaitFor(rabbit).WaitFor(blobs);
-
-builder.AddProject("trainer", "src/Pipeline.Trainer")
-    .WithReference(rabbit).WithReference(blobs)
-    .WaitFor(rabbit).WaitFor(blobs)
+// The trainers: a job submitted with --trainers N trains on N of them as one data-parallel group. Each replica gets
+// its index (the name of its stop queue and its rank's folder) and, on a GPU machine, one GPU round robin.
+var trainerReplicas = run.TrainerReplicas;
+var trainer = builder.AddProject<Projects.Pipeline_Trainer>("trainer")
+    .WithPipelineDefaults(rabbit, blobs)
     .WithReplicas(trainerReplicas)
-    .WithGpu();
+    .WithAnnotation(new GpuAnnotation())
+    .WithEnvironment("PIPELINE_REPLICA_INDEX", GpuInventory.PerReplica(trainerReplicas, i => i.ToString(CultureInfo.InvariantCulture)))
+    .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(run.Directory, "trainer"));
+var gpus = GpuInventory.Visible();
+if (gpus.Count > 0)
+{
+    trainer.WithEnvironment("CUDA_VISIBLE_DEVICES", GpuInventory.PerReplica(trainerReplicas, i => GpuInventory.DeviceFor(i, gpus)!));
+}
+if (run.DistTimeoutSeconds is string distTimeout)
+{
+    trainer.WithEnvironment("PIPELINE_DIST_TIMEOUT", distTimeout);
+}
 
-var prometheus = builder.AddPrometheus("prometheus");
+var prometheus = builder.AddPrometheus("prometheus", run, rabbit);
 
-// The dashboard calls the jobs API with the key server-side: the browser only holds the dashboard's token.
-builder.AddDashboard()
-    .WithJobsApi(ingest, apiKey)
-    .WithMetrics(prometheus)
-    .WithBundledDataset("Fashion-MNIST", "/usr/share/datasets/fashion-mnist");
+// The studio: the pipeline's own pages (jobs, curves, confusion matrices, submit). It calls the jobs API with the key
+// server-side and reads queue depths and throughput from Prometheus; its link in the dashboard logs the browser in.
+builder.AddProject<Projects.Pipeline_Studio>(RunReporter.StudioName)
+    .WithHttpEndpoint(name: "http")
+    .WithReference(ingest).WaitFor(ingest)
+    .WithEnvironment("services__prometheus__http__0", prometheus.GetEndpoint(PrometheusResource.HttpEndpointName))
+    .WithEnvironment("PIPELINE_API_KEY", run.ApiKey)
+    .WithEnvironment("PIPELINE_STUDIO_TOKEN", run.StudioToken)
+    .WithEnvironment("PIPELINE_BUNDLED_DATASETS", "Fashion-MNIST=/usr/share/datasets/fashion-mnist")
+    .WithEnvironment("ASPNETCORE_ENVIRONMENT", "Production")
+    .WithEnvironment("DOTNET_ENVIRONMENT", "Production")
+    .WithHttpHealthCheck("/health/ready")
+    .WithUrlForEndpoint("http", url =>
+    {
+        url.Url = "/login?t=" + run.StudioToken;
+        url.DisplayText = "Studio (log in)";
+    });
+
+builder.Services.AddHostedService<CrashSupervisor>();
+builder.Services.AddHostedService<RunReporter>();
 
 var app = builder.Build();
-_ = PrintClientSettingsAsync(app, apiKey);
-await app.RunAsync();
-
-// What the CLI needs, once the API answers.
-static async Task PrintClientSettingsAsync(DistributedApplication app, string apiKey)
+if (run.Kubernetes is { } kubernetes)
 {
-    try
-    {
-        await app.Resources.WaitForResourceHealthyAsync("ingest");
-        Console.WriteLine($"PIPELINE_URL={app.GetEndpoint("ingest")}");
-        Console.WriteLine($"PIPELINE_API_KEY={apiKey}");
-    }
-    catch (InvalidOperationException)
-    {
-        // The ingest service failed to start: the reporter has said why.
-    }
+    var files = await KubernetesPublisher.WriteAsync(app.Services.GetRequiredService<DistributedApplicationModel>(),
+        app.Services.GetRequiredService<DistributedApplicationExecutionContext>(), kubernetes);
+    Console.WriteLine($"Kubernetes manifests: {files.Count} files in {kubernetes.OutputDirectory} (kubectl apply -k {kubernetes.OutputDirectory})");
+    return;
 }
+await app.RunAsync();
 
 /// <summary>Named so that tests can start this graph: DistributedApplicationTestingBuilder.CreateAsync&lt;Program&gt;().</summary>
 public partial class Program;

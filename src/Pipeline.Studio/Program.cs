@@ -55,6 +55,3 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 await app.RunAsync().ConfigureAwait(false);
-
-/// <summary>Named so that tests can reference the studio's assembly.</summary>
-public partial class Program;

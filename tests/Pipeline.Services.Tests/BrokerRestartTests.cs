@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Pipeline.Hosting;
+using Pipeline.Tests.Support;
 
 namespace Pipeline.Services.Tests;
 
@@ -25,15 +25,14 @@ public sealed class BrokerRestartTests(ServicesFixture fixture)
             if (job.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("kind").GetString() == "CheckpointSaved")) break;
             await Task.Delay(200);
         }
-        var broker = fixture.App.Resources.Instances("rabbitmq").Single();
-        var before = broker.ProcessId!.Value;
+        var before = fixture.App.ServicePid("rabbitmq");
         using (var stop = System.Diagnostics.Process.Start("kill", ["-TERM", before.ToString(CultureInfo.InvariantCulture)]))
             await stop.WaitForExitAsync();
         using (var back = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
         {
-            while (fixture.App.Resources.Instances("rabbitmq").Single().ProcessId is not { } pid || pid == before)
+            while (PipelineApp.LauncherPid(fixture.App.Replica("rabbitmq", 0)) is not { } pid || pid == before)
                 await Task.Delay(200, back.Token);
-            await fixture.App.Resources.WaitForResourceHealthyAsync("rabbitmq", back.Token);
+            await fixture.App.Notifications.WaitForResourceHealthyAsync("rabbitmq", back.Token);
         }
 
         var detail = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(5), "Succeeded", "Failed");

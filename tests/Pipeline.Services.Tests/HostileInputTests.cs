@@ -25,7 +25,7 @@ public sealed class HostileInputTests(ServicesFixture fixture) : IDisposable
     {
         var corpus = new HostileCorpus(dir);
         var restartsBefore = Restarts();
-        using var memory = new PeakResidentMemory(fixture.App.Resources.Instances("ingest").Single().ProcessId!.Value);
+        using var memory = new PeakResidentMemory(fixture.App.ServicePid("ingest"));
         var wrong = new List<string>();
         var items = 0;
 
@@ -151,7 +151,7 @@ public sealed class HostileInputTests(ServicesFixture fixture) : IDisposable
         ];
     }
 
-    private int Restarts() => fixture.App.Resources.Snapshots.Sum(s => s.RestartCount);
+    private int Restarts() => fixture.App.Crashes;
 
     private static string Name(HostileDataset dataset) => Path.GetFileName(dataset.Path);
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using Pipeline.Hosting;
-using Pipeline.Hosting.Testing;
+using System.Globalization;
+using Pipeline.Tests.Support;
 
 namespace Pipeline.Services.Tests;
 
@@ -12,45 +12,30 @@ public sealed class ServicesCollection : ICollectionFixture<ServicesFixture>
     public const string Name = "services";
 }
 
-/// <summary>RabbitMQ, Azurite and the services as real processes, started once (for all the classes of the collection)
-/// through the orchestrator.</summary>
+/// <summary>RabbitMQ, Azurite and the services as real processes: the AppHost's graph, started once (for all the classes
+/// of the collection) through Aspire.Hosting.Testing.</summary>
 public sealed class ServicesFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-key-0123456789";
     /// <summary>What all stored uploads may hold together in the tests' system (the default is 32 GiB).</summary>
     public const long UploadQuota = 1L << 30;
     public const int TrainerReplicas = 2;
-    public DistributedApplication App { get; private set; } = null!;
+    public PipelineApp App { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = DistributedApplicationTestingBuilder.Create();
-        var rabbit = builder.AddRabbitMQ("rabbitmq");
-        var blobs = builder.AddAzurite("storage").AddBlobs("blobs");
-        var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
-            .WithEnvironment("PIPELINE_API_KEY", ApiKey);
-        builder.AddProject("ingest", "src/Pipeline.Ingest")
-            .WithReference(rabbit).WithReference(blobs).WithReference(evaluator).WaitFor(rabbit).WaitFor(blobs)
-            .WithEnvironment("PIPELINE_API_KEY", ApiKey)
-            // Tests write their dataset folders under the temp folder; the service reads no other folder of the machine.
-            .WithEnvironment("PIPELINE_DATASET_ROOTS", $"/usr/share/datasets:{Path.GetTempPath()}")
-            .WithEnvironment("PIPELINE_UPLOAD_QUOTA_BYTES", UploadQuota.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .WithEnvironment("PIPELINE_TRAINER_REPLICAS", TrainerReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .WithEnvironment("PIPELINE_DATA_DIR", Path.Combine(Path.GetTempPath(), "pipeline-tests", "ingest-" + Guid.NewGuid().ToString("N")[..8]));
-        builder.AddProject("preprocess", "src/Pipeline.Preprocess")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
-        // Two replicas: a job may train as a group of both; a lost member is noticed within 20 s.
-        builder.AddProject("trainer", "src/Pipeline.Trainer")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
-            .WithReplicas(TrainerReplicas).WithEnvironment("PIPELINE_DIST_TIMEOUT", "20");
-        App = await builder.BuildAsync();
-        await App.StartAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        await App.Resources.WaitForResourceHealthyAsync("ingest", timeout.Token);
-        foreach (var service in (string[])["preprocess", "trainer", "evaluator"])
-            await App.Resources.WaitForResourceHealthyAsync(service, timeout.Token);
+        var run = Path.Combine(Path.GetTempPath(), "pipeline-tests", "services-" + Guid.NewGuid().ToString("N")[..8]);
+        // The AppHost's own graph with the tests' settings: tests write their dataset folders under the temp folder (the
+        // service reads no other folder of the machine), a smaller upload quota, and a lost group member noticed within 20 s.
+        App = await PipelineApp.StartAsync(run,
+        [
+            $"--PIPELINE_API_KEY={ApiKey}",
+            $"--PIPELINE_DATASET_ROOTS={Path.GetTempPath()}",
+            $"--PIPELINE_UPLOAD_QUOTA_BYTES={UploadQuota.ToString(CultureInfo.InvariantCulture)}",
+            $"--PIPELINE_TRAINER_REPLICAS={TrainerReplicas.ToString(CultureInfo.InvariantCulture)}",
+            "--PIPELINE_DIST_TIMEOUT=20",
+        ], TimeSpan.FromMinutes(8), "rabbitmq", "blobs", "ingest", "preprocess", "trainer", "evaluator");
         Http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
     }
@@ -65,7 +50,9 @@ public sealed class ServicesFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Http.Dispose();
+        var run = App.RunDirectory;
         await App.DisposeAsync();
+        Directory.Delete(run, recursive: true);
     }
 
     /// <summary>Polls the job until it reaches one of <paramref name="states"/>.</summary>

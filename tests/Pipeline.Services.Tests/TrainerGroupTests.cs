@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Pipeline.Hosting;
+using Pipeline.Tests.Support;
 using Pipeline.Vision.Data;
 using Xunit.Abstractions;
 
@@ -79,7 +79,7 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         string text;
         try
         {
-            text = await fixture.Http.GetStringAsync(new Uri(fixture.App.GetEndpoint("trainer", replica: replica), "/metrics"), cancellationToken);
+            text = await fixture.Http.GetStringAsync(new Uri(fixture.App.ReplicaEndpoint("trainer", replica), "/metrics"), cancellationToken);
         }
         catch (HttpRequestException)
         {
@@ -115,8 +115,8 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         }
         var members = Payloads(job.GetProperty("events").EnumerateArray().ToList(), "TrainingStarted").First().GetProperty("members");
         var rank1Replica = members[1].GetString()!.Split('/')[^1];
-        var victim = fixture.App.Resources.Instances("trainer").Single(s => s.InstanceName == $"trainer-{rank1Replica}");
-        using (var kill = System.Diagnostics.Process.Start("kill", ["-9", victim.ProcessId!.Value.ToString(CultureInfo.InvariantCulture)]))
+        var victim = fixture.App.ServicePid("trainer", int.Parse(rank1Replica, CultureInfo.InvariantCulture));
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-9", victim.ToString(CultureInfo.InvariantCulture)]))
             await kill.WaitForExitAsync();
 
         var detail = await fixture.WaitForJobAsync(id, TimeSpan.FromMinutes(8), "Succeeded", "Failed");
@@ -132,7 +132,7 @@ public sealed class TrainerGroupTests(ServicesFixture fixture, ITestOutputHelper
         Assert.Contains("2 trainers were asked for", attempts[1].GetProperty("note").GetString(), StringComparison.Ordinal);
         // The supervisor brought the killed replica back.
         using var healthy = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await fixture.App.Resources.WaitForResourceHealthyAsync("trainer", healthy.Token);
+        await fixture.App.Notifications.WaitForResourceHealthyAsync("trainer", healthy.Token);
     }
 
     private static IEnumerable<JsonElement> Payloads(List<JsonElement> events, string kind) =>

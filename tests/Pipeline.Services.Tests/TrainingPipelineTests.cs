@@ -80,7 +80,7 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture, ITestOutputHe
         Assert.True(right >= 4, $"only {right} of 10 test images predicted right");
 
         // A large image within the pixel limit is served, and the evaluator gives its memory back afterwards.
-        var evaluator = fixture.App.Resources.Get("evaluator").ProcessId!.Value;
+        var evaluator = fixture.App.ServicePid("evaluator");
         var baseline = ResidentBytes(evaluator);
         var large = Path.Combine(downloads, "large.png");
         File.WriteAllBytes(large, PngCodec.Encode(new ImageBuffer(6000, 6000, 3, new byte[6000 * 6000 * 3])));

@@ -1,13 +1,12 @@
-using System.Globalization;
-using Pipeline.Hosting;
-using Pipeline.Hosting.Testing;
+using Aspire.Hosting;
+using Pipeline.Tests.Support;
 
 namespace Pipeline.Studio.Tests;
 
-/// <summary>The one place that builds and starts graphs for the studio's tests (through the testing builder), so that
-/// moving to Aspire.Hosting.Testing changes this file only. The studio is a project resource configured exactly as
-/// the AppHost configures it: <c>services__ingest__http__0</c> and <c>services__prometheus__http__0</c> by reference,
-/// <c>PIPELINE_API_KEY</c>, <c>PIPELINE_STUDIO_TOKEN</c> and <c>PIPELINE_BUNDLED_DATASETS</c>.</summary>
+/// <summary>The one place that starts graphs for the studio's tests, through Aspire.Hosting.Testing: the AppHost's own
+/// graph (the studio configured as the AppHost configures it), or the studio alone with the same variables the
+/// AppHost gives it: <c>services__ingest__http__0</c>, <c>PIPELINE_API_KEY</c>, <c>PIPELINE_STUDIO_TOKEN</c> and
+/// <c>PIPELINE_BUNDLED_DATASETS</c>.</summary>
 public sealed class StudioGraph : IAsyncDisposable
 {
     public const string ApiKey = "studio-test-key-4d1e8a07c2";
@@ -15,9 +14,9 @@ public sealed class StudioGraph : IAsyncDisposable
     public const string BundledFashion = "/usr/share/datasets/fashion-mnist";
     public const int TrainerReplicas = 2;
 
-    private readonly DistributedApplication app;
+    private readonly PipelineApp app;
 
-    private StudioGraph(DistributedApplication app) => this.app = app;
+    private StudioGraph(PipelineApp app) => this.app = app;
 
     /// <summary>The studio's address (ends with '/').</summary>
     public Uri Url => EnsureSlash(app.GetEndpoint("studio"));
@@ -27,59 +26,41 @@ public sealed class StudioGraph : IAsyncDisposable
     /// <summary>The whole system (RabbitMQ, Azurite, Prometheus, ingest, preprocess, two trainers, evaluator) with the studio.</summary>
     public static async Task<StudioGraph> StartSystemAsync()
     {
-        var builder = DistributedApplicationTestingBuilder.Create();
-        var rabbit = builder.AddRabbitMQ("rabbitmq");
-        var blobs = builder.AddAzurite("storage").AddBlobs("blobs");
-        var evaluator = builder.AddProject("evaluator", "src/Pipeline.Evaluator")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
-            .WithEnvironment("PIPELINE_API_KEY", ApiKey);
-        var ingest = builder.AddProject("ingest", "src/Pipeline.Ingest")
-            .WithReference(rabbit).WithReference(blobs).WithReference(evaluator).WaitFor(rabbit).WaitFor(blobs)
-            .WithEnvironment("PIPELINE_API_KEY", ApiKey)
-            .WithEnvironment("PIPELINE_DATASET_ROOTS", "/usr/share/datasets")
-            .WithEnvironment("PIPELINE_TRAINER_REPLICAS", TrainerReplicas.ToString(CultureInfo.InvariantCulture));
-        builder.AddProject("preprocess", "src/Pipeline.Preprocess")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs);
-        builder.AddProject("trainer", "src/Pipeline.Trainer")
-            .WithReference(rabbit).WithReference(blobs).WaitFor(rabbit).WaitFor(blobs)
-            .WithReplicas(TrainerReplicas);
-        var prometheus = builder.AddPrometheus("prometheus");
-        AddStudio(builder)
-            .WithReference(ingest).WithReference(prometheus)
-            .WithEnvironment("PIPELINE_BUNDLED_DATASETS", $"Fashion-MNIST={BundledFashion}");
-        var app = await builder.BuildAsync();
-        await app.StartAsync();
-        using var start = new CancellationTokenSource(TimeSpan.FromMinutes(12)); // the first build of the services
-        foreach (var name in (string[])["rabbitmq", "storage", "ingest", "preprocess", "trainer", "evaluator", "prometheus", "studio"])
-        {
-            await app.Resources.WaitForResourceHealthyAsync(name, start.Token);
-        }
+        var app = await PipelineApp.StartAsync(RunFolder(),
+            [$"--PIPELINE_API_KEY={ApiKey}", $"--PIPELINE_STUDIO_TOKEN={Token}", $"--PIPELINE_TRAINER_REPLICAS={TrainerReplicas}"],
+            TimeSpan.FromMinutes(12), // the first build of the services
+            "rabbitmq", "blobs", "ingest", "preprocess", "trainer", "evaluator", "prometheus", "studio");
         return new StudioGraph(app);
     }
 
     /// <summary>The studio alone, its jobs API at <paramref name="jobsApi"/> (a server the test runs), or none.</summary>
     public static async Task<StudioGraph> StartStudioAsync(Uri? jobsApi)
     {
-        var builder = DistributedApplicationTestingBuilder.Create();
-        var studio = AddStudio(builder).WithEnvironment("PIPELINE_BUNDLED_DATASETS", $"Fashion-MNIST={BundledFashion};Missing=/nonexistent/dataset");
-        if (jobsApi is not null)
+        var app = await PipelineApp.StartPartAsync(RunFolder(), (builder, run) =>
         {
-            // What a reference to the ingest resource injects.
-            studio.WithEnvironment("services__ingest__http__0", jobsApi.ToString().TrimEnd('/'));
-        }
-        var app = await builder.BuildAsync();
-        await app.StartAsync();
-        using var start = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await app.Resources.WaitForResourceHealthyAsync("studio", start.Token);
+            var studio = builder.AddProject("studio", Path.Combine(run.AppDirectory, "src", "Pipeline.Studio", "Pipeline.Studio.csproj"))
+                .WithHttpEndpoint(name: "http")
+                .WithHttpHealthCheck("/health/ready")
+                .WithEnvironment("PIPELINE_API_KEY", ApiKey)
+                .WithEnvironment("PIPELINE_STUDIO_TOKEN", Token)
+                .WithEnvironment("PIPELINE_BUNDLED_DATASETS", $"Fashion-MNIST={BundledFashion};Missing=/nonexistent/dataset");
+            if (jobsApi is not null)
+            {
+                // What a reference to the ingest resource injects.
+                studio.WithEnvironment("services__ingest__http__0", jobsApi.ToString().TrimEnd('/'));
+            }
+        }, TimeSpan.FromMinutes(5), "studio");
         return new StudioGraph(app);
     }
 
-    private static IResourceBuilder<ProjectResource> AddStudio(IDistributedApplicationBuilder builder) =>
-        builder.AddProject("studio", "src/Pipeline.Studio")
-            .WithEnvironment("PIPELINE_API_KEY", ApiKey)
-            .WithEnvironment("PIPELINE_STUDIO_TOKEN", Token);
+    private static string RunFolder() => Path.Combine(Path.GetTempPath(), "pipeline-tests", "studio-" + Guid.NewGuid().ToString("N")[..8]);
 
     private static Uri EnsureSlash(Uri uri) => uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/");
 
-    public async ValueTask DisposeAsync() => await app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        var run = app.RunDirectory;
+        await app.DisposeAsync();
+        if (Directory.Exists(run)) Directory.Delete(run, recursive: true);
+    }
 }
