@@ -56,6 +56,8 @@ public static class ServiceDefaultsExtensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter("Microsoft.AspNetCore.Server.Kestrel", MassTransitSource, PipelineSources)
+                // Counted, but not by exception type: /metrics is open to Prometheus, and no answer names a server's types.
+                .AddView("aspnetcore.diagnostics.exceptions", new MetricStreamConfiguration { TagKeys = ["aspnetcore.diagnostics.exception.result"] })
                 // Pulled by Prometheus at /metrics (MapDefaultEndpoints).
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing

@@ -84,7 +84,7 @@ public static class PrometheusBuilderExtensions
 /// is the one DCP gave it (<c>HTTP_PORTS</c>... in its effective environment).</summary>
 internal sealed class PrometheusTargets(PrometheusResource prometheus, ResourceNotificationService notifications) : LoopService
 {
-    private readonly Dictionary<string, (string Job, int Port)> running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Job, string Replica, int Port)> running = new(StringComparer.Ordinal);
 
     protected override async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -106,7 +106,7 @@ internal sealed class PrometheusTargets(PrometheusResource prometheus, ResourceN
                 }
                 if (port is int serving)
                 {
-                    running[e.ResourceId] = (e.Resource.Name, serving);
+                    running[e.ResourceId] = (e.Resource.Name, ReplicaLabel(e), serving);
                 }
                 else
                 {
@@ -119,6 +119,13 @@ internal sealed class PrometheusTargets(PrometheusResource prometheus, ResourceN
         {
         }
     }
+
+    /// <summary>The replica's name in the series: <c>trainer-0</c>, <c>trainer-1</c> (from its PIPELINE_REPLICA_INDEX, which it
+    /// keeps across restarts, so its curves continue), else the resource id DCP gave it.</summary>
+    internal static string ReplicaLabel(ResourceEvent e) =>
+        e.Snapshot.EnvironmentVariables.FirstOrDefault(v => v.Name == "PIPELINE_REPLICA_INDEX")?.Value is { Length: > 0 } index
+            ? $"{e.Resource.Name}-{index}"
+            : e.ResourceId;
 
     /// <summary>The first port of the replica's own listener: the <c>ASPNETCORE_URLS</c> (or <c>HTTP_PORTS</c>) DCP resolved for it.</summary>
     internal static int? ServingPort(CustomResourceSnapshot snapshot)
@@ -147,7 +154,7 @@ internal sealed class PrometheusTargets(PrometheusResource prometheus, ResourceN
         var groups = running.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => new
         {
             targets = new[] { $"127.0.0.1:{r.Value.Port.ToString(CultureInfo.InvariantCulture)}" },
-            labels = new Dictionary<string, string> { ["job"] = r.Value.Job, ["replica"] = r.Key },
+            labels = new Dictionary<string, string> { ["job"] = r.Value.Job, ["replica"] = r.Value.Replica },
         });
         // Write-then-rename: Prometheus never reads half a file.
         var temporary = prometheus.TargetsFile + ".tmp";

@@ -50,10 +50,13 @@ public sealed class GraphTests(GraphFixture fixture)
         for (var i = 0; i < 60; i++)
         {
             targets = JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/v1/targets?state=active", UriKind.Relative))).RootElement;
-            var up = targets.GetProperty("data").GetProperty("activeTargets").EnumerateArray()
-                .Where(t => t.GetProperty("health").GetString() == "up")
-                .Select(t => t.GetProperty("labels").GetProperty("job").GetString()).ToList();
-            if (expected.All(up.Contains) && up.Count(j => j == "trainer") == 2)
+            var active = targets.GetProperty("data").GetProperty("activeTargets").EnumerateArray()
+                .Where(t => t.GetProperty("health").GetString() == "up").Select(t => t.GetProperty("labels")).ToList();
+            var up = active.Select(l => l.GetProperty("job").GetString()).ToList();
+            // Each trainer's series are named by its replica index, which it keeps across restarts.
+            var trainers = active.Where(l => l.GetProperty("job").GetString() == "trainer")
+                .Select(l => l.GetProperty("replica").GetString()).Order(StringComparer.Ordinal).ToList();
+            if (expected.All(up.Contains) && trainers.SequenceEqual(["trainer-0", "trainer-1"]))
             {
                 return;
             }

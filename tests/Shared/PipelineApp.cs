@@ -4,6 +4,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Pipeline.Tests.Support;
 
@@ -41,16 +42,7 @@ public sealed class PipelineApp : IAsyncDisposable
         // The AppHost's entry point by its assembly: a test project that also references a web project sees two Programs.
         var entryPoint = typeof(Pipeline.AppHost.Hosting.PipelineRun).Assembly.EntryPoint!.DeclaringType!;
         var builder = await DistributedApplicationTestingBuilder.CreateAsync(entryPoint, all);
-        var app = await builder.BuildAsync();
-        var pipeline = new PipelineApp(app, runDirectory);
-        pipeline.watcher = pipeline.WatchAsync(pipeline.watching.Token);
-        using var timeout = new CancellationTokenSource(limit);
-        await app.StartAsync(timeout.Token);
-        foreach (var name in healthy)
-        {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token);
-        }
-        return pipeline;
+        return await StartBuiltAsync(builder, runDirectory, limit, healthy);
     }
 
     /// <summary>Builds and starts a part of the graph that <paramref name="declare"/> adds with the AppHost's own hosting
@@ -61,6 +53,14 @@ public sealed class PipelineApp : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(declare);
         var (run, builder) = Pipeline.AppHost.Hosting.PipelineRun.CreatePart(runDirectory, () => DistributedApplicationTestingBuilder.Create());
         declare(builder, run);
+        return await StartBuiltAsync(builder, runDirectory, limit, healthy);
+    }
+
+    private static async Task<PipelineApp> StartBuiltAsync(IDistributedApplicationTestingBuilder builder, string runDirectory, TimeSpan limit, string[] healthy)
+    {
+        // The replicas' console output is kept per replica (KeepLogsAsync) and printed for failed runs; echoed into the
+        // test output it buried the results under tens of thousands of lines.
+        builder.Services.AddLogging(logging => logging.AddFilter("AppHost.Resources", LogLevel.None));
         var app = await builder.BuildAsync();
         var pipeline = new PipelineApp(app, runDirectory);
         pipeline.watcher = pipeline.WatchAsync(pipeline.watching.Token);
