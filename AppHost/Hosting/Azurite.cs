@@ -79,14 +79,7 @@ public static class AzuriteBuilderExtensions
         var resource = new AzuriteResource(name, Path.Combine(run.AppDirectory, AzuriteResource.RelativeExecutable), data, account.Resource, key.Resource);
         var azurite = builder.AddResource(resource)
             .WithArgs("--blobHost", "127.0.0.1", "--blobPort", port.ToString(CultureInfo.InvariantCulture), "--location", blobs, "--silent", "--skipApiVersionCheck")
-            .WithEndpoint(AzuriteResource.BlobEndpointName, e =>
-            {
-                e.Port = port;
-                e.TargetPort = port;
-                e.IsProxied = false;
-                e.UriScheme = "http";
-                e.TargetHost = "127.0.0.1";
-            })
+            .WithEndpoint(AzuriteResource.BlobEndpointName, e => FreePort.Fix(e, port, "http"))
             // Only this account exists then: the development account is gone.
             .WithEnvironment(context => context.EnvironmentVariables["AZURITE_ACCOUNTS"] = ReferenceExpression.Create($"{account.Resource}:{key.Resource}"));
 

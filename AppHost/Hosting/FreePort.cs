@@ -15,4 +15,15 @@ public static class FreePort
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    /// <summary>Makes the endpoint that port on 127.0.0.1, without Aspire's proxy in front.</summary>
+    public static void Fix(EndpointAnnotation endpoint, int port, string scheme)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        endpoint.Port = port;
+        endpoint.TargetPort = port;
+        endpoint.IsProxied = false;
+        endpoint.UriScheme = scheme;
+        endpoint.TargetHost = "127.0.0.1";
+    }
 }

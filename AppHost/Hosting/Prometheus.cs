@@ -38,14 +38,7 @@ public static class PrometheusBuilderExtensions
                 $"--config.file={Path.Combine(data, "prometheus.yml")}",
                 $"--storage.tsdb.path={Path.Combine(data, "data")}",
                 $"--web.listen-address=127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}")
-            .WithEndpoint(PrometheusResource.HttpEndpointName, e =>
-            {
-                e.Port = port;
-                e.TargetPort = port;
-                e.IsProxied = false;
-                e.UriScheme = "http";
-                e.TargetHost = "127.0.0.1";
-            });
+            .WithEndpoint(PrometheusResource.HttpEndpointName, e => FreePort.Fix(e, port, "http"));
         var check = $"{name}-ready";
         var ready = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/-/ready");
         builder.Services.AddHealthChecks().Add(new(check, _ => new HttpAnswerCheck(() => ready, anyStatus: false), failureStatus: null, tags: null));

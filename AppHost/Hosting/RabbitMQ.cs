@@ -99,7 +99,7 @@ public static class RabbitMQBuilderExtensions
         var epmdPort = FreePort.Next();
         var epmd = builder.AddResource(new EpmdResource($"{name}-epmd", data))
             .WithArgs("-port", epmdPort.ToString(CultureInfo.InvariantCulture), "-address", "127.0.0.1")
-            .WithEndpoint(EpmdResource.EndpointName, e => Fixed(e, epmdPort, "tcp"));
+            .WithEndpoint(EpmdResource.EndpointName, e => FreePort.Fix(e, epmdPort, "tcp"));
         var epmdCheck = $"{name}-epmd-tcp";
         builder.Services.AddHealthChecks().Add(new(epmdCheck, _ => new TcpConnectCheck(() => epmdPort), failureStatus: null, tags: null));
         epmd.WithHealthCheck(epmdCheck);
@@ -110,9 +110,9 @@ public static class RabbitMQBuilderExtensions
         var dist = FreePort.Next();
         var resource = new RabbitMQServerResource(name, data, user.Resource, password.Resource);
         var rabbit = builder.AddResource(resource)
-            .WithEndpoint(RabbitMQServerResource.PrimaryEndpointName, e => Fixed(e, amqp, "amqp"))
-            .WithEndpoint(RabbitMQServerResource.MetricsEndpointName, e => Fixed(e, metrics, "http"))
-            .WithEndpoint(RabbitMQServerResource.DistributionEndpointName, e => Fixed(e, dist, "tcp"))
+            .WithEndpoint(RabbitMQServerResource.PrimaryEndpointName, e => FreePort.Fix(e, amqp, "amqp"))
+            .WithEndpoint(RabbitMQServerResource.MetricsEndpointName, e => FreePort.Fix(e, metrics, "http"))
+            .WithEndpoint(RabbitMQServerResource.DistributionEndpointName, e => FreePort.Fix(e, dist, "tcp"))
             .WithEnvironment("RABBITMQ_NODENAME", RabbitMQServerResource.NodeName(data))
             .WithEnvironment("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .WithEnvironment("RABBITMQ_NODE_PORT", amqp.ToString(CultureInfo.InvariantCulture))
@@ -143,15 +143,6 @@ public static class RabbitMQBuilderExtensions
             WriteConfiguration(data, metrics, userName, secret);
         }
         return rabbit;
-    }
-
-    private static void Fixed(EndpointAnnotation endpoint, int port, string scheme)
-    {
-        endpoint.Port = port;
-        endpoint.TargetPort = port;
-        endpoint.IsProxied = false;
-        endpoint.UriScheme = scheme;
-        endpoint.TargetHost = "127.0.0.1";
     }
 
     private static void WriteConfiguration(string data, int metricsPort, string user, string password)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using YamlDotNet.RepresentationModel;
 
 namespace Pipeline.AppHost.Tests;
@@ -14,20 +13,8 @@ public sealed class KubernetesPublishTests : IDisposable
     [Fact]
     public async Task The_Kubernetes_manifests_generated_from_Aspires_model_parse_and_reference_every_resource_of_the_graph()
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "AppHost.dll"), "publish", "--output", output, "--registry", "registry.example/team", "--tag", "v1" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using (var process = Process.Start(psi)!)
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = await process.StandardOutput.ReadToEndAsync();
-            using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(limit.Token);
-            Assert.True(process.ExitCode == 0, $"{stdout}\n{await stderr}");
-            Assert.Contains("Kubernetes manifests", stdout, StringComparison.Ordinal);
-        }
+        var stdout = await AppHostCommand.RunAsync("publish", "--output", output, "--registry", "registry.example/team", "--tag", "v1");
+        Assert.Contains("Kubernetes manifests", stdout, StringComparison.Ordinal);
 
         var documents = Directory.GetFiles(output, "*.yaml").SelectMany(file =>
         {

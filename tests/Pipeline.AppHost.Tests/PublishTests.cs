@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Pipeline.AppHost.Tests;
@@ -13,25 +12,13 @@ public sealed class PublishTests : IDisposable
     [Fact]
     public async Task The_published_manifest_parses_and_names_every_resource_with_its_references()
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "AppHost.dll"), "--publisher", "manifest", "--output-path", output })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using (var process = Process.Start(psi)!)
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = await process.StandardOutput.ReadToEndAsync();
-            using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(limit.Token);
-            Assert.True(process.ExitCode == 0, $"{stdout}\n{await stderr}");
-        }
+        await AppHostCommand.RunAsync("--publisher", "manifest", "--output-path", output);
         using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "aspire-manifest.json")));
         var resources = manifest.RootElement.GetProperty("resources");
         foreach (var (name, type) in new[]
         {
             ("rabbitmq-epmd", "executable.v0"), ("rabbitmq", "executable.v0"), ("storage", "executable.v0"), ("prometheus", "executable.v0"),
-            ("ingest", "project.v0"), ("preprocess", "project.v0"), ("trainer", "project.v0"), ("evaluator", "project.v0"),
+            ("ingest", "project.v0"), ("preprocess", "project.v0"), ("trainer", "project.v0"), ("evaluator", "project.v0"), ("studio", "project.v0"),
         })
         {
             Assert.Equal(type, resources.GetProperty(name).GetProperty("type").GetString());

@@ -34,7 +34,7 @@ public sealed class Bf16MasterWeights<TOut> : IDisposable
         var device = masterParameters.Count > 0 ? masterParameters[0].parameter.device : CPU;
         working.to(ScalarType.BFloat16).to(device);
         Working = working;
-        parameters = Pair(master.named_parameters(), working.named_parameters(), "parameter");
+        parameters = Pair(masterParameters, working.named_parameters(), "parameter");
         // Only floating-point buffers take the copy's dtype (BatchNorm's num_batches_tracked stays int64).
         buffers = Pair(master.named_buffers(), working.named_buffers(), "buffer");
         Refresh();
@@ -68,7 +68,7 @@ public sealed class Bf16MasterWeights<TOut> : IDisposable
             if (w.grad is not { } g) continue;
             var g32 = g.to(ScalarType.Float32);
             if (m.grad is { } existing) existing.add_(g32);
-            else m.grad = g32.clone().DetachFromDisposeScope();
+            else m.grad = g32.DetachFromDisposeScope(); // a new tensor already: the copy's gradient is bf16
             w.grad = null;
         }
         foreach (var (m, w) in buffers) m.copy_(w);
