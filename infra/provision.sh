@@ -11,6 +11,7 @@ step() { printf '\033[1m[provision]\033[0m %s\n' "$*"; }
 packages=(
   cmake g++ make                                  # the collectives library's build (src/Pipeline.Distributed)
   libgloo-dev                                     # CPU collectives (TorchSharp itself comes from NuGet)
+  libjemalloc2                                    # the trainers' allocator (src/Pipeline.Vision/NativeAllocator.cs)
   libopenblas0-pthread                            # fast BLAS for Debian's PyTorch (the reference) instead of the reference BLAS
   libturbojpeg0-dev libpng-dev                    # image codecs
   python3-torch python3-torchvision python3-pil python3-numpy  # the reference for parity tests and benchmarks

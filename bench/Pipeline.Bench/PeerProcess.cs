@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using Pipeline.Vision;
 
 namespace Pipeline.Bench;
 
@@ -9,13 +10,15 @@ internal static class PeerProcess
 {
     public const string Python = "/usr/bin/python3";
 
-    /// <summary>The glibc settings our engine applies at start-up (DESIGN.md), given to the peer too.</summary>
-    public static readonly IReadOnlyDictionary<string, string> AllocatorEnvironment = new Dictionary<string, string>
-    {
-        ["MALLOC_MMAP_THRESHOLD_"] = (1 << 30).ToString(CultureInfo.InvariantCulture),
-        ["MALLOC_TRIM_THRESHOLD_"] = (1 << 30).ToString(CultureInfo.InvariantCulture),
-        ["MALLOC_TOP_PAD_"] = (256 << 20).ToString(CultureInfo.InvariantCulture),
-    };
+    /// <summary>The allocator our process runs on (<see cref="NativeAllocator"/>), given to the peer too.</summary>
+    public static IReadOnlyDictionary<string, string> AllocatorEnvironment => NativeAllocator.Current == "jemalloc"
+        ? NativeAllocator.JemallocEnvironment(null)
+        : new Dictionary<string, string>
+        {
+            ["MALLOC_MMAP_THRESHOLD_"] = NativeAllocator.GlibcMmapThreshold.ToString(CultureInfo.InvariantCulture),
+            ["MALLOC_TRIM_THRESHOLD_"] = NativeAllocator.GlibcTrimThreshold.ToString(CultureInfo.InvariantCulture),
+            ["MALLOC_TOP_PAD_"] = NativeAllocator.GlibcTopPad.ToString(CultureInfo.InvariantCulture),
+        };
 
     /// <summary>Runs a script under Peers/ and returns the value of <c>key=</c> on its output.</summary>
     public static double RunPython(string script, string key, int threads, params string[] args) =>

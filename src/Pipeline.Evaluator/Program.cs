@@ -4,7 +4,10 @@ using Pipeline.ServiceDefaults;
 using Pipeline.ServiceDefaults.Messaging;
 using Pipeline.ServiceDefaults.Security;
 using Pipeline.ServiceDefaults.Storage;
+using Pipeline.Vision;
 
+// libtorch's buffers on jemalloc (re-executes with it preloaded where installed), else on tuned glibc.
+NativeAllocator.Use();
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddArtifactStore();

@@ -124,6 +124,8 @@ public sealed class TrainCommandTests : IDisposable
             Thread.Sleep(100);
         }
         Assert.True(ranks.Length == 2 && launcher.IsAlive, $"ranks did not start: {result?.Stderr}");
+        // Each rank trains on jemalloc: it re-executed itself (same PID) with the library preloaded.
+        foreach (var pid in ranks) Assert.Contains("libjemalloc", File.ReadAllText($"/proc/{pid}/maps"), StringComparison.Ordinal);
         Thread.Sleep(2000);
         using (var victim = System.Diagnostics.Process.GetProcessById(ranks[1])) victim.Kill();
         Assert.True(launcher.Join(TimeSpan.FromSeconds(30)), "the launcher did not return after rank 1 was killed");
