@@ -1,4 +1,8 @@
 using Pipeline.Bench;
+using Pipeline.Vision;
+
+// Benchmarks run on the allocator the services run on (re-executes under jemalloc where installed).
+NativeAllocator.Use();
 
 // Each benchmark runs our code and its named peer side by side and ends with its figures as key=value lines.
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal)
@@ -8,6 +12,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["decode"] = DecodeBenchmark.Run,
     ["make-detection"] = MakeDetectionCommand.Run,
     ["detection"] = DetectionBenchmark.Run,
+    ["detection-ranks"] = DetectionRanksBenchmark.Run,
     ["fashion"] = FashionBenchmark.Run,
 };
 

@@ -1,3 +1,5 @@
+using Pipeline.Training;
+using Pipeline.Training.Distributed;
 using System.Globalization;
 using System.Text.Json;
 using Pipeline.Training.Checkpoints;
@@ -24,12 +26,15 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
     public int Execute(CancellationToken cancellation)
     {
         var recipe = TaskRecipes.Load("detect", options.Config, options.Overrides);
+        // Each rank trains on its machine's GPU LOCAL_RANK (NCCL between GPUs), or on the CPU (Gloo).
+        using var parallel = options.Rank is { } rank ? new ProcessGroupParallel(rank, TrainingDevice.Resolve(recipe.Device, rank.LocalRank ?? rank.Rank)) : null;
+        var primary = parallel is null || parallel.Rank == 0;
         using var source = LocalDatasets.Open(options.Dataset);
         // Validated as ingest validates: unknown classes, malformed labels and boxes outside their image refuse it.
         var dataset = LocalDatasets.LoadValidated(source, TaskKind.Detect, stderr);
         if (!dataset.InSplit(DatasetSplit.Train).Any() && dataset.HasSplits) throw new InvalidDataException($"{options.Dataset}: the {dataset.Format} dataset has no training split");
         Directory.CreateDirectory(options.Output);
-        AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.RecipeFile), RecipeWriter.ToJson(recipe));
+        if (primary) AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.RecipeFile), RecipeWriter.ToJson(recipe));
 
         var (height, width) = (recipe.Input.Size![0], recipe.Input.Size[1]);
         // Validation: the val split, or a seeded share of train; test: the test split, else validation (none is carved here).
@@ -41,13 +46,23 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
         using var test = Limit(testSource);
 
         var sinks = new List<IDetectionTrainingSink> { new DetectionCsvResultsSink(Path.Combine(options.Output, LocalRunFolder.ResultsFile)), new DetectionConsoleSink(stderr) };
-        using var trainer = new DetectionTrainer(recipe, train, validation, new DetectionTrainerOptions { OutputDirectory = options.Output, Sinks = sinks });
-        LocalRunFolder.ResumeIfAsked(trainer, options, stderr);
-        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"training FCOS ({recipe.Model.Name}) on {train.Count} images with {train.BoxCount} boxes at {height}x{width} ({validation.Count} for validation), {trainer.TotalSteps} steps, run folder {options.Output}"));
+        var trainerOptions = new DetectionTrainerOptions
+        {
+            OutputDirectory = options.Output,
+            Sinks = primary ? sinks : [],
+            Parallel = (IDataParallel?)parallel ?? SingleProcess.Instance,
+        };
+        using var trainer = new DetectionTrainer(recipe, train, validation, trainerOptions);
+        LocalRunFolder.ResumeIfAsked(trainer, options, primary ? stderr : null);
+        var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each)";
+        if (primary)
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"training FCOS ({recipe.Model.Name}) on {train.Count} images with {train.BoxCount} boxes at {height}x{width} ({validation.Count} for validation), {trainer.TotalSteps} steps{ranks}, run folder {options.Output}"));
 
         var summary = trainer.Fit(cancellation);
         trainer.RestoreBestWeights();
+        // Every rank holds the same best model; the primary alone evaluates the test set and writes.
+        if (!primary) return summary.Reason == StopReason.Cancelled ? 130 : 0;
         var (report, loss) = trainer.Evaluate(test ?? testSource);
         AtomicFile.WriteAllText(Path.Combine(options.Output, LocalRunFolder.EvaluationFile), report.ToJson());
         var chart = Charts.PrecisionRecall(report, title: $"Precision-recall at IoU 0.50 ({report.Images} test images)");

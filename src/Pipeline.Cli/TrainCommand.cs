@@ -47,11 +47,6 @@ public static class TrainCommand
                 stderr.WriteLine($"error: --nproc {processes}: must be between 1 and {MaxProcesses}");
                 return 2;
             }
-            if (processes > 1 && parse.GetValue(task) == "detect")
-            {
-                stderr.WriteLine("error: --nproc above 1 trains classifiers only for now; detection runs in one process");
-                return 2;
-            }
             DistributedSettings? rank;
             try
             {
@@ -71,7 +66,8 @@ public static class TrainCommand
                 // A dataset that cannot be trained fails once, before any rank starts (each would fail the same way).
                 try
                 {
-                    if (!LocalDatasets.IsIdx(parse.GetValue(dataset)!)) LocalDatasets.Check(parse.GetValue(dataset)!, TaskKind.Classify);
+                    var taskKind = parse.GetValue(task) == "detect" ? TaskKind.Detect : TaskKind.Classify;
+                    if (!LocalDatasets.IsIdx(parse.GetValue(dataset)!)) LocalDatasets.Check(parse.GetValue(dataset)!, taskKind);
                     else foreach (var split in (string[])["train", "t10k"]) FashionMnist.Load(parse.GetValue(dataset)!, split).Dispose();
                 }
                 catch (Exception e) when (IsInputError(e))

@@ -16,8 +16,8 @@ namespace Pipeline.Trainer;
 /// <summary>
 /// The <c>trainer</c> queue: trains a prepared dataset. The message stays unacknowledged while training runs, so a
 /// trainer that dies has its job redelivered, and the next one resumes from the last stored checkpoint. A job whose
-/// model is already stored is announced again, never trained twice. A classify job trains as a data-parallel group of
-/// the trainers it asks for; a detect job trains in this replica alone (the detector is not data-parallel yet).
+/// model is already stored is announced again, never trained twice. A job, classify or detect, trains as a data-parallel
+/// group of the trainers it asks for.
 /// </summary>
 public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl control, RankRun ranks, ILogger<DatasetPreparedConsumer> logger)
     : IConsumer<DatasetPrepared>
@@ -57,19 +57,6 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
         bool Cancelled() => why() == StopRequest.Cancelled;
         try
         {
-            if (recipe.Task == TaskKind.Detect)
-            {
-                var detectAttempt = await artifacts.NextAttemptAsync(job, token).ConfigureAwait(false);
-                var note = prepared.Trainers > 1
-                    ? $"detection trains in one process: {prepared.Trainers} trainers were asked for, this replica trains the job alone"
-                    : null;
-                if (note is not null) logger.LogWarning("Job {JobId}: {Note}", job, note);
-                var (detected, folder) = await ranks.RunDetectionAsync(job, prepared.PreparedPrefix, recipe, context,
-                    (members, step) => context.Publish(new TrainingStarted(job, 1, members, recipe.Epochs, DateTimeOffset.UtcNow, detectAttempt, step, note), token),
-                    Cancelled, token, context.CancellationToken).ConfigureAwait(false);
-                await FinishAsync(context, job, detected, folder, why).ConfigureAwait(false);
-                return;
-            }
             // This replica leads the job as rank 0. A group that breaks (a member lost, or one that never came) is
             // re-formed with one member fewer, from the last stored checkpoint, until it is this replica alone.
             var world = Math.Max(1, prepared.Trainers);
@@ -83,7 +70,7 @@ public sealed class DatasetPreparedConsumer(JobArtifacts artifacts, JobControl c
                     group = new DistributedSettings(0, world, ranks.Address, DistributedSettings.FreePort(), ranks.GroupTimeout);
                     for (var r = 1; r < world; r++)
                         await context.Publish(new JoinTrainingGroup(job, attempt, r, world, group.MasterAddr, group.MasterPort, prepared.PreparedPrefix,
-                            prepared.Classes, prepared.RecipeYaml), token).ConfigureAwait(false);
+                            prepared.Classes, prepared.RecipeYaml, prepared.Task), token).ConfigureAwait(false);
                 }
                 var size = world;
                 var currentAttempt = attempt;
@@ -164,7 +151,7 @@ public sealed class JoinTrainingGroupConsumer(RankRun ranks, JobArtifacts artifa
         var job = invitation.JobId;
         if (await artifacts.IsCancelledAsync(job, context.CancellationToken).ConfigureAwait(false) ||
             await artifacts.IsTrainedAsync(job, context.CancellationToken).ConfigureAwait(false)) return;
-        var recipe = RecipeLoader.LoadText(invitation.RecipeYaml, "recipe.yaml");
+        var recipe = TaskRecipes.LoadText(invitation.Task, invitation.RecipeYaml, "recipe.yaml");
         var settings = new DistributedSettings(invitation.Rank, invitation.WorldSize, invitation.MasterAddr, invitation.MasterPort, ranks.GroupTimeout);
         var (token, why) = control.Register(job, context.CancellationToken);
         try

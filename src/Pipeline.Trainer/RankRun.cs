@@ -1,3 +1,4 @@
+using Pipeline.Vision.Data;
 using Pipeline.Distributed;
 using MassTransit;
 using Pipeline.Artifacts;
@@ -16,8 +17,8 @@ namespace Pipeline.Trainer;
 public sealed record RankAssignment(Guid JobId, string PreparedPrefix, IReadOnlyList<string> Classes, Recipe Recipe, DistributedSettings? Group);
 
 /// <summary>
-/// Trains one rank of a job: reads the shards, joins the group (if any), resumes from the job's last stored checkpoint,
-/// and fits. Rank 0 writes checkpoints (stored and announced by <see cref="TrainingEventsSink"/>); every rank streams its
+/// Trains one rank of a job, a classifier or a detector: reads the shards, joins the group (if any), resumes from the
+/// job's last stored checkpoint, and fits. Rank 0 writes checkpoints (stored and announced by <see cref="TrainingEventsSink"/>); every rank streams its
 /// own progress. A lost group member surfaces as <see cref="DistributedException"/> within the group's timeout.
 /// </summary>
 public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, IConfiguration configuration, ILogger<RankRun> logger)
@@ -41,11 +42,13 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
         ArgumentNullException.ThrowIfNull(assignment);
         var job = assignment.JobId;
         var rank = assignment.Group?.Rank ?? 0;
+        var detect = assignment.Recipe.Task == TaskKind.Detect;
         var runFolder = NewRunFolder(job, rank);
-        using var train = await artifacts.ReadShardAsync(assignment.PreparedPrefix, "train", token).ConfigureAwait(false);
-        using var validation = await artifacts.ReadShardAsync(assignment.PreparedPrefix, "val", token).ConfigureAwait(false);
-        var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, Training.Trainer.CheckpointFolder), token).ConfigureAwait(false);
-        if (resumed is not null && rank == 0) await artifacts.DownloadBestSoFarAsync(job, Path.Combine(runFolder, Training.Trainer.BestModelFile), token).ConfigureAwait(false);
+        using var data = detect
+            ? await RankData.ReadDetectionAsync(artifacts, assignment.PreparedPrefix, token).ConfigureAwait(false)
+            : await RankData.ReadClassificationAsync(artifacts, assignment.PreparedPrefix, token).ConfigureAwait(false);
+        var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, RunFolderFiles.Checkpoints), token).ConfigureAwait(false);
+        if (resumed is not null && rank == 0) await artifacts.DownloadBestSoFarAsync(job, Path.Combine(runFolder, RunFolderFiles.BestModel), token).ConfigureAwait(false);
 
         return await Task.Run(async () =>
         {
@@ -58,62 +61,91 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
             using var restore = new ThreadsRestorer(threads);
             var progress = new TrainingEventsSink(job, rank, bus, artifacts, cancelled, publishToken);
             using var measured = metrics.Track(job, rank, group?.WorldSize ?? 1);
-            var options = new TrainerOptions
+            var parallel = (IDataParallel?)group ?? SingleProcess.Instance;
+            var recipe = StoppedByTheEvaluator(assignment.Recipe);
+
+            async Task<TrainingSummary> FitAsync<TSink, TReport>(BaseTrainer<TSink, TReport> trainer, Func<TrainingSummary> fit) where TSink : IStepSink
+            {
+                if (resumed is not null)
+                {
+                    trainer.Resume(resumed);
+                    logger.LogInformation("Job {JobId} rank {Rank} resumes from {Checkpoint}", job, rank, resumed);
+                }
+                IReadOnlyList<string> members = group is null ? [Member]
+                    : [.. group.AllGather(System.Text.Encoding.UTF8.GetBytes(Member)).Select(b => System.Text.Encoding.UTF8.GetString(b))];
+                await started(members, trainer.State.Step).ConfigureAwait(false);
+                // A lost member fails the gradient all-reduce (after backward) with a DistributedException naming it.
+                return fit();
+            }
+
+            if (data.Detection is { } detection)
+            {
+                using var detector = new DetectionTrainer(recipe, detection.Train, detection.Validation, new DetectionTrainerOptions
+                {
+                    OutputDirectory = runFolder,
+                    Sinks = rank == 0 ? [progress, measured] : [],
+                    RankSinks = rank == 0 ? [] : [progress, measured],
+                    Parallel = parallel,
+                });
+                var summary = await FitAsync(detector, () =>
+                {
+                    var s = detector.Fit(token);
+                    return new TrainingSummary(s.Reason, s.Epochs, s.Steps, s.Metric, s.BestMetric, s.BestEpoch, null, s.Elapsed);
+                }).ConfigureAwait(false);
+                return (summary, runFolder);
+            }
+            using var classifier = new Training.Trainer(recipe, data.Classification!.Value.Train, data.Classification.Value.Validation, new TrainerOptions
             {
                 OutputDirectory = runFolder,
                 Sinks = rank == 0 ? [progress, measured] : [],
                 RankSinks = rank == 0 ? [] : [progress, measured],
-                Parallel = (IDataParallel?)group ?? SingleProcess.Instance,
-            };
-            using var trainer = new Training.Trainer(StoppedByTheEvaluator(assignment.Recipe), train, validation, options);
-            if (resumed is not null)
-            {
-                trainer.Resume(resumed);
-                logger.LogInformation("Job {JobId} rank {Rank} resumes from {Checkpoint}", job, rank, resumed);
-            }
-            IReadOnlyList<string> members = group is null ? [Member]
-                : [.. group.AllGather(System.Text.Encoding.UTF8.GetBytes(Member)).Select(b => System.Text.Encoding.UTF8.GetString(b))];
-            await started(members, trainer.State.Step).ConfigureAwait(false);
-            // A lost member fails the gradient all-reduce (after backward) with a DistributedException naming it.
-            return (trainer.Fit(token), runFolder);
+                Parallel = parallel,
+            });
+            return (await FitAsync(classifier, () => classifier.Fit(token)).ConfigureAwait(false), runFolder);
         }, CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Trains a detect job in this process alone (the detector is not data-parallel yet): reads the detection shards,
-    /// resumes from the job's last stored checkpoint (and its best weights so far), and fits, streaming progress and
-    /// checkpoints through <see cref="TrainingEventsSink"/>. Stops between steps when <paramref name="token"/> fires.
-    /// </summary>
-    /// <param name="started">Called once the data is read and training is about to start, with this replica's name and the
-    /// step training resumes from.</param>
-    public async Task<(TrainingSummary Summary, string RunFolder)> RunDetectionAsync(Guid job, string preparedPrefix, Recipe recipe, IPublishEndpoint bus,
-        Func<IReadOnlyList<string>, long, Task> started, Func<bool> cancelled, CancellationToken token, CancellationToken publishToken)
+    /// <summary>A rank's prepared shards: a classification job's or a detection job's.</summary>
+    private sealed class RankData : IDisposable
     {
-        ArgumentNullException.ThrowIfNull(recipe);
-        var runFolder = NewRunFolder(job, 0);
-        using var train = await artifacts.ReadDetectionShardAsync(preparedPrefix, "train", token).ConfigureAwait(false);
-        using var validation = await artifacts.ReadDetectionShardAsync(preparedPrefix, "val", token).ConfigureAwait(false);
-        var resumed = await artifacts.DownloadLatestCheckpointAsync(job, Path.Combine(runFolder, DetectionTrainer.CheckpointFolder), token).ConfigureAwait(false);
-        if (resumed is not null) await artifacts.DownloadBestSoFarAsync(job, Path.Combine(runFolder, DetectionTrainer.BestModelFile), token).ConfigureAwait(false);
+        public (TensorDataset Train, TensorDataset Validation)? Classification { get; private init; }
+        public (DetectionTensorDataset Train, DetectionTensorDataset Validation)? Detection { get; private init; }
 
-        return await Task.Run(async () =>
+        public static async Task<RankData> ReadClassificationAsync(JobArtifacts artifacts, string prefix, CancellationToken token)
         {
-            using var measured = metrics.Track(job, 0, 1);
-            var options = new DetectionTrainerOptions
+            var train = await artifacts.ReadShardAsync(prefix, "train", token).ConfigureAwait(false);
+            try
             {
-                OutputDirectory = runFolder,
-                Sinks = [new TrainingEventsSink(job, 0, bus, artifacts, cancelled, publishToken), measured],
-            };
-            using var trainer = new DetectionTrainer(StoppedByTheEvaluator(recipe), train, validation, options);
-            if (resumed is not null)
-            {
-                trainer.Resume(resumed);
-                logger.LogInformation("Job {JobId} resumes from {Checkpoint}", job, resumed);
+                return new RankData { Classification = (train, await artifacts.ReadShardAsync(prefix, "val", token).ConfigureAwait(false)) };
             }
-            await started([Member], trainer.State.Step).ConfigureAwait(false);
-            var s = trainer.Fit(token);
-            return (new TrainingSummary(s.Reason, s.Epochs, s.Steps, s.Metric, s.BestMetric, s.BestEpoch, null, s.Elapsed), runFolder);
-        }, CancellationToken.None).ConfigureAwait(false);
+            catch
+            {
+                train.Dispose();
+                throw;
+            }
+        }
+
+        public static async Task<RankData> ReadDetectionAsync(JobArtifacts artifacts, string prefix, CancellationToken token)
+        {
+            var train = await artifacts.ReadDetectionShardAsync(prefix, "train", token).ConfigureAwait(false);
+            try
+            {
+                return new RankData { Detection = (train, await artifacts.ReadDetectionShardAsync(prefix, "val", token).ConfigureAwait(false)) };
+            }
+            catch
+            {
+                train.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            Classification?.Train.Dispose();
+            Classification?.Validation.Dispose();
+            Detection?.Train.Dispose();
+            Detection?.Validation.Dispose();
+        }
     }
 
     // In the services the evaluator applies the recipe's early-stopping rule to its own validation reports and tells the

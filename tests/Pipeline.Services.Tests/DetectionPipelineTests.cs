@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Pipeline.Services.Tests;
 
 /// <summary>A generated detection set from submission to an evaluated detector that answers with boxes, through all
-/// four services as separate processes; broken annotations fail their jobs naming the file.</summary>
+/// four services as separate processes, trained by two trainer replicas as one group; broken annotations fail their jobs naming the file.</summary>
 [Collection(ServicesCollection.Name)]
 public sealed class DetectionPipelineTests(ServicesFixture fixture, ITestOutputHelper output) : IDisposable
 {
@@ -34,7 +34,7 @@ public sealed class DetectionPipelineTests(ServicesFixture fixture, ITestOutputH
     {
         var folder = Path.Combine(dir, "set");
         new DetectionSetGenerator().Write(folder, Set);
-        // Two trainers asked for: a detect job trains in one of them and says so.
+        // Two trainers asked for: the detector trains as a data-parallel group of both.
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (code, stdout, stderr) = await fixture.CliAsync(["submit", folder, "--task", "detect", "--format", "coco", "--trainers", "2", "--wait", "--json", .. Recipe]);
         Assert.True(code == 0, $"submit --wait exited {code}: {stderr}\n{stdout}");
@@ -54,8 +54,8 @@ public sealed class DetectionPipelineTests(ServicesFixture fixture, ITestOutputH
         foreach (var kind in (string[])["DatasetPrepared", "TrainingStarted", "TrainingProgress", "CheckpointSaved", "TrainingCompleted", "EvaluationCompleted"])
             Assert.Contains(kind, kinds);
         var started = JsonDocument.Parse(events.First(e => e.GetProperty("kind").GetString() == "TrainingStarted").GetProperty("payload").GetString()!).RootElement;
-        Assert.Equal(1, started.GetProperty("worldSize").GetInt32());
-        Assert.Contains("one process", started.GetProperty("note").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, started.GetProperty("worldSize").GetInt32());
+        Assert.Equal(2, started.GetProperty("members").GetArrayLength());
         var metrics = detail.GetProperty("metrics").EnumerateArray().ToList();
         Assert.Contains(metrics, m => m.GetProperty("name").GetString() == "loss" && m.GetProperty("split").GetString() == "train");
         var validated = metrics.Count(m => m.GetProperty("name").GetString() == "map50" && m.GetProperty("split").GetString() == "val");

@@ -27,14 +27,17 @@ public sealed class ServicesFixture : IAsyncLifetime
     {
         var run = Path.Combine(Path.GetTempPath(), "pipeline-tests", "services-" + Guid.NewGuid().ToString("N")[..8]);
         // The AppHost's own graph with the tests' settings: tests write their dataset folders under the temp folder (the
-        // service reads no other folder of the machine), a smaller upload quota, and a lost group member noticed within 20 s.
+        // service reads no other folder of the machine), a smaller upload quota, and a group that waits at most 120 s for a live member.
         App = await PipelineApp.StartAsync(run,
         [
             $"--PIPELINE_API_KEY={ApiKey}",
             $"--PIPELINE_DATASET_ROOTS={Path.GetTempPath()}",
             $"--PIPELINE_UPLOAD_QUOTA_BYTES={UploadQuota.ToString(CultureInfo.InvariantCulture)}",
             $"--PIPELINE_TRAINER_REPLICAS={TrainerReplicas.ToString(CultureInfo.InvariantCulture)}",
-            "--PIPELINE_DIST_TIMEOUT=20",
+            // Collectives wait this long for a live member: rank 0 validating a detector and storing its checkpoint kept
+            // the others waiting over 20 s on a loaded machine. A killed member is noticed by its missing heartbeat
+            // (1.5 s) whatever this says.
+            "--PIPELINE_DIST_TIMEOUT=120",
         ], TimeSpan.FromMinutes(8), "rabbitmq", "blobs", "ingest", "preprocess", "trainer", "evaluator");
         Http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);

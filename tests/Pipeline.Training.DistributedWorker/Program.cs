@@ -11,10 +11,13 @@ using Pipeline.Training.DistributedWorker;
 using Pipeline.Training.Progress;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
+using Pipeline.Vision.Data.Sources;
+using Pipeline.Training.Detection;
 
 // usage: train --rank R --world N --port P [--timeout-ms T] [--train-start S] [--train N] [--val M] [--max-steps K]
-//        [--out DIR] [--weights FILE] [--resume 1] -- recipe overrides (key=value ...)
-// Trains through Pipeline.Training's Trainer on Fashion-MNIST slices as one rank of a ProcessGroupParallel; prints
+//        [--out DIR] [--weights FILE] [--resume 1] [--detect COCO-FOLDER [--initial FILE]] -- recipe overrides (key=value ...)
+// Trains through Pipeline.Training's Trainer on Fashion-MNIST slices (with --detect: its DetectionTrainer on a COCO
+// folder's train and val splits) as one rank of a ProcessGroupParallel; prints
 // key=value lines (rank 0 also "step=N" after each logged optimizer step); on a failure prints "error: <message>" on
 // stderr and exits with 3.
 var split = Array.IndexOf(args, "--");
@@ -34,6 +37,7 @@ try
     TestModels.Register();
     var settings = new DistributedSettings(Int("rank", 0), Int("world", 1), "127.0.0.1", Int("port", 29500), TimeSpan.FromMilliseconds(Int("timeout-ms", 30_000)));
     using var parallel = new ProcessGroupParallel(settings);
+    if (options.GetValueOrDefault("detect") is { } cocoFolder) return TrainDetector(cocoFolder, parallel, overrides, options);
     var recipe = RecipeLoader.Load(null, overrides);
     var all = FashionMnist.Load(FashionMnist.DebianPath, "train");
     var start = Int("train-start", 0);
@@ -75,6 +79,36 @@ catch (Exception e) when (e is DistributedException or System.Runtime.InteropSer
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 3;
+}
+
+static int TrainDetector(string folder, ProcessGroupParallel parallel, string[] overrides, Dictionary<string, string> options)
+{
+    var recipe = DetectionRecipes.Load(null, overrides);
+    using var source = new FolderSource(folder);
+    var dataset = DatasetLoader.Load(source, "coco").Dataset;
+    var (height, width) = (recipe.Input.Size![0], recipe.Input.Size[1]);
+    using var train = DetectionTensors.ToTensorDataset(dataset, source, DatasetSplit.Train, height, width, recipe.Detection.Fit);
+    using var validation = DetectionTensors.ToTensorDataset(dataset, source, DatasetSplit.Val, height, width, recipe.Detection.Fit);
+    using var trainer = new DetectionTrainer(recipe, train, validation, new DetectionTrainerOptions
+    {
+        MaxSteps = options.TryGetValue("max-steps", out var steps) ? int.Parse(steps, CultureInfo.InvariantCulture) : null,
+        Parallel = parallel,
+    });
+    if (options.GetValueOrDefault("initial") is { } initial)
+    {
+        using var scope = torch.NewDisposeScope();
+        SafeTensors.Save(initial, trainer.Model.state_dict());
+    }
+    var summary = trainer.Fit();
+    Print("reason", summary.Reason.ToString());
+    Print("steps", summary.Steps.ToString(CultureInfo.InvariantCulture));
+    if (options.GetValueOrDefault("weights") is { } weights)
+    {
+        using var scope = torch.NewDisposeScope();
+        SafeTensors.Save(weights, trainer.Model.state_dict());
+        Print("weights", weights);
+    }
+    return 0;
 }
 
 static void Print(string key, string value)

@@ -33,7 +33,8 @@ public sealed record CancelJob(Guid JobId, string Reason);
 /// Join job <paramref name="JobId"/>'s data-parallel group as <paramref name="Rank"/> of <paramref name="WorldSize"/>:
 /// rendezvous on the leader's store (Pipeline.Distributed's, bound to that address) at <paramref name="MasterAddr"/>:<paramref name="MasterPort"/>. Sent by the
 /// trainer replica that leads the job (rank 0) to the trainer queue, so an idle replica takes it. An invitation of an
-/// earlier <paramref name="Attempt"/> finds no one at the address and is dropped.
+/// earlier <paramref name="Attempt"/> finds no one at the address and is dropped. <paramref name="Task"/> is the job's
+/// (<c>classify</c> or <c>detect</c>): the recipe is read under that task's defaults, as the leader read it.
 /// </summary>
 public sealed record JoinTrainingGroup(
     Guid JobId,
@@ -44,4 +45,5 @@ public sealed record JoinTrainingGroup(
     int MasterPort,
     string PreparedPrefix,
     IReadOnlyList<string> Classes,
-    string RecipeYaml);
+    string RecipeYaml,
+    string Task = "classify");

@@ -1,3 +1,4 @@
+using Pipeline.Distributed;
 using TorchSharp;
 using Pipeline.Training.Data;
 using Pipeline.Training.Distributed;
@@ -19,9 +20,12 @@ public sealed record DetectionTrainerOptions
     /// <summary>Run folder for <c>checkpoints/</c> and <c>best.safetensors</c> (null: nothing is written).</summary>
     public string? OutputDirectory { get; init; }
     public IReadOnlyList<IDetectionTrainingSink> Sinks { get; init; } = [];
+    /// <summary>Told of this rank's own steps, on every rank (the primary's run goes to <see cref="Sinks"/>).</summary>
+    public IReadOnlyList<IStepSink> RankSinks { get; init; } = [];
     /// <summary>Stop (with a checkpoint) once this many optimizer steps have been taken in the whole run.</summary>
     public long? MaxSteps { get; init; }
-    /// <summary>Ranks shard the training order and average gradients; each evaluates the whole validation set.</summary>
+    /// <summary>Ranks shard the training order and average gradients; each evaluates the whole validation set with the
+    /// primary's BatchNorm statistics, so every rank keeps the same best model.</summary>
     public IDataParallel Parallel { get; init; } = SingleProcess.Instance;
 }
 
@@ -30,7 +34,9 @@ public sealed record DetectionValidation(DetectionReport Report, double Loss);
 
 /// <summary>
 /// Trains an FCOS detector as a detect recipe says: the recipe's ResNet backbone (optionally pretrained), shuffled
-/// mini-batches with box-aware horizontal flips, and what every task shares (<see cref="BaseTrainer{TSink, TReport}"/>:
+/// mini-batches with box-aware horizontal flips, data-parallel over ranks as classifiers are (rank 0's weights at the
+/// start, gradients averaged once per optimizer step, each rank's BatchNorm on its own batch, rank 0's running statistics
+/// at validation and at the end), and what every task shares (<see cref="BaseTrainer{TSink, TReport}"/>:
 /// the optimizer and lr schedule per step, accumulation, clipping, checkpoints that resume mid-epoch, early stopping);
 /// bf16 on CUDA through a bf16 copy with fp32 master weights (<see cref="Bf16MasterWeights{TOut}"/>); after every epoch the validation loss and COCO mAP (<see cref="DetectionEvaluator"/>), the
 /// best model by <c>map</c>, <c>map50</c> or <c>loss</c>. Flips are drawn from the seed, epoch and batch, so a resumed
@@ -46,9 +52,10 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
     private readonly DetectionTensorDataset validation;
     private readonly DetectionBatcher batcher;
     private readonly Bf16MasterWeights<FcosOutput>? bf16;
+    private DistributedDataParallel? ddp;
 
     public DetectionTrainer(Recipe recipe, DetectionTensorDataset train, DetectionTensorDataset validation, DetectionTrainerOptions? options = null)
-        : base(recipe, (options ??= new DetectionTrainerOptions()).Parallel, options.OutputDirectory, options.MaxSteps, options.Sinks, [])
+        : base(recipe, (options ??= new DetectionTrainerOptions()).Parallel, options.OutputDirectory, options.MaxSteps, options.Sinks, options.RankSinks)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
@@ -59,10 +66,9 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
         if (train.Images.shape[1] != validation.Images.shape[1]) throw new ArgumentException("training and validation images differ in channels", nameof(validation));
         this.train = train;
         this.validation = validation;
-        // The data-parallel engine wraps image classifiers (one tensor in, one out); the detector's gradients are not
-        // reduced across ranks yet, so several ranks would train apart.
-        if (Parallel.WorldSize > 1) throw new NotSupportedException("detection training runs in one process for now; data-parallel training is for classifiers");
-        device = TrainingDevice.Resolve(recipe.Device);
+        if (recipe.BatchSize % Parallel.WorldSize != 0)
+            throw new ArgumentException($"batch_size {recipe.BatchSize} is the global batch: it must be a multiple of the {Parallel.WorldSize} ranks", nameof(recipe));
+        device = TrainingDevice.Resolve(recipe.Device, Parallel.LocalRank);
 
         manual_seed(recipe.Seed);
         var channels = train.Images.shape[1];
@@ -70,8 +76,10 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
         // Pretrained weights are a classifier's (torchvision names without "backbone.body."): they go into the body.
         if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model.backbone.body, weights);
         Model.to(device);
+        // Every rank starts from rank 0's weights and buffers.
+        ddp = Parallel.Attach(Model);
         if (Trainer.UsesBf16(recipe, device)) bf16 = new Bf16MasterWeights<FcosOutput>(Model, DetectionEvaluation.CreateModel(recipe, train.Classes.Count, channels));
-        Initialize(Model, Parallel.Shard(new ShuffleSampler(train.Count, recipe.Seed), padToEqual: true), recipe.BatchSize);
+        Initialize(Model, Parallel.Shard(new ShuffleSampler(train.Count, recipe.Seed), padToEqual: true), recipe.BatchSize / Parallel.WorldSize);
         batcher = new DetectionBatcher(recipe.Input, channels, device);
     }
 
@@ -106,11 +114,23 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
         var loss = DetectionEvaluation.TotalLoss(Model, output, targets);
         (loss / accumulation).backward();
         bf16?.AccumulateGradients();
+        // Gradient accumulation stays local: the ranks average once per optimizer step.
+        if (syncGradients) ddp?.SynchronizeGradients();
         return loss.ToDouble();
+    }
+
+    // The gradient buckets hold the parameters that required gradients when they were made: rebuilt on a change.
+    protected override void OnTrainableParametersChanged()
+    {
+        if (ddp is null) return;
+        ddp.Dispose();
+        ddp = Parallel.Attach(Model);
     }
 
     protected override (DetectionValidation Report, double Metric) Validate()
     {
+        // Every rank evaluates (and keeps as best) the same model: rank 0's running statistics.
+        Parallel.SyncBuffers(Model);
         var (report, loss) = Evaluate(validation);
         var metric = Recipe.EarlyStopping.Metric switch
         {
@@ -134,6 +154,7 @@ public sealed class DetectionTrainer : BaseTrainer<IDetectionTrainingSink, Detec
         if (disposing)
         {
             batcher.Dispose();
+            ddp?.Dispose();
             bf16?.Dispose();
         }
         base.Dispose(disposing);
