@@ -15,6 +15,11 @@ var blobs = builder.AddPipelineBlobs("storage", "blobs", run);
 var evaluator = builder.AddProject<Projects.Pipeline_Evaluator>("evaluator")
     .WithPipelineDefaults(rabbit, blobs)
     .WithEnvironment("PIPELINE_API_KEY", run.ApiKey);
+// Classifiers served through their ONNX export in ONNX Runtime instead of TorchSharp (the evaluator checks the value).
+if (builder.Configuration["PIPELINE_PREDICT_RUNTIME"] is { Length: > 0 } predictRuntime)
+{
+    evaluator.WithEnvironment("PIPELINE_PREDICT_RUNTIME", predictRuntime);
+}
 
 var ingest = builder.AddProject<Projects.Pipeline_Ingest>(RunReporter.IngestName)
     .WithAnnotation(new PersistentDataAnnotation())

@@ -19,6 +19,8 @@ builder.AddPipelineBus(bus => bus.AddConsumer<EvaluationConsumers>().Endpoint(e 
 builder.Services.AddSingleton<JobArtifacts>();
 builder.Services.AddSingleton<ModelEvaluator>();
 builder.Services.AddSingleton<PredictionService>();
+// A bad PIPELINE_PREDICT_RUNTIME stops the service at start, naming it, not at its first prediction.
+PredictionService.ParseRuntime(builder.Configuration[PredictionService.RuntimeVariable]);
 builder.AddApiKey();
 
 var app = builder.Build();
