@@ -16,14 +16,14 @@ public sealed class KeptDataRestartTests(ITestOutputHelper log)
     // The caller's key, given to both runs: a run without one makes a new key.
     private const string ApiKey = "6b6570742d646174612d746573742d6b";
 
-    // Small enough to train in seconds an epoch on two busy cores, long enough (many epochs) that the AppHost dies while
-    // it trains. The evaluator's early stop must not end it first: patience covers every epoch.
+    // A few seconds an epoch on two cores, and enough epochs that the AppHost (killed after the first checkpoint) dies
+    // while it trains. The evaluator's early stop must not end it first: patience covers every epoch.
     private const string LongRecipe = """
-        epochs: 14
+        epochs: 10
         batch_size: 50
         log_every: 5
         model: {name: small_cnn, width: 8}
-        early_stopping: {patience: 14}
+        early_stopping: {patience: 10}
         """;
 
     private const string ShortRecipe = """
@@ -37,7 +37,7 @@ public sealed class KeptDataRestartTests(ITestOutputHelper log)
     {
         var root = Path.Combine(Path.GetTempPath(), "pipeline-tests", "keep-" + Guid.NewGuid().ToString("N")[..8]);
         var runDir = Path.Combine(root, "run");
-        var dataset = WriteFashionSubset(Path.Combine(root, "datasets", "fashion-subset"), train: 1500, test: 500);
+        var dataset = WriteFashionSubset(Path.Combine(root, "datasets", "fashion-subset"), train: 800, test: 200);
         string[] settings = [$"--PIPELINE_API_KEY={ApiKey}", $"--PIPELINE_DATASET_ROOTS={Path.Combine(root, "datasets")}", "--PIPELINE_TRAINER_REPLICAS=1"];
         try
         {
@@ -75,7 +75,7 @@ public sealed class KeptDataRestartTests(ITestOutputHelper log)
 
                 // The interrupted job's training message was never acknowledged: the broker kept it and hands it out again,
                 // and the trainer resumes from the last checkpoint in the kept blobs.
-                var done = await WaitForJobAsync(api, interrupted, d => IsTerminal(d), TimeSpan.FromMinutes(10));
+                var done = await WaitForJobAsync(api, interrupted, d => IsTerminal(d), TimeSpan.FromMinutes(15));
                 Assert.True(State(done) == "Succeeded", done.GetProperty("job").ToString());
                 var starts = Payloads(done, "TrainingStarted").Select(s => s.GetProperty("resumedFromStep").GetInt64()).ToList();
                 log.WriteLine($"training started from steps {string.Join(", ", starts)}");
@@ -114,7 +114,7 @@ public sealed class KeptDataRestartTests(ITestOutputHelper log)
 
     private static async Task<JsonElement> WaitForJobAsync(HttpClient api, string id, Func<JsonElement, bool> until, TimeSpan? limit = null)
     {
-        var deadline = DateTime.UtcNow + (limit ?? TimeSpan.FromMinutes(5));
+        var deadline = DateTime.UtcNow + (limit ?? TimeSpan.FromMinutes(10));
         JsonElement detail;
         do
         {
