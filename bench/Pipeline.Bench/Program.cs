@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["make-detection"] = MakeDetectionCommand.Run,
     ["detection"] = DetectionBenchmark.Run,
     ["fashion"] = FashionBenchmark.Run,
+    ["transfer"] = TransferBenchmark.Run,
 };
 
 // One rank of the ddp benchmark, started by the benchmark itself.
