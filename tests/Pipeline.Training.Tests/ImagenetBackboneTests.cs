@@ -9,6 +9,7 @@ using Pipeline.Vision.Models;
 using Pipeline.Vision.Pretrained;
 using Pipeline.Vision.Serialization;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
