@@ -14,6 +14,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordi
     ["detection"] = DetectionBenchmark.Run,
     ["detection-ranks"] = DetectionRanksBenchmark.Run,
     ["fashion"] = FashionBenchmark.Run,
+    ["transfer"] = TransferBenchmark.Run,
 };
 
 // One rank of the ddp benchmark, started by the benchmark itself.

@@ -7,7 +7,10 @@ public static class CliApp
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("Pipeline: train and evaluate computer-vision models.") { TrainCommand.Create(args, stdout, stderr), DatasetsCommand.Create(stdout, stderr), ExportCommand.Create(stdout, stderr) };
+        var root = new RootCommand("Pipeline: train and evaluate computer-vision models.")
+        {
+            TrainCommand.Create(args, stdout, stderr), DatasetsCommand.Create(stdout, stderr), ExportCommand.Create(stdout, stderr), WeightsCommand.Create(stdout, stderr),
+        };
         foreach (var command in Client.ClientCommands.Create(stdout, stderr)) root.Subcommands.Add(command);
         // Ctrl+C lets training finish its step and write a checkpoint (all ranks of a --nproc run together) instead
         // of the default 2 seconds before the process is ended.

@@ -63,11 +63,12 @@ public static class ClassifierEvaluation
         return LoadModel(recipe, dataset.Images.shape[1], dataset.Classes.Count, weightsFile, device);
     }
 
-    /// <summary>Builds the recipe's model for <paramref name="channels"/> input channels and <paramref name="classes"/> classes and loads the weights file.</summary>
+    /// <summary>Builds the recipe's model for images of <paramref name="channels"/> channels (the model takes
+    /// <c>input.channels</c> when the recipe sets it) and <paramref name="classes"/> classes and loads the weights file.</summary>
     public static nn.Module<Tensor, Tensor> LoadModel(Recipe recipe, long channels, long classes, string weightsFile, Device device)
     {
         ArgumentNullException.ThrowIfNull(recipe);
-        var model = ModelRegistry.Create(recipe.Model.Name, new ModelSpec(channels, classes, recipe.Model.Width));
+        var model = ModelRegistry.Create(recipe.Model.Name, new ModelSpec(ImageBatcher.ModelChannels(recipe.Input, channels), classes, recipe.Model.Width));
         try
         {
             using (var scope = NewDisposeScope())

@@ -10,9 +10,12 @@ namespace Pipeline.Training;
 public static class PretrainedWeights
 {
     /// <summary>Returns the model keys left as initialised (absent from the file, or of another shape: a new head).</summary>
-    public static IReadOnlyList<string> Load(nn.Module model, string path)
+    /// <param name="path">A safetensors file, or a named backbone (<see cref="PretrainedBackbones"/>: imported into the
+    /// cache on first use, which <paramref name="log"/> is told)</param>
+    public static IReadOnlyList<string> Load(nn.Module model, string path, TextWriter? log = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        path = PretrainedBackbones.Resolve(path, log: log);
         using var scope = NewDisposeScope();
         var weights = SafeTensors.Load(path);
         var own = model.state_dict();

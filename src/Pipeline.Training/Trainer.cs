@@ -51,9 +51,10 @@ public sealed class Trainer : BaseTrainer<ITrainingSink, ClassificationReport>
 
         // The seed fixes the initial weights; libtorch's generator then drives augmentation and dropout.
         manual_seed(recipe.Seed);
-        var spec = new ModelSpec(train.Images.shape[1], classes.Count, recipe.Model.Width);
+        var spec = new ModelSpec(ImageBatcher.ModelChannels(recipe.Input, train.Images.shape[1]), classes.Count, recipe.Model.Width);
         Model = ModelRegistry.Create(recipe.Model.Name, spec);
-        if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model, weights);
+        // A named backbone is imported on first use (one line on stderr says which file).
+        if (recipe.Model.Pretrained is { } weights) PretrainedWeights.Load(Model, weights, Console.Error);
         Model.to(device);
         // Every rank starts from rank 0's weights and buffers.
         ddp = parallel.Attach(Model);

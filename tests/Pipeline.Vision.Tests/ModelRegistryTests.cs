@@ -57,6 +57,20 @@ public class ModelRegistryTests
     }
 
     [Fact]
+    public void Resnet18_cntk_is_torchvisions_resnet18_with_a_third_block_in_layer4()
+    {
+        using var scope = NewDisposeScope();
+        using var cntk = (ResNet)ModelRegistry.Create("resnet18_cntk", new ModelSpec(3, 1000));
+        using var resnet18 = (ResNet)ModelRegistry.Create("resnet18", new ModelSpec(3, 1000));
+        Assert.Equal([2, 2, 2, 3], cntk.StageBlocks);
+        Assert.Empty(resnet18.state_dict().Keys.Except(cntk.state_dict().Keys));
+        Assert.All(cntk.state_dict().Keys.Except(resnet18.state_dict().Keys), k => Assert.StartsWith("layer4.2.", k, StringComparison.Ordinal));
+        // The extra block: two 512-channel 3x3 convolutions and their batch norms.
+        Assert.Equal(11_689_512 + 2 * (512 * 512 * 9 + 2 * 512), cntk.parameters().Sum(p => p.numel()));
+        Assert.Equal([2L, 1000], cntk.call(randn(2, 3, 64, 64)).shape);
+    }
+
+    [Fact]
     public void Resnet18_takes_grey_28x28_images_and_trains_every_parameter()
     {
         using var scope = NewDisposeScope();

@@ -8,7 +8,8 @@ namespace Pipeline.Training.Data;
 
 /// <summary>
 /// Turns dataset items into model input: gathers uint8 images and labels, moves them to the device, scales to [0, 1],
-/// resizes when the recipe names a size, optionally augments (training), and normalises per channel.
+/// resizes when the recipe names a size, repeats grey images on three channels when the recipe asks for three
+/// (<c>input.channels</c>), optionally augments (training), and normalises per channel.
 /// </summary>
 public sealed class ImageBatcher
 {
@@ -17,6 +18,7 @@ public sealed class ImageBatcher
     private readonly double[] mean;
     private readonly double[] std;
     private readonly int[]? size;
+    private readonly int channels;
     private readonly TensorAugmenter? augmenter;
 
     public ImageBatcher(TensorDataset dataset, InputRecipe input, Device device, TensorAugmenter? augmenter = null)
@@ -27,7 +29,7 @@ public sealed class ImageBatcher
         this.device = device;
         this.augmenter = augmenter;
         size = input.Size;
-        var channels = (int)dataset.Images.shape[1];
+        channels = ModelChannels(input, dataset.Images.shape[1]);
         mean = PerChannel(input.Mean, channels, "input.mean");
         std = PerChannel(input.Std, channels, "input.std");
     }
@@ -41,9 +43,21 @@ public sealed class ImageBatcher
         if (size is not null && (x.shape[2] != size[0] || x.shape[3] != size[1]))
             x = nn.functional.interpolate(x, size: [size[0], size[1]], mode: InterpolationMode.Bilinear, align_corners: false);
         if (augmenter is not null) x = augmenter.Apply(x);
+        // Grey repeated on three channels (the same augmentation on each).
+        if (x.shape[1] != channels) x = x.expand(-1, channels, -1, -1);
         using var m = tensor(mean.Select(v => (float)v).ToArray(), [1, mean.Length, 1, 1], device: device);
         using var s = tensor(std.Select(v => (float)v).ToArray(), [1, std.Length, 1, 1], device: device);
         return ((x - m) / s, labels.to(device));
+    }
+
+    /// <summary>The channels the model takes for images of <paramref name="imageChannels"/> channels: the recipe's
+    /// <c>input.channels</c> (3 from grey: the image repeated), else the images' own.</summary>
+    public static int ModelChannels(InputRecipe input, long imageChannels)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Channels is not { } wanted || wanted == imageChannels) return (int)imageChannels;
+        if (imageChannels == 1) return wanted;
+        throw new ArgumentException($"input.channels is {wanted} but the images have {imageChannels} channels (only grey images are repeated on three)");
     }
 
     private static double[] PerChannel(double[] values, int channels, string key)

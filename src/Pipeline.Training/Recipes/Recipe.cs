@@ -64,7 +64,8 @@ public sealed record ModelRecipe
     public string Name { get; set; } = "resnet20";
     /// <summary>Channel width for models that have one (small_cnn: 32; CIFAR ResNets: 16, their first stage's).</summary>
     public long? Width { get; set; }
-    /// <summary>Safetensors weights to start from; tensors whose shape differs (a new head) are left as initialised.</summary>
+    /// <summary>Safetensors weights to start from (tensors whose shape differs, a new head, are left as initialised), or
+    /// a named backbone (<c>imagenet-resnet18</c>: see <c>PretrainedBackbones</c>), which also sets the model and input.</summary>
     public string? Pretrained { get; set; }
 }
 
@@ -72,6 +73,8 @@ public sealed record InputRecipe
 {
     /// <summary>[height, width] the images are resized to (null: as they come).</summary>
     public int[]? Size { get; set; }
+    /// <summary>Channels the model takes (null: the images' own); 3 repeats grey images on three channels (a colour backbone).</summary>
+    public int? Channels { get; set; }
     /// <summary>Per-channel mean and std of pixel values in [0, 1]; one value applies to every channel.</summary>
     public double[] Mean { get; set; } = [0.5];
     public double[] Std { get; set; } = [0.5];

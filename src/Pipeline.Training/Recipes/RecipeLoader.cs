@@ -74,6 +74,7 @@ public static class RecipeLoader
     public static Recipe Bind(RecipeDocument document)
     {
         var recipe = RecipeBinder.Bind(document);
+        PretrainedBackbones.ApplyTo(recipe, document);
         RecipeValidator.Validate(recipe, document);
         return recipe;
     }

@@ -27,7 +27,9 @@ internal static class RecipeValidator
         Require(r.ClipGradNorm is null or > 0, "clip_grad_norm", $"must be positive (or null for no clipping), got {r.ClipGradNorm}");
         Require(ModelRegistry.Contains(r.Model.Name), "model.name", $"unknown model '{r.Model.Name}'; known: {string.Join(", ", ModelRegistry.Names)}");
         Require(r.Model.Width is null or >= 1, "model.width", $"must be at least 1, got {r.Model.Width}");
-        Require(r.Model.Pretrained is null || File.Exists(r.Model.Pretrained), "model.pretrained", $"weights file '{r.Model.Pretrained}' does not exist");
+        Require(r.Model.Pretrained is null || PretrainedBackbones.Find(r.Model.Pretrained) is not null || File.Exists(r.Model.Pretrained), "model.pretrained",
+            $"weights file '{r.Model.Pretrained}' does not exist (named backbones: {string.Join(", ", PretrainedBackbones.All.Select(b => b.Name))})");
+        Require(r.Input.Channels is null or 1 or 3, "input.channels", $"must be 1 or 3 (or null: the images' own), got {r.Input.Channels}");
         Require(r.Input.Size is null || (r.Input.Size.Length == 2 && r.Input.Size.All(s => s >= 1)), "input.size", "must be [height, width] of positive sizes");
         Require(r.Input.Mean.Length >= 1, "input.mean", "needs at least one value");
         Require(r.Input.Std.Length >= 1 && r.Input.Std.All(s => s > 0), "input.std", "needs positive values");
@@ -53,6 +55,7 @@ internal static class RecipeValidator
         {
             Require(DetectionBackbones.Contains(r.Model.Name), "model.name", $"'{r.Model.Name}' is not a detection backbone; known: {string.Join(", ", DetectionBackbones)}");
             Require(r.Input.Size is not null, "input.size", "detection needs [height, width]");
+            Require(r.Input.Channels is null, "input.channels", "detection takes the images' own channels");
             Require(r.Detection.Fit != DetectionFit.Letterbox || r.Input.Size is null || r.Input.Size[0] == r.Input.Size[1], "detection.fit", "letterbox needs a square input.size");
             Require(r.Detection.FpnChannels >= 32 && r.Detection.FpnChannels % 32 == 0, "detection.fpn_channels", $"must be a positive multiple of 32, got {r.Detection.FpnChannels}");
             Require(r.Detection.HeadConvs >= 1, "detection.head_convs", $"must be at least 1, got {r.Detection.HeadConvs}");

@@ -24,6 +24,8 @@ public static class ModelRegistry
         ["resnet18"] = s => ResNet.resnet18(s.InChannels, s.Classes),
         ["resnet34"] = s => ResNet.resnet34(s.InChannels, s.Classes),
         ["resnet50"] = s => ResNet.resnet50(s.InChannels, s.Classes),
+        // CNTK's ResNet-18 (three blocks in layer4): the architecture of the imagenet-resnet18 backbone.
+        ["resnet18_cntk"] = s => ResNet.resnet18_cntk(s.InChannels, s.Classes),
     };
 
     private static readonly Lock Gate = new();

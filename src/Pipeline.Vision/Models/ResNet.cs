@@ -30,6 +30,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         Bottlenecked = bottleneck;
+        StageBlocks = [.. layers];
         var expansion = bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion;
         conv1 = this.Register("conv1", nn.Conv2d(inChannels, 64, 7, stride: 2, padding: 3, bias: false));
         bn1 = this.Register("bn1", nn.BatchNorm2d(64));
@@ -55,16 +56,25 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public static ResNet resnet34(long inChannels = 3, long classes = 1000) => new(false, [3, 4, 6, 3], inChannels, classes);
     public static ResNet resnet50(long inChannels = 3, long classes = 1000) => new(true, [3, 4, 6, 3], inChannels, classes);
 
-    /// <summary>A ResNet by its registry name (resnet18, resnet34, resnet50) without its head: a detection backbone.</summary>
+    /// <summary>
+    /// CNTK's ResNet-18 (the ImageNet backbone of ML.NET's DnnImageFeaturizer.ResNet18): torchvision's resnet18 with a
+    /// third basic block in layer4 (22 convolutions instead of 20), otherwise the same layers, strides and names.
+    /// </summary>
+    public static ResNet resnet18_cntk(long inChannels = 3, long classes = 1000) => new(false, [2, 2, 2, 3], inChannels, classes);
+
+    /// <summary>A ResNet by its registry name (resnet18, resnet34, resnet50, resnet18_cntk) without its head: a detection backbone.</summary>
     public static ResNet Backbone(string name, long inChannels = 3) => name switch
     {
         "resnet18" => new(false, [2, 2, 2, 2], inChannels, includeHead: false),
         "resnet34" => new(false, [3, 4, 6, 3], inChannels, includeHead: false),
         "resnet50" => new(true, [3, 4, 6, 3], inChannels, includeHead: false),
-        _ => throw new ArgumentException($"unknown ResNet '{name}': resnet18, resnet34 or resnet50", nameof(name)),
+        "resnet18_cntk" => new(false, [2, 2, 2, 3], inChannels, includeHead: false),
+        _ => throw new ArgumentException($"unknown ResNet '{name}': resnet18, resnet34, resnet50 or resnet18_cntk", nameof(name)),
     };
 
     public bool Bottlenecked { get; }
+    /// <summary>Blocks per stage (layer1..layer4), e.g. [2, 2, 2, 2] for ResNet-18.</summary>
+    public IReadOnlyList<int> StageBlocks { get; }
     /// <summary>Channels of the pooled features the head sees (512, or 2048 with bottlenecks).</summary>
     public long FeatureChannels { get; }
     /// <summary>Channels of layer1..layer4's outputs (what a feature pyramid takes).</summary>
