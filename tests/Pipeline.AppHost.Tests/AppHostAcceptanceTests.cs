@@ -1,8 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
-using Pipeline.AppHost.Hosting;
 using Pipeline.Tests.Support;
 using Xunit.Abstractions;
 
@@ -95,77 +92,9 @@ public sealed class AppHostAcceptanceTests(ITestOutputHelper log)
 
     private async Task<RunningAppHost> Started(string repo, string runDir)
     {
-        var configuration = typeof(AppHostAcceptanceTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
-        // setsid: a process group of its own, as a terminal gives a command. --no-build: the test build built the AppHost.
-        // --no-launch-profile with the profile's settings on free ports: the profile's fixed dashboard ports may be taken
-        // by another run on this machine.
-        var psi = new ProcessStartInfo("setsid") { WorkingDirectory = repo, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in (string[])["dotnet", "run", "--project", "AppHost", "--no-build", "--no-launch-profile", "-c", configuration, "--", "--data-dir", runDir])
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true";
-        psi.Environment["DOTNET_ENVIRONMENT"] = "Development";
-        psi.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{FreePort.Next()}";
-        psi.Environment["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://127.0.0.1:{FreePort.Next()}";
-        psi.Environment["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://127.0.0.1:{FreePort.Next()}";
         var started = DateTime.UtcNow;
-        var run = new RunningAppHost(Process.Start(psi)!);
-        await Task.WhenAny(run.Healthy.Task, run.Process.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(8)));
-        Assert.True(run.Healthy.Task.IsCompleted, "no healthy line:\n" + run.Text);
+        var run = await RunningAppHost.StartAsync(repo, runDir);
         log.WriteLine($"dotnet run to all healthy: {(DateTime.UtcNow - started).TotalSeconds:0} s");
         return run;
-    }
-
-    private sealed class RunningAppHost : IAsyncDisposable
-    {
-        private readonly ConcurrentQueue<string> output = new();
-
-        public RunningAppHost(Process process)
-        {
-            Process = process;
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is null)
-                {
-                    return;
-                }
-                output.Enqueue(e.Data);
-                if (e.Data.StartsWith(RunReporter.AllHealthyLine, StringComparison.Ordinal))
-                {
-                    Healthy.TrySetResult();
-                }
-            };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public Process Process { get; }
-        public TaskCompletionSource Healthy { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public string Text => string.Join('\n', output);
-
-        /// <summary>The AppHost itself: the child of <c>dotnet run</c> under setsid.</summary>
-        public int AppHostPid => ProcessTree.Descendants(Process.Id).Single(pid => ProcessTree.CommandLine(pid).Contains("AppHost --data-dir", StringComparison.Ordinal));
-
-        /// <summary>Every process of the run: the AppHost's descendants, DCP (which detaches and monitors the AppHost's
-        /// pid) and DCP's descendants, by pid with their command lines.</summary>
-        public Dictionary<int, string> ProcessesOfTheRun()
-        {
-            var apphost = AppHostPid;
-            var dcp = ProcessTree.All().Where(pid => ProcessTree.CommandLine(pid).Contains($"--monitor {apphost.ToString(CultureInfo.InvariantCulture)} ", StringComparison.Ordinal)).ToList();
-            return ProcessTree.Descendants(Process.Id).Concat(dcp).Concat(dcp.SelectMany(ProcessTree.Descendants)).Distinct()
-                .ToDictionary(pid => pid, ProcessTree.CommandLine);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                await Process.WaitForExitAsync();
-            }
-            Process.Dispose();
-        }
     }
 }
