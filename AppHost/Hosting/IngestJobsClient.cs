@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -95,13 +94,6 @@ public sealed class IngestJobsClient(Func<Uri> ingest, string apiKey) : IDisposa
     {
         var request = new HttpRequestMessage(method, new Uri(ingest(), pathAndQuery));
         request.Headers.Add("X-Api-Key", apiKey);
-        if (method == HttpMethod.Get)
-        {
-            // The polling every 2 s is left out of the traces: under a parent that is not sampled ingest records nothing
-            // of the request (OpenTelemetry's default sampler follows the parent), so the dashboard's traces stay the
-            // jobs' and the users'. A submission or a cancel is traced as any caller's.
-            request.Headers.Add("traceparent", $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-00");
-        }
         return request;
     }
 

@@ -1,14 +1,13 @@
-using System.Net.Http.Json;
-using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
 namespace Pipeline.AppHost.Tests;
 
 /// <summary>The Aspire dashboard of `dotnet run --project AppHost` in a real headless Chromium (Debian's, driven by
-/// Playwright): logged in through the printed link, every resource running and healthy, a trainer's console log, and
-/// after a small job has run, one trace through ingest, preprocess, the trainers and the evaluator, the trainers'
-/// throughput metric, and the job as a resource that reached Succeeded. Screenshots go to dashboard-screenshots/ in the
+/// Playwright): logged in through the printed link, every resource running and healthy, a trainer's console log, a job
+/// submitted with the jobs resource's "Submit Fashion-MNIST" that appears as a resource and reaches Succeeded, then one
+/// trace through ingest, preprocess, both trainers and the evaluator, and the trainers' throughput metric. Screenshots go to dashboard-screenshots/ in the
 /// test's output folder.</summary>
 public sealed class DashboardBrowserTests(ITestOutputHelper log)
 {
@@ -42,66 +41,68 @@ public sealed class DashboardBrowserTests(ITestOutputHelper log)
             Assertions.SetDefaultExpectTimeout(60_000);
             var dashboard = new Uri(apphost.DashboardLogin.GetLeftPart(UriPartial.Authority));
 
-            // The login link opens the resources page; every resource of the run is there, running and healthy.
+            // The login link opens the resources page; every resource of the run is there, running and healthy (the
+            // state column says "Running (Unhealthy)" otherwise).
             await page.GotoAsync(apphost.DashboardLogin.ToString());
-            await page.WaitForURLAsync(dashboard + "");
-            foreach (var name in (string[])["rabbitmq-epmd", "rabbitmq", "storage", "blobs", "prometheus", "ingest", "preprocess", trainers[0], trainers[1], "evaluator", "studio", "jobs"])
+            await page.WaitForURLAsync(dashboard.ToString());
+            string[] resources = ["rabbitmq-epmd", "rabbitmq", "storage", "blobs", "prometheus", "ingest", "preprocess", trainers[0], trainers[1], "evaluator", "studio", "jobs"];
+            foreach (var name in resources)
             {
-                var row = page.GetByRole(AriaRole.Row).Filter(new() { Has = page.GetByText(name, new() { Exact = true }) });
-                await Assertions.Expect(row.First).ToContainTextAsync("Running");
+                await Assertions.Expect(Row(page, name)).ToContainTextAsync("Running");
             }
-            var states = await page.GetByRole(AriaRole.Row).AllInnerTextsAsync();
-            log.WriteLine(string.Join('\n', states));
-            Assert.DoesNotContain(states, s => s.Contains("Unhealthy", StringComparison.Ordinal));
+            var rows = await page.GetByRole(AriaRole.Row).AllInnerTextsAsync();
+            Assert.Equal(resources.Length + 1, rows.Count); // and the header
+            Assert.All(rows.Skip(1), r => Assert.Matches(@"\bRunning\b", r));
+            Assert.DoesNotContain(rows, r => r.Contains("Unhealthy", StringComparison.Ordinal));
             await Shot(page, "1-resources");
 
-            // A trainer's console log has its start-up lines.
+            // A trainer's console log shows its lines.
             await page.GotoAsync(new Uri(dashboard, $"consolelogs/resource/{trainers[0]}").ToString());
             await Assertions.Expect(page.Locator("#logContainer .log-content").First).ToBeVisibleAsync();
-            Assert.True(await page.Locator("#logContainer .log-content").CountAsync() > 0);
+            await Assertions.Expect(page.Locator("#logContainer")).ToContainTextAsync("Request finished HTTP/1.1 GET");
             await Shot(page, "2-trainer-console-log");
 
-            // A small job through the API, with the key the AppHost printed: it succeeds.
-            using var http = new HttpClient { BaseAddress = new Uri(apphost.Printed("PIPELINE_URL")), Timeout = TimeSpan.FromSeconds(30) };
-            http.DefaultRequestHeaders.Add("X-Api-Key", apphost.Printed("PIPELINE_API_KEY"));
-            using var submitted = await http.PostAsJsonAsync(new Uri("/api/jobs", UriKind.Relative), new
-            {
-                path = fashion,
-                task = "classify",
-                recipeYaml = "epochs: 1\nbatch_size: 64\nlog_every: 20\nmodel: { name: small_cnn, width: 8 }\n",
-                trainers = 2,
-            });
-            Assert.True(submitted.IsSuccessStatusCode, await submitted.Content.ReadAsStringAsync());
-            var job = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-            var state = "";
-            for (var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(8); DateTime.UtcNow < deadline && state is not ("Succeeded" or "Failed" or "Cancelled");)
-            {
-                await Task.Delay(1000);
-                state = (await http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{job}", UriKind.Relative))).GetProperty("job").GetProperty("state").GetString()!;
-            }
-            Assert.Equal("Succeeded", state);
-
-            // The job is a resource of the dashboard, under jobs, Succeeded.
-            var jobName = Pipeline.AppHost.Hosting.TrainingJobs.JobResourceName(job);
+            // "Submit Fashion-MNIST" on the jobs resource (its button is named by its description): the job appears as a
+            // child of jobs and follows the registry to Succeeded, with its epoch, loss and best metric.
             await page.GotoAsync(dashboard.ToString());
-            var jobRow = page.GetByRole(AriaRole.Row).Filter(new() { Has = page.GetByText(jobName, new() { Exact = true }) });
-            await Assertions.Expect(jobRow.First).ToContainTextAsync("Succeeded");
-            await jobRow.First.ClickAsync();
-            await Assertions.Expect(page.GetByText("val accuracy").First).ToBeVisibleAsync();
-            await Shot(page, "3-job-resource");
+            await Row(page, "jobs").GetByRole(AriaRole.Button, new() { Name = "Trains the bundled Fashion-MNIST" }).ClickAsync();
+            var jobRow = page.GetByRole(AriaRole.Row).Filter(new() { Has = page.GetByText(new Regex("^job-[0-9a-f]{8}$")) }).First;
+            await Assertions.Expect(jobRow).ToBeVisibleAsync();
+            await Shot(page, "3-job-submitted");
+            await Assertions.Expect(jobRow).ToContainTextAsync("Succeeded", new() { Timeout = 8 * 60_000 });
+            var jobName = Regex.Match(await jobRow.InnerTextAsync(), "job-[0-9a-f]{8}").Value;
+            await jobRow.GetByText(jobName).ClickAsync();
+            await Assertions.Expect(page.GetByText("Best metric")).ToBeVisibleAsync();
+            await Assertions.Expect(page.GetByText(new Regex(@"^val accuracy 0\.\d{4} \(epoch 1\)$"))).ToBeVisibleAsync();
+            await Assertions.Expect(page.GetByText(new Regex(@"^\d+ / \d+$")).First).ToBeVisibleAsync(); // the step, of all
+            await Shot(page, "4-job-succeeded");
 
-            // One trace runs through the whole pipeline: ingest, preprocess, a trainer and the evaluator.
+            // One trace runs through the pipeline: the submission's request in ingest, then preprocess, both trainers and
+            // the evaluator (their traces pages, each filtered to one resource, all list it).
             await page.GotoAsync(new Uri(dashboard, "traces/resource/evaluator").ToString());
-            var through = page.GetByRole(AriaRole.Row)
-                .Filter(new() { HasText = "ingest" }).Filter(new() { HasText = "preprocess" })
-                .Filter(new() { HasText = "trainer" }).Filter(new() { HasText = "evaluator" });
-            await Assertions.Expect(through.First).ToBeVisibleAsync();
-            await Shot(page, "4-traces");
+            var submission = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "ingest: POST /api/jobs" }).First;
+            await Assertions.Expect(submission).ToBeVisibleAsync();
+            var trace = Regex.Match(await submission.InnerTextAsync(), @"POST /api/jobs/?\s+([0-9a-f]{7})").Groups[1].Value;
+            Assert.NotEmpty(trace);
+            await Shot(page, "5-traces-of-the-evaluator");
+            foreach (var resource in (string[])["preprocess", trainers[0], trainers[1]])
+            {
+                await page.GotoAsync(new Uri(dashboard, $"traces/resource/{resource}").ToString());
+                await Assertions.Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = trace })).ToHaveCountAsync(1);
+            }
+            await page.GotoAsync(new Uri(dashboard, "traces/resource/evaluator").ToString());
+            await page.GetByRole(AriaRole.Row).Filter(new() { HasText = trace }).GetByText("ingest: POST /api/jobs").ClickAsync();
+            await page.WaitForURLAsync(new Regex($"/traces/detail/{trace}"));
+            await Assertions.Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "preprocess" }).First).ToBeVisibleAsync();
+            await Shot(page, "6-the-jobs-trace");
 
-            // The trainers' throughput, as each replica reported it while it trained.
-            await page.GotoAsync(new Uri(dashboard, $"metrics/resource/{trainers[0]}?meter=Pipeline.Trainer&instrument=pipeline.trainer.throughput").ToString());
-            await Assertions.Expect(page.GetByText("pipeline.trainer.throughput").First).ToBeVisibleAsync();
-            await Shot(page, "5-throughput");
+            // The trainers' throughput (meter Pipeline.Trainer), as each replica reported it for the job while it trained.
+            foreach (var trainer in trainers)
+            {
+                await page.GotoAsync(new Uri(dashboard, $"metrics/resource/{trainer}?meter=Pipeline.Trainer&instrument=pipeline.trainer.throughput").ToString());
+                await Assertions.Expect(page.GetByText(new Regex("job [0-9a-f]{8}-")).First).ToBeVisibleAsync();
+            }
+            await Shot(page, "7-trainer-throughput");
             await apphost.StopAsync();
         }
         finally
@@ -115,6 +116,10 @@ public sealed class DashboardBrowserTests(ITestOutputHelper log)
             }
         }
     }
+
+    /// <summary>The resources page's row of a resource, by its name cell.</summary>
+    private static ILocator Row(IPage page, string name) =>
+        page.GetByRole(AriaRole.Row).Filter(new() { Has = page.GetByText(name, new() { Exact = true }) }).First;
 
     private async Task Shot(IPage page, string name)
     {
