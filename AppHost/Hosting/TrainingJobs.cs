@@ -263,6 +263,7 @@ public sealed class TrainingJobsWatcher(TrainingJobsResource parent, string inge
         ];
         await notifications.PublishUpdateAsync(resource, resource.Name, s => s with
         {
+            ResourceType = TrainingJobs.JobResourceType,
             State = new ResourceStateSnapshot(job.State, state is { } st ? TrainingJobs.Style(st) : KnownResourceStateStyles.Info),
             CreationTimeStamp = Utc(job.CreatedAt),
             StartTimeStamp = Utc(job.CreatedAt),

@@ -105,7 +105,7 @@ public sealed partial class JobResourceTests(GraphFixture fixture)
 
     private HttpClient Api()
     {
-        var http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromSeconds(30) };
+        var http = new HttpClient { BaseAddress = App.GetEndpoint("ingest"), Timeout = TimeSpan.FromMinutes(2) }; // the 2 cores are busy training
         http.DefaultRequestHeaders.Add("X-Api-Key", GraphFixture.ApiKey);
         return http;
     }
