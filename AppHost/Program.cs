@@ -60,13 +60,13 @@ var prometheus = builder.AddPrometheus("prometheus", run, rabbit);
 
 // The studio: the pipeline's own pages (jobs, curves, confusion matrices, submit). It calls the jobs API with the key
 // server-side and reads queue depths and throughput from Prometheus; its link in the dashboard logs the browser in.
-builder.AddProject<Projects.Pipeline_Studio>(RunReporter.StudioName)
+var studio = builder.AddProject<Projects.Pipeline_Studio>(RunReporter.StudioName)
     .WithHttpEndpoint(name: "http")
     .WithReference(ingest).WaitFor(ingest)
     .WithEnvironment("services__prometheus__http__0", prometheus.GetEndpoint(PrometheusResource.HttpEndpointName))
     .WithEnvironment("PIPELINE_API_KEY", run.ApiKey)
     .WithEnvironment("PIPELINE_STUDIO_TOKEN", run.StudioToken)
-    .WithEnvironment("PIPELINE_BUNDLED_DATASETS", "Fashion-MNIST=/usr/share/datasets/fashion-mnist")
+    .WithEnvironment("PIPELINE_BUNDLED_DATASETS", run.BundledDatasets)
     .WithEnvironment("ASPNETCORE_ENVIRONMENT", "Production")
     .WithEnvironment("DOTNET_ENVIRONMENT", "Production")
     .WithHttpHealthCheck("/health/ready")
@@ -75,6 +75,13 @@ builder.AddProject<Projects.Pipeline_Studio>(RunReporter.StudioName)
         url.Url = "/login?t=" + run.StudioToken;
         url.DisplayText = "Studio (log in)";
     });
+
+// The registry's jobs in the dashboard: a "jobs" resource (with "Submit Fashion-MNIST") and one child per job whose
+// state follows the registry (with "Cancel job"). Only a running system has jobs.
+if (builder.ExecutionContext.IsRunMode)
+{
+    builder.AddTrainingJobs(TrainingJobs.ResourceName, ingest, studio, run);
+}
 
 builder.Services.AddHostedService<CrashSupervisor>();
 builder.Services.AddHostedService<RunReporter>();

@@ -33,6 +33,9 @@ public sealed class PipelineRun
         TrainerReplicas = Positive(configuration, "PIPELINE_TRAINER_REPLICAS", 2, max: 64);
         UploadQuotaBytes = configuration["PIPELINE_UPLOAD_QUOTA_BYTES"] is { Length: > 0 } quota ? Positive("PIPELINE_UPLOAD_QUOTA_BYTES", quota, long.MaxValue) : null;
         DistTimeoutSeconds = configuration["PIPELINE_DIST_TIMEOUT"] is { Length: > 0 } timeout ? PositiveSeconds("PIPELINE_DIST_TIMEOUT", timeout) : null;
+        // The datasets the studio offers and the dashboard's "Submit Fashion-MNIST" submits, by name (Name=/folder;...).
+        BundledDatasets = configuration["PIPELINE_BUNDLED_DATASETS"] is { Length: > 0 } bundled ? bundled : "Fashion-MNIST=/usr/share/datasets/fashion-mnist";
+        bundledByName = ParseDatasets("PIPELINE_BUNDLED_DATASETS", BundledDatasets);
         // The job registry lives in the ingest service's data folder.
         IngestDataDirectory = configuration["PIPELINE_DATA_DIR"] is { Length: > 0 } ingest ? Path.GetFullPath(ingest) : Path.Combine(directory, "ingest");
     }
@@ -50,6 +53,14 @@ public sealed class PipelineRun
     public long? UploadQuotaBytes { get; }
     public string? DistTimeoutSeconds { get; }
     public string IngestDataDirectory { get; }
+
+    /// <summary><c>PIPELINE_BUNDLED_DATASETS</c>: <c>Name=/folder;Other=/folder</c>.</summary>
+    public string BundledDatasets { get; }
+
+    private readonly Dictionary<string, string> bundledByName;
+
+    /// <summary>The folder of the bundled dataset called <paramref name="name"/>, or null when none is.</summary>
+    public string? BundledDataset(string name) => bundledByName.GetValueOrDefault(name);
 
     /// <summary>Set by <c>publish --output DIR</c>: write Kubernetes manifests of the graph instead of running it.</summary>
     public Publishing.PublishOptions? Kubernetes { get; private init; }
@@ -152,6 +163,24 @@ public sealed class PipelineRun
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value)
             ? text
             : throw new ArgumentException($"{name} must be a number of seconds above 0, not '{text}'.");
+
+    /// <summary><c>Name=/folder;Other=/folder</c> as the studio reads it (';' between entries: ':' belongs to paths).</summary>
+    private static Dictionary<string, string> ParseDatasets(string setting, string text)
+    {
+        var datasets = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = entry.IndexOf('=', StringComparison.Ordinal);
+            var name = eq > 0 ? entry[..eq].Trim() : "";
+            var folder = eq > 0 ? entry[(eq + 1)..].Trim() : "";
+            if (name.Length == 0 || !Path.IsPathRooted(folder))
+            {
+                throw new ArgumentException($"{setting}: '{entry}' is not NAME=/absolute/folder.");
+            }
+            datasets[name] = folder;
+        }
+        return datasets;
+    }
 
     private static void Prune(string runs)
     {

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Pipeline.Studio;
 
-/// <summary>Every page and API needs the studio's token: from the login link <c>/login?t=TOKEN</c> (kept in an
+/// <summary>Every page and API needs the studio's token: from the login link <c>/login?t=TOKEN[&amp;job=ID]</c> (kept in an
 /// HttpOnly, SameSite=Strict cookie) or as <c>Authorization: Bearer TOKEN</c>. Without it: 401 and no data.
 /// Health probes and <c>/metrics</c> stay open for the orchestrator and Prometheus, which hold no token.</summary>
 public sealed class StudioLogin
@@ -44,8 +44,9 @@ public sealed class StudioLogin
                     Path = "/",
                     IsEssential = true,
                 });
-                // The token leaves the address bar (and the history) at once.
-                context.Response.Redirect("/");
+                // The token leaves the address bar (and the history) at once. A job's link (the Aspire dashboard's, on
+                // each job) opens that job's page.
+                context.Response.Redirect(Guid.TryParse(request.Query["job"].ToString(), out var job) ? $"/#/jobs/{job}" : "/");
                 return;
             }
         }

@@ -13,14 +13,24 @@ public sealed class GraphCollection : ICollectionFixture<GraphFixture>
 public sealed class GraphFixture : IAsyncLifetime
 {
     public const string ApiKey = "graph-test-key-0123456789";
-    public static readonly string[] Resources = ["rabbitmq-epmd", "rabbitmq", "storage", "blobs", "prometheus", "ingest", "preprocess", "trainer", "evaluator"];
+    public static readonly string[] Resources = ["rabbitmq-epmd", "rabbitmq", "storage", "blobs", "prometheus", "ingest", "preprocess", "trainer", "evaluator", "jobs"];
 
     public PipelineApp App { get; private set; } = null!;
+
+    /// <summary>A small slice of Fashion-MNIST that this run's "Submit Fashion-MNIST" trains (its bundled Fashion-MNIST),
+    /// so that a job takes seconds rather than minutes.</summary>
+    public string FashionSubset { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         var run = Path.Combine(Path.GetTempPath(), "pipeline-tests", "graph-" + Guid.NewGuid().ToString("N")[..8]);
-        App = await PipelineApp.StartAsync(run, [$"--PIPELINE_API_KEY={ApiKey}"], TimeSpan.FromMinutes(8), Resources);
+        FashionSubset = Tests.FashionSubset.Write(Path.Combine(run + "-datasets", "fashion-subset"), train: 12000, test: 1000);
+        App = await PipelineApp.StartAsync(run,
+            [
+                $"--PIPELINE_API_KEY={ApiKey}",
+                $"--PIPELINE_DATASET_ROOTS={Path.GetDirectoryName(FashionSubset)}",
+                $"--PIPELINE_BUNDLED_DATASETS=Fashion-MNIST={FashionSubset}",
+            ], TimeSpan.FromMinutes(8), Resources);
     }
 
     public async Task DisposeAsync()
@@ -37,5 +47,6 @@ public sealed class GraphFixture : IAsyncLifetime
             throw new InvalidOperationException("Processes left after stop:\n" + string.Join('\n', remaining));
         }
         Directory.Delete(run, recursive: true);
+        Directory.Delete(Path.GetDirectoryName(FashionSubset)!, recursive: true);
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Xunit.Abstractions;
@@ -37,7 +35,7 @@ public sealed class KeptDataRestartTests(ITestOutputHelper log)
     {
         var root = Path.Combine(Path.GetTempPath(), "pipeline-tests", "keep-" + Guid.NewGuid().ToString("N")[..8]);
         var runDir = Path.Combine(root, "run");
-        var dataset = WriteFashionSubset(Path.Combine(root, "datasets", "fashion-subset"), train: 800, test: 200);
+        var dataset = FashionSubset.Write(Path.Combine(root, "datasets", "fashion-subset"), train: 800, test: 200);
         string[] settings = [$"--PIPELINE_API_KEY={ApiKey}", $"--PIPELINE_DATASET_ROOTS={Path.Combine(root, "datasets")}", "--PIPELINE_TRAINER_REPLICAS=1"];
         try
         {
@@ -138,37 +136,4 @@ public sealed class KeptDataRestartTests(ITestOutputHelper log)
     private static List<(string?, double)> TestMetrics(JsonElement detail) =>
         [.. detail.GetProperty("metrics").EnumerateArray().Where(m => m.GetProperty("split").GetString() == "test")
             .Select(m => (m.GetProperty("name").GetString(), m.GetProperty("value").GetDouble()))];
-
-    /// <summary>The first <paramref name="train"/> + <paramref name="test"/> images of Fashion-MNIST's test set as an IDX
-    /// dataset folder (train and t10k files) under <paramref name="folder"/>.</summary>
-    private static string WriteFashionSubset(string folder, int train, int test)
-    {
-        Directory.CreateDirectory(folder);
-        const string source = "/usr/share/datasets/fashion-mnist";
-        var images = Gunzip(Path.Combine(source, "t10k-images-idx3-ubyte.gz"));
-        var labels = Gunzip(Path.Combine(source, "t10k-labels-idx1-ubyte.gz"));
-        const int pixels = 28 * 28;
-        foreach (var (split, start, count) in new[] { ("train", 0, train), ("t10k", train, test) })
-        {
-            var imageFile = new byte[16 + count * pixels];
-            images.AsSpan(0, 16).CopyTo(imageFile);
-            BinaryPrimitives.WriteInt32BigEndian(imageFile.AsSpan(4), count);
-            images.AsSpan(16 + start * pixels, count * pixels).CopyTo(imageFile.AsSpan(16));
-            var labelFile = new byte[8 + count];
-            labels.AsSpan(0, 8).CopyTo(labelFile);
-            BinaryPrimitives.WriteInt32BigEndian(labelFile.AsSpan(4), count);
-            labels.AsSpan(8 + start, count).CopyTo(labelFile.AsSpan(8));
-            File.WriteAllBytes(Path.Combine(folder, $"{split}-images-idx3-ubyte"), imageFile);
-            File.WriteAllBytes(Path.Combine(folder, $"{split}-labels-idx1-ubyte"), labelFile);
-        }
-        return folder;
-    }
-
-    private static byte[] Gunzip(string path)
-    {
-        using var gzip = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var bytes = new MemoryStream();
-        gzip.CopyTo(bytes);
-        return bytes.ToArray();
-    }
 }

@@ -22,6 +22,8 @@ public sealed class PipelineRunTests : IDisposable
     [InlineData("--PIPELINE_TRAINER_REPLICAS=two", "PIPELINE_TRAINER_REPLICAS must be a whole number from 1 to 64, not 'two'.")]
     [InlineData("--PIPELINE_UPLOAD_QUOTA_BYTES=-5", "PIPELINE_UPLOAD_QUOTA_BYTES must be a whole number from 1 to 9223372036854775807, not '-5'.")]
     [InlineData("--PIPELINE_DIST_TIMEOUT=soon", "PIPELINE_DIST_TIMEOUT must be a number of seconds above 0, not 'soon'.")]
+    [InlineData("--PIPELINE_BUNDLED_DATASETS=Fashion-MNIST", "PIPELINE_BUNDLED_DATASETS: 'Fashion-MNIST' is not NAME=/absolute/folder.")]
+    [InlineData("--PIPELINE_BUNDLED_DATASETS=Fashion-MNIST=relative/folder", "PIPELINE_BUNDLED_DATASETS: 'Fashion-MNIST=relative/folder' is not NAME=/absolute/folder.")]
     public void A_bad_setting_is_refused_by_name(string argument, string message)
     {
         var error = Assert.Throws<ArgumentException>(() => PipelineRun.CreatePart(folder, () => DistributedApplicationTestingBuilder.Create(argument)));
@@ -43,5 +45,13 @@ public sealed class PipelineRunTests : IDisposable
         var (fresh, _) = PipelineRun.CreatePart(folder, () => DistributedApplicationTestingBuilder.Create());
         Assert.Matches("^[0-9a-f]{32}$", fresh.ApiKey);
         Assert.Equal(2, fresh.TrainerReplicas);
+        Assert.Equal("/usr/share/datasets/fashion-mnist", fresh.BundledDataset("Fashion-MNIST"));
+
+        // The bundled datasets the studio offers, and "Submit Fashion-MNIST" submits, by name.
+        var (bundled, _) = PipelineRun.CreatePart(folder, () => DistributedApplicationTestingBuilder.Create(
+            "--PIPELINE_BUNDLED_DATASETS=Digits=/srv/digits; Fashion-MNIST = /srv/fashion"));
+        Assert.Equal("/srv/fashion", bundled.BundledDataset("Fashion-MNIST"));
+        Assert.Equal("/srv/digits", bundled.BundledDataset("Digits"));
+        Assert.Null(bundled.BundledDataset("CIFAR-10"));
     }
 }

@@ -10,8 +10,9 @@ using Xunit.Abstractions;
 namespace Pipeline.AppHost.Tests;
 
 /// <summary><c>dotnet run --project AppHost -- --data-dir DIR [settings]</c> as a user runs it, with what it prints; the
-/// acceptance tests start it, kill it and start it again on the same folder.</summary>
-internal sealed class RunningAppHost : IAsyncDisposable
+/// acceptance tests start it, kill it, stop it as Ctrl+C does and start it again on the same folder; the dashboard's
+/// browser test logs in with the link it prints.</summary>
+internal sealed partial class RunningAppHost : IAsyncDisposable
 {
     private readonly ConcurrentQueue<string> output = new();
 
@@ -83,6 +84,17 @@ internal sealed class RunningAppHost : IAsyncDisposable
         return run;
     }
 
+    /// <summary>The dashboard's login link, as printed.</summary>
+    public Uri DashboardLogin => LoginLine().Match(Text) is { Success: true } m ? new Uri(m.Groups[1].Value) : throw new InvalidOperationException("no login link:\n" + Text);
+
+    /// <summary>A <c>NAME=value</c> line the AppHost printed (PIPELINE_URL, PIPELINE_API_KEY).</summary>
+    public string Printed(string name) =>
+        output.LastOrDefault(l => l.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..] ?? throw new InvalidOperationException($"no {name}=:\n" + Text);
+
+    /// <summary>The replicas of a resource by the names the AppHost printed for them (<c>trainer-abcd1234: Running</c>).</summary>
+    public IReadOnlyList<string> Replicas(string resource) =>
+        [.. output.Select(l => Regex.Match(l, $"^({Regex.Escape(resource)}-[a-z0-9]+): ")).Where(m => m.Success).Select(m => m.Groups[1].Value).Distinct().Order(StringComparer.Ordinal)];
+
     /// <summary>The AppHost itself: the child of <c>dotnet run</c> under setsid.</summary>
     public int AppHostPid => ProcessTree.Descendants(Process.Id).Single(pid => ProcessTree.CommandLine(pid).Contains("AppHost --data-dir", StringComparison.Ordinal));
 
@@ -108,6 +120,19 @@ internal sealed class RunningAppHost : IAsyncDisposable
         return await ProcessTree.SurvivorsAsync(processes.Keys, TimeSpan.FromMinutes(2));
     }
 
+    /// <summary>Ctrl+C as a terminal sends it (SIGINT to the process group); waits until every process of the run is gone.</summary>
+    public async Task StopAsync()
+    {
+        var processes = ProcessesOfTheRun();
+        using (var interrupt = Process.Start("kill", ["-INT", "--", "-" + Process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+        await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        var left = await ProcessTree.SurvivorsAsync(processes.Keys, TimeSpan.FromMinutes(2));
+        Assert.True(left.Count == 0, "left after Ctrl+C:\n" + string.Join('\n', left));
+    }
+
     public static void Signal(params string[] args)
     {
         using var kill = Process.Start("kill", args);
@@ -123,4 +148,7 @@ internal sealed class RunningAppHost : IAsyncDisposable
         }
         Process.Dispose();
     }
+
+    [GeneratedRegex(@"Login to the dashboard at (http://127\.0\.0\.1:\d+/login\?t=[0-9a-f]+)")]
+    private static partial Regex LoginLine();
 }

@@ -161,6 +161,17 @@ public sealed class StudioApiTests(StudioWithUpstream fixture) : IClassFixture<S
             Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
             Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
         }
+        // A job's login link (the Aspire dashboard's, on each job) opens that job's page; anything else there is no job.
+        var job = Guid.NewGuid();
+        using (var jobLogin = await browser.GetAsync(new Uri($"{Studio.LoginUrl}&job={job}")))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, jobLogin.StatusCode);
+            Assert.Equal($"/#/jobs/{job}", jobLogin.Headers.Location?.OriginalString);
+        }
+        using (var oddLogin = await browser.GetAsync(new Uri($"{Studio.LoginUrl}&job=//elsewhere.example")))
+        {
+            Assert.Equal("/", oddLogin.Headers.Location?.OriginalString);
+        }
         var page = await browser.GetStringAsync(new Uri("/", UriKind.Relative));
         Assert.Contains("/assets/app.js", page, StringComparison.Ordinal);
         var script = await browser.GetStringAsync(new Uri("/assets/app.js", UriKind.Relative));
