@@ -58,6 +58,12 @@ public sealed class TrainingPipelineTests(ServicesFixture fixture, ITestOutputHe
         Assert.Equal(500, testReport.GetProperty("count").GetInt64());
         Assert.Equal(10, testReport.GetProperty("confusion_matrix").GetArrayLength());
         Assert.True(File.Exists(Path.Combine(downloads, "dataset", "report.json")));
+        // pipeline export: the job's model (downloaded through the API) as ONNX, checked in ONNX Runtime as it is written.
+        var onnxFile = Path.Combine(downloads, "model.onnx");
+        (code, stdout, stderr) = await fixture.CliAsync("export", id, "--format", "onnx", "--output", onnxFile);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("ONNX Runtime gives our outputs within", stdout, StringComparison.Ordinal);
+        Assert.True(new FileInfo(onnxFile).Length > 0);
         var picture = PngCodec.Decode(File.ReadAllBytes(Path.Combine(downloads, "reports", "confusion_matrix.png")), "confusion_matrix.png");
         Assert.True(picture.Width > 200 && picture.Height > 200);
 
