@@ -111,26 +111,19 @@ public sealed class RankRun(JobArtifacts artifacts, TrainerMetrics metrics, ICon
         public (TensorDataset Train, TensorDataset Validation)? Classification { get; private init; }
         public (DetectionTensorDataset Train, DetectionTensorDataset Validation)? Detection { get; private init; }
 
-        public static async Task<RankData> ReadClassificationAsync(JobArtifacts artifacts, string prefix, CancellationToken token)
-        {
-            var train = await artifacts.ReadShardAsync(prefix, "train", token).ConfigureAwait(false);
-            try
-            {
-                return new RankData { Classification = (train, await artifacts.ReadShardAsync(prefix, "val", token).ConfigureAwait(false)) };
-            }
-            catch
-            {
-                train.Dispose();
-                throw;
-            }
-        }
+        public static async Task<RankData> ReadClassificationAsync(JobArtifacts artifacts, string prefix, CancellationToken token) =>
+            new() { Classification = await ReadSplitsAsync(split => artifacts.ReadShardAsync(prefix, split, token)).ConfigureAwait(false) };
 
-        public static async Task<RankData> ReadDetectionAsync(JobArtifacts artifacts, string prefix, CancellationToken token)
+        public static async Task<RankData> ReadDetectionAsync(JobArtifacts artifacts, string prefix, CancellationToken token) =>
+            new() { Detection = await ReadSplitsAsync(split => artifacts.ReadDetectionShardAsync(prefix, split, token)).ConfigureAwait(false) };
+
+        // The training split is freed again when the validation split cannot be read.
+        private static async Task<(T Train, T Validation)> ReadSplitsAsync<T>(Func<string, Task<T>> read) where T : IDisposable
         {
-            var train = await artifacts.ReadDetectionShardAsync(prefix, "train", token).ConfigureAwait(false);
+            var train = await read("train").ConfigureAwait(false);
             try
             {
-                return new RankData { Detection = (train, await artifacts.ReadDetectionShardAsync(prefix, "val", token).ConfigureAwait(false)) };
+                return (train, await read("val").ConfigureAwait(false));
             }
             catch
             {

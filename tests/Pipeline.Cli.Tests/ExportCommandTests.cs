@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Pipeline.Tests.Support;
 using System.Globalization;
 using Pipeline.Training;
 using Pipeline.Training.Detection;
@@ -81,7 +81,7 @@ public sealed class ExportCommandTests(ExportCommandTests.TrainedRunFixture trai
             var x = rand(6, 1, 28, 28);
             SafeTensors.Save(io, new Dictionary<string, Tensor> { ["x"] = x, ["logits"] = model.call(x) });
         }
-        var difference = double.Parse(RunPython("pt_logits.py", target, io, "1", "10", "8"), CultureInfo.InvariantCulture);
+        var difference = double.Parse(ReferencePython.MaxAbsDiff("pt_logits.py", target, io, "1", "10", "8"), CultureInfo.InvariantCulture);
         Assert.True(difference <= 1e-4, $"PyTorch's logits differ from ours by up to {difference}");
     }
 
@@ -127,21 +127,5 @@ public sealed class ExportCommandTests(ExportCommandTests.TrainedRunFixture trai
         Assert.Contains("recipe.json", stderr, StringComparison.Ordinal);
         Assert.Contains(dir, stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir, "model.onnx")));
-    }
-
-    private static string RunPython(string script, params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            WorkingDirectory = Path.Combine(AppContext.BaseDirectory, "Reference") };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Reference", script));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["OMP_NUM_THREADS"] = "1";
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), $"{script} did not finish");
-        Assert.True(process.ExitCode == 0, $"{script} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-        var line = stdout.Result.Split('\n').Single(l => l.StartsWith("max_abs_diff=", StringComparison.Ordinal));
-        return line["max_abs_diff=".Length..].Trim();
     }
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Pipeline.Tests.Support;
 using System.Globalization;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Serialization;
@@ -39,23 +39,7 @@ public sealed class PyTorchExportTests : IDisposable
             SafeTensors.Save(io, new Dictionary<string, Tensor> { ["x"] = x, ["logits"] = logits });
         }
 
-        var difference = double.Parse(RunPython("pt_logits.py", pt, io, "1", "10", "8"), CultureInfo.InvariantCulture);
+        var difference = double.Parse(ReferencePython.MaxAbsDiff("pt_logits.py", pt, io, "1", "10", "8"), CultureInfo.InvariantCulture);
         Assert.True(difference <= 1e-4, $"PyTorch's logits differ from ours by up to {difference}");
-    }
-
-    private static string RunPython(string script, params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            WorkingDirectory = Path.Combine(AppContext.BaseDirectory, "Reference") };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Reference", script));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["OMP_NUM_THREADS"] = "1";
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), $"{script} did not finish");
-        Assert.True(process.ExitCode == 0, $"{script} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
-        var line = stdout.Result.Split('\n').Single(l => l.StartsWith("max_abs_diff=", StringComparison.Ordinal));
-        return line["max_abs_diff=".Length..].Trim();
     }
 }
