@@ -121,6 +121,9 @@ public static class RabbitMQBuilderExtensions
             .WithEnvironment("ERL_EPMD_ADDRESS", "127.0.0.1")
             // epmd is ours (above); distribution on loopback only.
             .WithEnvironment("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}")
+            // Every other Erlang VM the broker starts (rabbit's epmd check runs `erl` when it loses its epmd, as when DCP
+            // stops epmd first at the end of a run) must not start `epmd -daemon` either: it would outlive the run.
+            .WithEnvironment("ERL_FLAGS", "-start_epmd false")
             .WithEnvironment("RABBITMQ_MNESIA_BASE", Path.Combine(data, "mnesia"))
             .WithEnvironment("RABBITMQ_LOG_BASE", Path.Combine(data, "log"))
             .WithEnvironment("RABBITMQ_LOGS", "-") // to stdout: the dashboard's console log

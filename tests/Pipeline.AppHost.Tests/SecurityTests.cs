@@ -87,6 +87,7 @@ public sealed partial class SecurityTests(GraphFixture fixture)
         }
 
         var problems = new List<string>();
+        var datasetRoot = Path.GetDirectoryName(fixture.FashionSubset)!;
         var serverPaths = new[] { Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../..")).TrimEnd('/'), App.RunDirectory, Path.GetTempPath().TrimEnd('/'), AppContext.BaseDirectory.TrimEnd('/') }
             .Where(p => p.Length > 1).Distinct().ToList();
         foreach (var answer in answers)
@@ -100,7 +101,9 @@ public sealed partial class SecurityTests(GraphFixture fixture)
             {
                 problems.Add($"{what}: a stack trace or exception type: {Shorten(answer.Body)}");
             }
-            if (serverPaths.FirstOrDefault(p => answer.Body.Contains(p, StringComparison.Ordinal)) is { } path)
+            // The folders jobs may name are the one server path the API tells on purpose (a refused dataset path lists them).
+            var body = answer.Body.Replace(datasetRoot, "<dataset root>", StringComparison.Ordinal);
+            if (serverPaths.FirstOrDefault(p => body.Contains(p, StringComparison.Ordinal)) is { } path)
             {
                 problems.Add($"{what}: names the server path {path}: {Shorten(answer.Body)}");
             }
