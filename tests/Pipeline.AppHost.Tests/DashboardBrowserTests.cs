@@ -92,8 +92,17 @@ public sealed class DashboardBrowserTests(ITestOutputHelper log)
             await page.GotoAsync(new Uri(dashboard, "traces/resource/evaluator").ToString());
             await page.GetByRole(AriaRole.Row).Filter(new() { HasText = trace }).GetByText("ingest: POST /api/jobs").ClickAsync();
             await page.WaitForURLAsync(new Regex($"/traces/detail/{trace}"));
-            await Assertions.Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "preprocess" }).First).ToBeVisibleAsync();
-            await Shot(page, "6-the-jobs-trace");
+            // The live trace view redraws its rows as spans arrive: the picture is kept only if they are still drawn after it.
+            var spanRow = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "preprocess" }).First;
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                await Assertions.Expect(spanRow).ToBeVisibleAsync();
+                await Shot(page, "6-the-jobs-trace");
+                if (await spanRow.IsVisibleAsync())
+                {
+                    break;
+                }
+            }
 
             // The trainers' throughput (meter Pipeline.Trainer), as each replica reported it for the job while it trained.
             foreach (var trainer in trainers)
