@@ -22,6 +22,21 @@ namespace Pipeline.Bench;
 /// </summary>
 internal static class DetectionBenchmark
 {
+    /// <summary>The generated set's options both detection benchmarks take: <c>--seed</c>, <c>--train</c>, <c>--val</c>,
+    /// <c>--test</c>; null for any other option.</summary>
+    internal static Func<DetectionSetOptions, DetectionSetOptions>? SetOption(string name, string value)
+    {
+        int N() => int.Parse(value, CultureInfo.InvariantCulture);
+        return name switch
+        {
+            "--seed" => o => o with { Seed = N() },
+            "--train" => o => o with { TrainImages = N() },
+            "--val" => o => o with { ValImages = N() },
+            "--test" => o => o with { TestImages = N() },
+            _ => null,
+        };
+    }
+
     public static int Run(string[] args)
     {
         var clock = Stopwatch.StartNew();
@@ -41,10 +56,7 @@ internal static class DetectionBenchmark
             switch (args[k - 1])
             {
                 case "--out": output = value; break;
-                case "--seed": options = options with { Seed = Int() }; break;
-                case "--train": options = options with { TrainImages = Int() }; break;
-                case "--val": options = options with { ValImages = Int() }; break;
-                case "--test": options = options with { TestImages = Int() }; break;
+                case var set when SetOption(set, value) is { } change: options = change(options); break;
                 case "--measure-steps": measureSteps = Int(); break;
                 case "--max-minutes": maxMinutes = double.Parse(value, CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[k - 1]}"); return 2;

@@ -24,16 +24,9 @@ internal static class DetectionRanksBenchmark
             if (!args[k].StartsWith("--", StringComparison.Ordinal)) { overrides.Add("--" + args[k]); continue; }
             if (k + 1 >= args.Length) { Console.Error.WriteLine($"{args[k]} needs a value"); return 2; }
             var value = args[++k];
-            int Int() => int.Parse(value, CultureInfo.InvariantCulture);
-            switch (args[k - 1])
-            {
-                case "--out": output = value; break;
-                case "--seed": options = options with { Seed = Int() }; break;
-                case "--train": options = options with { TrainImages = Int() }; break;
-                case "--val": options = options with { ValImages = Int() }; break;
-                case "--test": options = options with { TestImages = Int() }; break;
-                default: Console.Error.WriteLine($"unknown option {args[k - 1]}"); return 2;
-            }
+            if (args[k - 1] == "--out") output = value;
+            else if (DetectionBenchmark.SetOption(args[k - 1], value) is { } change) options = change(options);
+            else { Console.Error.WriteLine($"unknown option {args[k - 1]}"); return 2; }
         }
         output ??= Path.Combine(Path.GetTempPath(), $"pipeline-detection-ranks-{Environment.ProcessId}");
         var data = Path.Combine(output, "data");
