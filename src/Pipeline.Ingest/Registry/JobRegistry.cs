@@ -33,6 +33,14 @@ public sealed class JobRegistry(IDbContextFactory<JobRegistryDbContext> contexts
         return await db.Jobs.AsNoTracking().OrderByDescending(j => j.CreatedAt).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Whether a job other than <paramref name="except"/> has yet to ingest <paramref name="source"/>.</summary>
+    public async Task<bool> AwaitsSourceAsync(string source, Guid except, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Jobs.AnyAsync(j => j.Id != except && j.Source == source && (j.State == JobState.Submitted || j.State == JobState.Ingesting),
+            cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Creates the job unless it exists (a redelivered submission); returns the stored record.</summary>
     public Task<JobRecord> CreateAsync(SubmitDataset submission, CancellationToken cancellationToken) => WriteAsync(async db =>
     {
