@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Pipeline.Contracts.V1;
+using Pipeline.Ingest.Registry;
 using Pipeline.Training.Recipes;
 using Pipeline.Training.Sweeps;
 
@@ -18,7 +19,7 @@ public sealed record TrialStop(Guid JobId, int BestEpoch, string Reason);
 public sealed class SweepRegistry(IDbContextFactory<SweepRegistryDbContext> contexts, TimeProvider clock, ILogger<SweepRegistry> logger)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly SemaphoreSlim writer = new(1, 1);
+    private readonly SerialWriter<SweepRegistryDbContext> writer = new(contexts);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -240,19 +241,7 @@ public sealed class SweepRegistry(IDbContextFactory<SweepRegistryDbContext> cont
 
     private static SweepEventRecord Event(Guid id, DateTime at, string kind, string text) => new() { SweepId = id, At = at, Kind = kind, Text = text };
 
-    private Task WriteAsync(Func<SweepRegistryDbContext, Task<int>> write, CancellationToken cancellationToken) => WriteAsync<int>(write, cancellationToken);
+    private Task WriteAsync(Func<SweepRegistryDbContext, Task<int>> write, CancellationToken cancellationToken) => writer.WriteAsync(write, cancellationToken);
 
-    private async Task<T> WriteAsync<T>(Func<SweepRegistryDbContext, Task<T>> write, CancellationToken cancellationToken)
-    {
-        await writer.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-            return await write(db).ConfigureAwait(false);
-        }
-        finally
-        {
-            writer.Release();
-        }
-    }
+    private Task<T> WriteAsync<T>(Func<SweepRegistryDbContext, Task<T>> write, CancellationToken cancellationToken) => writer.WriteAsync(write, cancellationToken);
 }
