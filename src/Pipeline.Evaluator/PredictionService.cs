@@ -25,19 +25,19 @@ public sealed record JobPredictor(ClassifierPredictor? Classifier, DetectionPred
 
 /// <summary>
 /// Serves predictions with finished jobs' best models. The last few models used stay loaded; a model is reloaded when
-/// its blob changes (its ETag), so a retrained job is never answered by stale weights. A classifier runs in TorchSharp,
-/// or, with <c>PIPELINE_PREDICT_RUNTIME=onnx</c>, as its ONNX export in ONNX Runtime (the same answers within 1e-4);
-/// detectors always run in TorchSharp (their decoding and NMS are ours).
+/// its blob changes (its ETag), so a retrained job is never answered by stale weights. A model runs in TorchSharp, or,
+/// with <c>PIPELINE_PREDICT_RUNTIME=onnx</c>, as its ONNX export in ONNX Runtime (its outputs checked against ours
+/// within 1e-4 when loaded); a detector's scoring, decoding and NMS stay ours either way.
 /// </summary>
 public sealed class PredictionService(JobArtifacts artifacts, IConfiguration configuration, ILogger<PredictionService> logger) : IDisposable
 {
     /// <summary>Models kept loaded at once (each holds its weights in memory).</summary>
     public const int Capacity = 4;
 
-    /// <summary>The configuration key that chooses what runs classifiers: <c>torchsharp</c> (the default) or <c>onnx</c>.</summary>
+    /// <summary>The configuration key that chooses what runs the models: <c>torchsharp</c> (the default) or <c>onnx</c>.</summary>
     public const string RuntimeVariable = "PIPELINE_PREDICT_RUNTIME";
 
-    /// <summary>What runs classifiers, from <see cref="RuntimeVariable"/>; an unknown value stops the service naming it.</summary>
+    /// <summary>What runs the models, from <see cref="RuntimeVariable"/>; an unknown value stops the service naming it.</summary>
     public PredictionRuntime Runtime { get; } = ParseRuntime(configuration[RuntimeVariable]);
 
     public static PredictionRuntime ParseRuntime(string? text) => text?.Trim().ToLowerInvariant() switch
@@ -75,7 +75,7 @@ public sealed class PredictionService(JobArtifacts artifacts, IConfiguration con
                 await artifacts.DownloadAsync(JobArtifacts.ModelBlob(job), weights, cancellationToken).ConfigureAwait(false);
                 var device = TrainingDevice.Resolve(recipe.Device);
                 predictor = recipe.Task == TaskKind.Detect
-                    ? new JobPredictor(null, new DetectionPredictor(recipe, info.Classes, shape, weights, device))
+                    ? new JobPredictor(null, new DetectionPredictor(recipe, info.Classes, shape, weights, device, Runtime))
                     : new JobPredictor(new ClassifierPredictor(recipe, info.Classes, shape, weights, device, Runtime), null);
             }
             finally
@@ -92,7 +92,7 @@ public sealed class PredictionService(JobArtifacts artifacts, IConfiguration con
             }
             loaded[job] = new Loaded(predictor, version, DateTime.UtcNow);
             logger.LogInformation("Loaded the best model of {Task} job {JobId} for predictions ({Classes} classes, input {Shape}, run by {Runtime})", info.Task, job, info.Classes.Count,
-                string.Join("x", shape), predictor.Classifier?.Runtime ?? PredictionRuntime.TorchSharp);
+                string.Join("x", shape), predictor.Classifier?.Runtime ?? predictor.Detector?.Runtime ?? PredictionRuntime.TorchSharp);
             return predictor;
         }
         finally

@@ -2,6 +2,8 @@ using TorchSharp;
 using Pipeline.Training.Recipes;
 using Pipeline.Vision.Data;
 using Pipeline.Vision.Detection;
+using Pipeline.Vision.Export;
+using Google.Protobuf;
 using Pipeline.Vision.Imaging;
 using Pipeline.Vision;
 using static TorchSharp.torch;
@@ -14,8 +16,9 @@ public sealed record DetectedBox(string Label, int Index, double Score, double X
 /// <summary>
 /// Detects objects in single images with a trained detector: the image is converted and fitted exactly as the training
 /// data was (preprocess's resize or letterbox, then the recipe's normalisation), and the boxes come back in the image's
-/// own pixels, best first. Safe to call from several threads (calls run one at a time, and disposing waits for the one
-/// in progress).
+/// own pixels, best first. The network runs in TorchSharp or, as its ONNX export, in ONNX Runtime (checked against ours
+/// when loaded); either way our post-processing (scores, decoding, NMS) turns its outputs into boxes. Safe to call from
+/// several threads (calls run one at a time, and disposing waits for the one in progress).
 /// </summary>
 public sealed class DetectionPredictor : IDisposable
 {
@@ -24,20 +27,54 @@ public sealed class DetectionPredictor : IDisposable
     private readonly int channels, height, width;
     private readonly Fcos model;
     private readonly DetectionBatcher batcher;
+    private readonly OnnxModelSession? onnx;
+    // What ONNX Runtime's outputs lack: the locations' anchors and counts per level at the (fixed) input size.
+    private readonly Tensor? anchors;
+    private readonly long[] locationsPerLevel = [];
     private readonly Lock gate = new();
     private bool disposed;
 
     /// <param name="imageShape">The training images' (channels, height, width).</param>
-    public DetectionPredictor(Recipe recipe, IReadOnlyList<string> classes, IReadOnlyList<int> imageShape, string weightsFile, Device device)
+    /// <param name="runtime">What runs the network (ONNX Runtime runs on the CPU, whatever <paramref name="device"/> says).</param>
+    public DetectionPredictor(Recipe recipe, IReadOnlyList<string> classes, IReadOnlyList<int> imageShape, string weightsFile, Device device,
+        PredictionRuntime runtime = PredictionRuntime.TorchSharp)
     {
         ArgumentNullException.ThrowIfNull(recipe);
         ArgumentNullException.ThrowIfNull(classes);
         this.recipe = recipe;
         this.classes = classes;
         (channels, height, width) = ImageShape.Of(imageShape);
-        model = DetectionEvaluation.LoadModel(recipe, classes.Count, channels, weightsFile, device);
-        batcher = new DetectionBatcher(recipe.Input, channels, device);
+        Runtime = runtime;
+        if (runtime == PredictionRuntime.TorchSharp)
+        {
+            model = DetectionEvaluation.LoadModel(recipe, classes.Count, channels, weightsFile, device);
+            batcher = new DetectionBatcher(recipe.Input, channels, device);
+            return;
+        }
+        model = DetectionEvaluation.LoadModel(recipe, classes.Count, channels, weightsFile, CPU);
+        batcher = new DetectionBatcher(recipe.Input, channels, CPU);
+        onnx = new OnnxModelSession(OnnxExporter.Export(model, channels).ToByteArray(), $"{weightsFile} (exported to ONNX)");
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var check = OnnxVerification.Compare(onnx, model, randn(2, channels, height, width));
+            if (check.MaxAbsDiff > OnnxVerification.Tolerance)
+                throw new OnnxMismatchException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{weightsFile}: the detector's ONNX export differs from it by up to {check.MaxAbsDiff:G3} on a random batch"));
+            using var probe = DetectionEvaluation.Forward(model, zeros(2, channels, height, width));
+            anchors = probe.Anchors.clone().MoveToOuterDisposeScope();
+            locationsPerLevel = probe.LocationsPerLevel;
+        }
+        catch
+        {
+            onnx.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>What runs this predictor's network.</summary>
+    public PredictionRuntime Runtime { get; }
 
     /// <summary>Detections scoring at least <paramref name="minScore"/>, at most <paramref name="max"/> of them, best first.</summary>
     public IReadOnlyList<DetectedBox> Predict(ImageBuffer image, double minScore, int max = int.MaxValue)
@@ -49,7 +86,8 @@ public sealed class DetectionPredictor : IDisposable
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var (pixels, back) = DetectionTensors.FitImage(image, channels, height, width, recipe.Detection.Fit);
-            using var output = DetectionEvaluation.Forward(model, batcher.Normalize(pixels.unsqueeze(0)));
+            var input = batcher.Normalize(pixels.unsqueeze(0));
+            using var output = onnx is null ? DetectionEvaluation.Forward(model, input) : OnnxForward(input);
             // The detections' tensors belong to the scope.
             var detections = model.postprocess(output);
             return [.. DetectionEvaluation.ToScoredBoxes(detections[0])
@@ -59,6 +97,17 @@ public sealed class DetectionPredictor : IDisposable
                 .Select(d => (Box: back.ToOriginal(d.Box), d.Score))
                 .Select(d => new DetectedBox(classes[d.Box.ClassId], d.Box.ClassId, d.Score, d.Box.X1, d.Box.Y1, d.Box.X2, d.Box.Y2))];
         }
+    }
+
+    // ONNX Runtime's per-level outputs joined as our forward joins them (levels fine first), with the anchors of the input size.
+    private FcosOutput OnnxForward(Tensor input)
+    {
+        using var cpu = input.to(float32).cpu().contiguous();
+        var outputs = onnx!.Run(cpu.ToArray<float>(), cpu.shape);
+        Tensor Joined(Func<(string ClassLogits, string BoxRegression, string Centerness), string> name) =>
+            cat([.. Enumerable.Range(0, locationsPerLevel.Length).Select(l => outputs[name(OnnxExporter.DetectorOutputs(l))]).Select(o => tensor(o.Values, o.Shape))], 1);
+        return new FcosOutput(Joined(n => n.ClassLogits), Joined(n => n.BoxRegression), Joined(n => n.Centerness), anchors!.clone(), locationsPerLevel,
+            (input.shape[2], input.shape[3]));
     }
 
     /// <summary>The model's input (height, width): an image much larger can be decoded at a reduced scale.</summary>
@@ -73,6 +122,8 @@ public sealed class DetectionPredictor : IDisposable
             disposed = true;
             batcher.Dispose();
             model.Dispose();
+            onnx?.Dispose();
+            anchors?.Dispose();
         }
     }
 }
