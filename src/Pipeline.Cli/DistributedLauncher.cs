@@ -18,6 +18,8 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
     public const string OutputVariable = "PIPELINE_LAUNCH_OUTPUT";
     /// <summary>The launcher's pid: a rank whose launcher is gone exits rather than train on alone.</summary>
     public const string LauncherPidVariable = "PIPELINE_LAUNCHER_PID";
+    /// <summary>Intra-op threads for a child's libtorch (its share of the cores, when several train side by side).</summary>
+    public const string TorchThreadsVariable = "PIPELINE_TORCH_THREADS";
 
     /// <summary>How long ranks get to stop by themselves after Ctrl+C before they are killed.</summary>
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(25);
@@ -96,7 +98,7 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
         env[DistributedSettings.WorldSizeVariable] = processes.ToString(CultureInfo.InvariantCulture);
         env[DistributedSettings.MasterAddrVariable] = "127.0.0.1";
         env[DistributedSettings.MasterPortVariable] = port.ToString(CultureInfo.InvariantCulture);
-        env["PIPELINE_TORCH_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        env[TorchThreadsVariable] = threads.ToString(CultureInfo.InvariantCulture);
         env[OutputVariable] = Path.GetFullPath(output);
         env[LauncherPidVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         var process = new Process { StartInfo = psi };
@@ -140,14 +142,14 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
     }
 
     // The muxer that runs this process (tests run under it too); the `pipeline` apphost is not on every path.
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         var current = Environment.ProcessPath;
         if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet") return current;
         return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
     }
 
-    private static void KillQuietly(Process p)
+    internal static void KillQuietly(Process p)
     {
         try
         {
@@ -163,7 +165,7 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
 
     // SIGTERM, not SIGINT: a launcher started in the background of a script passes SIGINT on as ignored (the shell's
     // rule for background jobs), so ranks would not hear it; a rank stops at the same step on either signal.
-    private static int Interrupt(int pid) => OperatingSystem.IsWindows() ? -1 : Kill(pid, SIGTERM);
+    internal static int Interrupt(int pid) => OperatingSystem.IsWindows() ? -1 : Kill(pid, SIGTERM);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
