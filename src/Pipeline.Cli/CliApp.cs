@@ -9,7 +9,7 @@ public static class CliApp
     {
         var root = new RootCommand("Pipeline: train and evaluate computer-vision models.")
         {
-            TrainCommand.Create(args, stdout, stderr), DatasetsCommand.Create(stdout, stderr), ExportCommand.Create(stdout, stderr), WeightsCommand.Create(stdout, stderr),
+            TrainCommand.Create(args, stdout, stderr), SweepCommand.Create(stdout, stderr), DatasetsCommand.Create(stdout, stderr), ExportCommand.Create(stdout, stderr), WeightsCommand.Create(stdout, stderr),
         };
         foreach (var command in Client.ClientCommands.Create(stdout, stderr)) root.Subcommands.Add(command);
         // Ctrl+C lets training finish its step and write a checkpoint (all ranks of a --nproc run together) instead

@@ -140,14 +140,14 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
     }
 
     // The muxer that runs this process (tests run under it too); the `pipeline` apphost is not on every path.
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         var current = Environment.ProcessPath;
         if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet") return current;
         return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
     }
 
-    private static void KillQuietly(Process p)
+    internal static void KillQuietly(Process p)
     {
         try
         {
@@ -163,7 +163,7 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
 
     // SIGTERM, not SIGINT: a launcher started in the background of a script passes SIGINT on as ignored (the shell's
     // rule for background jobs), so ranks would not hear it; a rank stops at the same step on either signal.
-    private static int Interrupt(int pid) => OperatingSystem.IsWindows() ? -1 : Kill(pid, SIGTERM);
+    internal static int Interrupt(int pid) => OperatingSystem.IsWindows() ? -1 : Kill(pid, SIGTERM);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

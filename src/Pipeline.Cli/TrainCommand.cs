@@ -80,7 +80,8 @@ public static class TrainCommand
                     stderr.WriteLine($"warning: --nproc {processes} starts more ranks than this machine's {Environment.ProcessorCount} cores; they will share them");
                 return new DistributedLauncher(args, processes, runFolder, stdout, stderr).Run(cancellation);
             }
-            if (rank is not null && int.TryParse(Environment.GetEnvironmentVariable(DistributedLauncher.LauncherPidVariable), out var launcher))
+            // A rank of a launcher, or a trial of a sweep: it does not train on alone once its parent is gone.
+            if (int.TryParse(Environment.GetEnvironmentVariable(DistributedLauncher.LauncherPidVariable), out var launcher))
                 DistributedLauncher.ExitWithLauncher(launcher);
             var options = new LocalTrainingOptions(parse.GetValue(dataset)!, parse.GetValue(config), overrides, runFolder,
                 parse.GetValue(limit), parse.GetValue(resume), parse.GetValue(json), rank);
@@ -108,7 +109,7 @@ public static class TrainCommand
     public const int MaxProcesses = 64;
 
     /// <summary>Bad input (recipe, dataset): one error line naming the file and the problem, exit code 2.</summary>
-    private static bool IsInputError(Exception e) =>
+    internal static bool IsInputError(Exception e) =>
         e is RecipeException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException
             or DatasetFormatException or DatasetRefusedException or ArchiveLimitException;
 }

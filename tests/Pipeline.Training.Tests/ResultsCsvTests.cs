@@ -48,4 +48,21 @@ public sealed class ResultsCsvTests : IDisposable
         var empty = ResultsCsv.Chart(Write());
         Assert.Equal(chart.Width, empty.Width);
     }
+
+    [Fact]
+    public void A_file_still_being_written_reads_as_its_complete_rows()
+    {
+        var path = Path.Combine(dir, "results.csv");
+        Assert.Null(ResultsCsv.ReadWritten(path));
+        File.WriteAllText(path, CsvResultsSink.Header[..20]);
+        Assert.Null(ResultsCsv.ReadWritten(path));
+        // The second row is half-written: no newline yet, and fewer cells than the header.
+        File.WriteAllText(path, CsvResultsSink.Header + "\n1,10,1.5,1.2,0.55,0.5,0.1,1,3.0\n2,20,0.9,0.9");
+        var columns = ResultsCsv.ReadWritten(path)!;
+        Assert.Equal([1.0], columns["epoch"]);
+        Assert.Equal([0.55], columns["val_accuracy"]);
+        // A complete row with too few cells is still an error.
+        File.WriteAllText(path, CsvResultsSink.Header + "\n1,10,1.5\n");
+        Assert.Throws<InvalidDataException>(() => ResultsCsv.ReadWritten(path));
+    }
 }

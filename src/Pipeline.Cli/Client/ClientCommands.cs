@@ -2,13 +2,14 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Pipeline.Training.Recipes;
+using Pipeline.Training.Sweeps;
 using Spectre.Console;
 
 namespace Pipeline.Cli.Client;
 
 /// <summary>
-/// The commands that talk to a running system: <c>submit</c>, <c>jobs</c>, <c>show</c>, <c>cancel</c>, <c>download</c>
-/// and <c>predict</c>. Each takes <c>--url</c>/<c>--api-key</c>, defaulting to <c>PIPELINE_URL</c>/<c>PIPELINE_API_KEY</c>.
+/// The commands that talk to a running system: <c>submit</c> (a job, or with <c>--sweep</c> a sweep), <c>jobs</c>,
+/// <c>show</c>, <c>cancel</c>, <c>download</c>, <c>predict</c> and <c>sweeps</c>. Each takes <c>--url</c>/<c>--api-key</c>, defaulting to <c>PIPELINE_URL</c>/<c>PIPELINE_API_KEY</c>.
 /// Exit codes: 0 success; 1 the job (or call) failed; 2 bad usage or an unreachable system.
 /// </summary>
 public static class ClientCommands
@@ -26,6 +27,7 @@ public static class ClientCommands
             Cancel(stdout, stderr, Url(), Key()),
             Download(stdout, stderr, Url(), Key()),
             Predict(stdout, stderr, console, Url(), Key(), Json()),
+            Sweeps(stdout, stderr, console, Url(), Key(), Json()),
         ];
         return commands;
     }
@@ -43,35 +45,34 @@ public static class ClientCommands
         var trainers = new Option<int>("--trainers") { Description = "Trainer replicas that train the job together", DefaultValueFactory = _ => 1 };
         var wait = new Option<bool>("--wait") { Description = "Follow the job until it ends; exit code 0 only if it succeeded" };
         var serverPath = new Option<bool>("--server-path") { Description = "The dataset is a folder or archive on the server, under its dataset folders (PIPELINE_DATASET_ROOTS), read there instead of uploaded" };
-        var command = new Command("submit", "Submit a dataset to train and evaluate a model on; recipe keys can be overridden as --key.sub=value.")
+        var sweep = new Option<string?>("--sweep") { Description = "A sweep file: submit a hyper-parameter sweep (its trials are jobs; --trainers per trial) instead of one job; prints the sweep id" };
+        var command = new Command("submit", "Submit a dataset to train and evaluate a model on (or, with --sweep, a sweep of trials); recipe keys can be overridden as --key.sub=value.")
         {
-            dataset, task, format, config, trainers, wait, serverPath, json, url, key,
+            dataset, task, format, config, trainers, wait, serverPath, sweep, json, url, key,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (parse, cancellation) => await Guarded(stderr, async () =>
         {
             using var client = PipelineClient.FromSettings(parse.GetValue(url), parse.GetValue(key));
             var path = parse.GetValue(dataset)!;
+            if (parse.GetValue(sweep) is { } sweepFile)
+            {
+                if (parse.GetValue(wait)) throw new PipelineApiException("--wait follows one job; follow a sweep with `pipeline sweeps <id>`");
+                var (sweepYaml, baseRecipe) = ResolveSweep(sweepFile, parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task));
+                var (serverDataset, uploaded) = await DatasetReference(client, path, parse.GetValue(serverPath), stderr, cancellation).ConfigureAwait(false);
+                // Only what is given: the server's defaults stand for the rest.
+                var body = new Dictionary<string, object?> { ["sweepYaml"] = sweepYaml, ["trainers"] = parse.GetValue(trainers) };
+                foreach (var (name, value) in new[] { ("path", serverDataset), ("source", uploaded), ("task", parse.GetValue(task)), ("format", parse.GetValue(format)), ("recipeYaml", baseRecipe) })
+                    if (value is not null) body[name] = value;
+                var view = await client.SubmitSweepAsync(body, cancellation).ConfigureAwait(false);
+                stdout.WriteLine(parse.GetValue(json) ? view.GetRawText() : view.GetProperty("id").GetString());
+                return 0;
+            }
             var recipeYaml = ResolveRecipe(parse.GetValue(config), parse.UnmatchedTokens, parse.GetValue(task));
-            object request;
-            if (parse.GetValue(serverPath))
-            {
-                if (!Path.IsPathFullyQualified(path)) throw new PipelineApiException($"{path}: --server-path needs the absolute path on the server");
-                request = new { path, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
-            }
-            else if (Directory.Exists(path))
-            {
-                stderr.WriteLine($"uploading the dataset files of {path}");
-                var source = await client.UploadFolderAsync(path, cancellation).ConfigureAwait(false);
-                request = new { source, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
-            }
-            else if (File.Exists(path))
-            {
-                stderr.WriteLine($"uploading {path} ({new FileInfo(path).Length / 1048576.0:F1} MiB)");
-                var source = await client.UploadAsync(path, cancellation).ConfigureAwait(false);
-                request = new { source, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
-            }
-            else throw new PipelineApiException($"{path}: no such folder or archive");
+            var (onServer, source) = await DatasetReference(client, path, parse.GetValue(serverPath), stderr, cancellation).ConfigureAwait(false);
+            object request = onServer is not null
+                ? new { path = onServer, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) }
+                : new { source, task = parse.GetValue(task), format = parse.GetValue(format), recipeYaml, trainers = parse.GetValue(trainers) };
             var job = await client.SubmitAsync(request, cancellation).ConfigureAwait(false);
             var id = job.GetProperty("id").GetString()!;
             if (!parse.GetValue(wait))
@@ -236,6 +237,160 @@ public static class ClientCommands
             return 0;
         }).ConfigureAwait(false));
         return command;
+    }
+
+    private static Command Sweeps(TextWriter stdout, TextWriter stderr, IAnsiConsole console, Option<string?> url, Option<string?> key, Option<bool> json)
+    {
+        var sweep = new Argument<string?>("sweep") { Description = "A sweep id: show its trials and best trial (without it: the newest sweeps)", Arity = ArgumentArity.ZeroOrOne };
+        var limit = new Option<int>("--limit") { Description = "How many of the newest sweeps", DefaultValueFactory = _ => 20 };
+        var cancel = new Option<bool>("--cancel") { Description = "Cancel the sweep: every trial not finished yet" };
+        var command = new Command("sweeps", "List the newest sweeps, or show one sweep: its trials, ASHA's stops and the best trial.") { sweep, limit, cancel, json, url, key };
+        command.SetAction(async (parse, cancellation) => await Guarded(stderr, async () =>
+        {
+            using var client = PipelineClient.FromSettings(parse.GetValue(url), parse.GetValue(key));
+            if (parse.GetValue(sweep) is not { } id)
+            {
+                if (parse.GetValue(cancel)) throw new PipelineApiException("--cancel needs the sweep id");
+                var sweeps = await client.SweepsAsync(parse.GetValue(limit), cancellation).ConfigureAwait(false);
+                if (parse.GetValue(json))
+                {
+                    stdout.WriteLine(sweeps.GetRawText());
+                    return 0;
+                }
+                var list = new Table().AddColumns("sweep", "state", "task", "metric", "search", "trials done", "best", "updated (UTC)", "source / reason");
+                foreach (var s in sweeps.EnumerateArray())
+                    list.AddRow(Markup.Escape(Str(s, "id")), Markup.Escape(Str(s, "state")), Markup.Escape(Str(s, "task")),
+                        Markup.Escape($"{Str(s, "metric")} ({Str(s, "mode")})"), Markup.Escape(Str(s, "search") + (Bool(s, "asha") ? " + ASHA" : "")),
+                        Markup.Escape(TrialsDone(s)), Markup.Escape(BestOf(s)), Markup.Escape(Time(s, "updatedAt")),
+                        Markup.Escape(s.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : Str(s, "source")));
+                console.Write(list);
+                return 0;
+            }
+            if (parse.GetValue(cancel))
+            {
+                await client.CancelSweepAsync(id, cancellation).ConfigureAwait(false);
+                stdout.WriteLine($"sweep {id} cancelled");
+                return 0;
+            }
+            var detail = await client.SweepAsync(id, cancellation).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                stdout.WriteLine(detail.GetRawText());
+                return 0;
+            }
+            var view = detail.GetProperty("sweep");
+            stdout.WriteLine($"sweep {Str(view, "id")}: {Str(view, "state")} ({Str(view, "task")}, {Str(view, "search")} search{(Bool(view, "asha") ? " with ASHA" : "")}), ranked by validation {Str(view, "metric")} ({Str(view, "mode")}); {TrialsDone(view)}");
+            stdout.WriteLine($"source {Str(view, "source")}");
+            if (view.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String) stdout.WriteLine($"reason: {reason.GetString()}");
+            var keys = detail.GetProperty("keys").EnumerateArray().Select(k => k.GetString()!).ToList();
+            var trials = detail.GetProperty("trials").EnumerateArray().ToList();
+            // The first test metric the trials have (accuracy for classifiers, mAP for detectors).
+            var primary = trials.SelectMany(t => t.TryGetProperty("test", out var test) && test.ValueKind == JsonValueKind.Object ? test.EnumerateObject().Select(p => p.Name) : Enumerable.Empty<string>())
+                .OrderBy(n => Array.IndexOf(PrimaryTests, n) is var k && k < 0 ? int.MaxValue : k).FirstOrDefault();
+            var table = new Table().AddColumns(["trial", "job", "state", .. keys.Select(Markup.Escape), "epochs", "best val", "best epoch", Markup.Escape($"test {primary ?? ""}".Trim()), "note"]);
+            foreach (var t in trials)
+            {
+                var values = t.GetProperty("values");
+                table.AddRow([
+                    t.GetProperty("number").GetInt32().ToString(CultureInfo.InvariantCulture), Markup.Escape(Str(t, "jobId")), Markup.Escape(Str(t, "state")),
+                    .. keys.Select(k => Markup.Escape(values.TryGetProperty(k, out var v) ? Plain(v) : "")),
+                    string.Create(CultureInfo.InvariantCulture, $"{Long(t, "epochsDone") ?? 0}/{Long(t, "epochs") ?? 0}"),
+                    Markup.Escape(Double(t, "bestValue")), Long(t, "bestEpoch")?.ToString(CultureInfo.InvariantCulture) ?? "",
+                    Markup.Escape(primary is not null && t.TryGetProperty("test", out var test) && test.ValueKind == JsonValueKind.Object && test.TryGetProperty(primary, out var m) ? Double(m) : ""),
+                    Markup.Escape(Bool(t, "stoppedEarly") ? Str(t, "stopReason") : ""),
+                ]);
+            }
+            console.Write(table);
+            if (detail.TryGetProperty("best", out var best) && best.ValueKind == JsonValueKind.Object)
+            {
+                var values = string.Join(' ', best.GetProperty("values").EnumerateObject().Select(p => $"{p.Name}={p.Value.GetRawText()}"));
+                stdout.WriteLine($"best trial {best.GetProperty("number").GetInt32()} is job {Str(best, "jobId")}: `pipeline download {Str(best, "jobId")} DIR` fetches its model");
+                stdout.WriteLine($"sweep best trial={best.GetProperty("number").GetInt32()} {Str(view, "metric")}={Double(best, "value")} {values}");
+            }
+            return 0;
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static readonly string[] PrimaryTests = ["accuracy", "map", "map50"];
+
+    private static string TrialsDone(JsonElement sweep) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Long(sweep, "finished") ?? 0}/{Long(sweep, "trials") ?? 0} trials done, {Long(sweep, "stoppedEarly") ?? 0} stopped early");
+
+    private static string BestOf(JsonElement sweep) =>
+        Long(sweep, "bestTrial") is { } trial ? string.Create(CultureInfo.InvariantCulture, $"trial {trial}: {Double(sweep, "bestValue")}") : "";
+
+    private static bool Bool(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+
+    private static string Double(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? Double(v) : "";
+
+    private static string Double(JsonElement v) =>
+        v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("0.####", CultureInfo.InvariantCulture) : "";
+
+    // A searched value as a person writes it: a string without its quotes.
+    private static string Plain(JsonElement v) => v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText();
+
+    /// <summary>Where the server finds the dataset: its own path (--server-path), or the source of an upload of the
+    /// folder (its dataset files, as a tar stream) or the archive.</summary>
+    private static async Task<(string? Path, string? Source)> DatasetReference(PipelineClient client, string path, bool serverPath, TextWriter stderr,
+        CancellationToken cancellation)
+    {
+        if (serverPath)
+        {
+            if (!Path.IsPathFullyQualified(path)) throw new PipelineApiException($"{path}: --server-path needs the absolute path on the server");
+            return (path, null);
+        }
+        if (Directory.Exists(path))
+        {
+            stderr.WriteLine($"uploading the dataset files of {path}");
+            return (null, await client.UploadFolderAsync(path, cancellation).ConfigureAwait(false));
+        }
+        if (File.Exists(path))
+        {
+            stderr.WriteLine($"uploading {path} ({new FileInfo(path).Length / 1048576.0:F1} MiB)");
+            return (null, await client.UploadAsync(path, cancellation).ConfigureAwait(false));
+        }
+        throw new PipelineApiException($"{path}: no such folder or archive");
+    }
+
+    /// <summary>
+    /// The sweep to send: its text, and the base recipe as self-contained JSON. The server opens no file a client names,
+    /// so a <c>recipe:</c> file name (relative to the sweep file, its <c>_base_</c> files merged, the overrides applied)
+    /// is put into the sweep as a map; a <c>--config</c> recipe goes as the request's recipe. With <c>--task</c> the
+    /// trials are planned here as the server will, so a value the recipe refuses fails before any upload.
+    /// </summary>
+    private static (string SweepYaml, string? RecipeYaml) ResolveSweep(string sweepFile, string? config, IReadOnlyList<string> overrides, string? task)
+    {
+        var text = Pipeline.Cli.SweepCommand.ReadSweepFile(sweepFile);
+        var spec = SweepSpec.Parse(text, sweepFile);
+        var sweepYaml = text;
+        string? recipeYaml = null;
+        if (config is not null)
+        {
+            if (spec.RecipeFile is not null || spec.InlineRecipe is not null)
+                throw new RecipeException(sweepFile, "recipe", $"the sweep names its recipe and --config names {config}; give the base recipe once");
+            recipeYaml = RecipeLoader.Compose(config, overrides).Root.ToJsonString();
+        }
+        else if (spec.RecipeFile is not null || (spec.InlineRecipe is not null && overrides.Count > 0))
+        {
+            RecipeDocument document;
+            if (spec.RecipeFile is { } file) document = RecipeLoader.Compose(Pipeline.Cli.SweepCommand.RecipePath(spec, sweepFile, file), overrides);
+            else
+            {
+                document = RecipeLoader.ComposeText(spec.InlineRecipe!.ToJsonString(), $"{sweepFile}: recipe");
+                RecipeLoader.ApplyOverrides(document, overrides);
+            }
+            var map = RecipeDocument.ParseText(text, sweepFile);
+            map["recipe"] = document.Root.DeepClone();
+            sweepYaml = map.ToJsonString();
+        }
+        else if (overrides.Count > 0) recipeYaml = RecipeLoader.Compose(null, overrides).Root.ToJsonString();
+        if (task is not null)
+        {
+            var sent = SweepSpec.Parse(sweepYaml, sweepFile);
+            SweepPlanner.Plan(sent, task, recipeYaml ?? sent.InlineRecipe?.ToJsonString(), sweepFile);
+        }
+        return (sweepYaml, recipeYaml);
     }
 
     /// <summary>The recipe to send: the user's file with its <c>_base_</c> files merged here (the server opens no file a

@@ -101,6 +101,21 @@ public sealed class PipelineClient : IDisposable
         }
     }
 
+    /// <summary>Posts a sweep (<c>POST /api/sweeps</c>); returns its SweepView.</summary>
+    public async Task<JsonElement> SubmitSweepAsync(object request, CancellationToken cancellationToken) =>
+        await SendJsonAsync(HttpMethod.Post, "/api/sweeps", JsonContent.Create(request), cancellationToken).ConfigureAwait(false);
+
+    public Task<JsonElement> SweepsAsync(int limit, CancellationToken cancellationToken) =>
+        SendJsonAsync(HttpMethod.Get, $"/api/sweeps?limit={limit}", null, cancellationToken);
+
+    /// <summary>A sweep's SweepDetail: the sweep, its searched keys, trials, events and best trial.</summary>
+    public Task<JsonElement> SweepAsync(string sweep, CancellationToken cancellationToken) =>
+        SendJsonAsync(HttpMethod.Get, $"/api/sweeps/{Id(sweep, "sweep", "pipeline sweeps")}", null, cancellationToken);
+
+    /// <summary>Cancels every trial of a sweep that has not finished.</summary>
+    public Task<JsonElement> CancelSweepAsync(string sweep, CancellationToken cancellationToken) =>
+        SendJsonAsync(HttpMethod.Post, $"/api/sweeps/{Id(sweep, "sweep", "pipeline sweeps")}/cancel", null, cancellationToken);
+
     public Task<JsonElement> JobsAsync(int limit, CancellationToken cancellationToken) =>
         SendJsonAsync(HttpMethod.Get, $"/api/jobs?limit={limit}", null, cancellationToken);
 
@@ -184,9 +199,9 @@ public sealed class PipelineClient : IDisposable
         throw new PipelineApiException(message, response.StatusCode);
     }
 
-    // Job ids are GUIDs; a clear message beats a 404 for a typo.
-    private static string Id(string job) => Guid.TryParse(job, out var id) ? id.ToString()
-        : throw new PipelineApiException($"'{job}' is not a job id (a GUID, as `pipeline jobs` lists them)");
+    // Job and sweep ids are GUIDs; a clear message beats a 404 for a typo.
+    private static string Id(string job, string what = "job", string lister = "pipeline jobs") => Guid.TryParse(job, out var id) ? id.ToString()
+        : throw new PipelineApiException($"'{job}' is not a {what} id (a GUID, as `{lister}` lists them)");
 
     public void Dispose() => http.Dispose();
 }

@@ -10,9 +10,33 @@ public static class ResultsCsv
     /// Each numeric column's values by column name, one per epoch in epoch order. A resumed run may repeat an epoch
     /// (appended after a crash mid-epoch): the last row of an epoch wins.
     /// </summary>
-    public static IReadOnlyDictionary<string, double[]> Read(string path)
+    public static IReadOnlyDictionary<string, double[]> Read(string path) => Parse(File.ReadAllLines(path), path);
+
+    /// <summary>
+    /// The rows of a results file that a running training process is still appending to (a sweep watching its trials):
+    /// only complete lines count, since a row ends with its newline and a line without one may be half-written. Null while
+    /// the file or its header's line is not there yet.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double[]>? ReadWritten(string path)
     {
-        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
+        string text;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            text = reader.ReadToEnd();
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        var end = text.LastIndexOf('\n');
+        return end < 0 ? null : Parse(text[..end].Split('\n'), path);
+    }
+
+    private static IReadOnlyDictionary<string, double[]> Parse(IEnumerable<string> allLines, string path)
+    {
+        var lines = allLines.Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToArray();
         if (lines.Length == 0) throw new InvalidDataException($"{path}: empty");
         var header = lines[0].Split(',');
         var epochColumn = Array.IndexOf(header, "epoch");

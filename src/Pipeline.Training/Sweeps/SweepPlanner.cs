@@ -106,14 +106,15 @@ public static class SweepPlanner
     {
         ParameterKind.Choice => p.Choices[random.Next(p.Choices.Count)]?.DeepClone(),
         ParameterKind.Int => JsonValue.Create((long)p.Low + random.NextInt64((long)p.High - (long)p.Low + 1)),
-        ParameterKind.Uniform => JsonValue.Create(Round(p.Low + random.NextDouble() * (p.High - p.Low))),
-        ParameterKind.LogUniform => JsonValue.Create(Round(Math.Exp(Math.Log(p.Low) + random.NextDouble() * (Math.Log(p.High) - Math.Log(p.Low))))),
+        ParameterKind.Uniform => JsonValue.Create(Round(p.Low + random.NextDouble() * (p.High - p.Low), p)),
+        ParameterKind.LogUniform => JsonValue.Create(Round(Math.Exp(Math.Log(p.Low) + random.NextDouble() * (Math.Log(p.High) - Math.Log(p.Low))), p)),
         _ => throw new ArgumentOutOfRangeException(nameof(p)),
     };
 
     // Four significant digits: a recipe and a trials table a person can read, and no search resolution lost that matters.
-    private static double Round(double value) =>
-        value == 0 ? 0 : double.Parse(value.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    // Kept within the range: rounding a draw next to a bound with more digits (high 0.123456) could step past it.
+    private static double Round(double value, SweepParameter p) =>
+        Math.Clamp(value == 0 ? 0 : double.Parse(value.ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), p.Low, p.High);
 
     private static List<Dictionary<string, JsonNode?>> Grid(SweepSpec spec, string source)
     {
