@@ -23,6 +23,7 @@ public sealed class SweepTests(ServicesFixture fixture)
         """;
 
     private const string Sweep = """
+        recipe: base.yaml
         search: grid
         parallel: 2
         scheduler: asha
@@ -35,13 +36,18 @@ public sealed class SweepTests(ServicesFixture fixture)
     [Fact]
     public async Task A_sweep_trains_its_trials_stops_the_weak_ones_through_ASHA_and_reports_the_best()
     {
+        // Through the CLI: the sweep file names its base recipe, which the CLI inlines; the dataset folder is uploaded
+        // once, and the eight trials' jobs all ingest that one upload.
         var dataset = TrainingPipelineTests.WriteSubset(1500, 300);
-        using var response = await fixture.Http.PostAsJsonAsync(new Uri("/api/sweeps", UriKind.Relative),
-            new { path = dataset, task = "classify", recipeYaml = Recipe, sweepYaml = Sweep });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, body);
-        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
-        Assert.Equal(8, JsonDocument.Parse(body).RootElement.GetProperty("trials").GetInt32());
+        var files = Directory.CreateTempSubdirectory("sweep-files-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(files, "base.yaml"), Recipe);
+        await File.WriteAllTextAsync(Path.Combine(files, "sweep.yaml"), Sweep);
+        var (code, stdout, stderr) = await fixture.CliAsync(["submit", dataset, "--sweep", Path.Combine(files, "sweep.yaml"), "--task", "classify", "--json"]);
+        Assert.True(code == 0, $"{stderr}\n{stdout}");
+        var submitted = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        var id = submitted.GetProperty("id").GetString()!;
+        Assert.Equal(8, submitted.GetProperty("trials").GetInt32());
+        Assert.StartsWith("blob:", submitted.GetProperty("source").GetString(), StringComparison.Ordinal);
 
         var detail = await WaitForSweepAsync(id, TimeSpan.FromMinutes(15), "Succeeded", "Failed", "Cancelled");
         var sweep = detail.GetProperty("sweep");
@@ -77,6 +83,12 @@ public sealed class SweepTests(ServicesFixture fixture)
         Assert.Contains("\"lr\"", best.GetProperty("recipeJson").GetString(), StringComparison.Ordinal);
         var artifacts = await fixture.Http.GetFromJsonAsync<JsonElement>(new Uri($"/api/jobs/{best.GetProperty("jobId").GetString()}/artifacts", UriKind.Relative));
         Assert.Contains(artifacts.EnumerateArray(), a => a.GetProperty("name").GetString() == "model/best.safetensors");
+        // The CLI shows the same sweep: a row per trial and the best trial's line.
+        var (shown, table, shownErr) = await fixture.CliAsync(["sweeps", id]);
+        Assert.True(shown == 0, shownErr);
+        Assert.Contains($"sweep {id}: Succeeded", table, StringComparison.Ordinal);
+        Assert.Contains($"sweep best trial={best.GetProperty("number").GetInt32()} accuracy=", table, StringComparison.Ordinal);
+
         // A curve has a point per evaluated epoch: a trial that went through every rung has all 12, a stopped one fewer.
         Assert.Contains(trials, t => t.GetProperty("curve").GetArrayLength() == 12);
         Assert.All(trials.Where(t => t.GetProperty("stoppedEarly").GetBoolean()), t => Assert.InRange(t.GetProperty("curve").GetArrayLength(), 1, 11));
