@@ -92,6 +92,16 @@ internal static class DetectionBenchmark
             var perStep = watch.Elapsed.TotalSeconds / steps;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"detection step_seconds={perStep:F3} batch={recipe.BatchSize} epoch_minutes={perStep * trainer.StepsPerEpoch / 60:F2} steps_per_epoch={trainer.StepsPerEpoch} load={MachineLoad.Average()}"));
+            // torchvision's FCOS of the same shape, batch and input, on random images with the set's boxes per image.
+            var d = recipe.Detection;
+            var peer = PeerProcess.RunPython("fcos_bench.py", "step_seconds", get_num_threads(), recipe.Model.Name,
+                d.FpnChannels.ToString(CultureInfo.InvariantCulture), d.HeadConvs.ToString(CultureInfo.InvariantCulture),
+                trainer.Classes.Count.ToString(CultureInfo.InvariantCulture), recipe.BatchSize.ToString(CultureInfo.InvariantCulture),
+                height.ToString(CultureInfo.InvariantCulture), width.ToString(CultureInfo.InvariantCulture),
+                ((double)train.BoxCount / train.Count).ToString("F2", CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture),
+                get_num_threads().ToString(CultureInfo.InvariantCulture));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"detection ours_step_seconds={perStep:F3} torchvision_step_seconds={peer:F3} ratio={perStep / peer:F3} load={MachineLoad.Average()}"));
             return 0;
         }
 
