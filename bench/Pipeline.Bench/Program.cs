@@ -3,6 +3,8 @@ using Pipeline.Vision;
 
 // Benchmarks run on the allocator the services run on (re-executes under jemalloc where installed).
 NativeAllocator.Use();
+// A ddp-worker takes the thread count it is given.
+TorchThreads.Apply();
 
 // Each benchmark runs our code and its named peer side by side and ends with its figures as key=value lines.
 var benchmarks = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal)

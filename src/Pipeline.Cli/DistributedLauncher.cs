@@ -96,7 +96,7 @@ public sealed partial class DistributedLauncher(IReadOnlyList<string> arguments,
         env[DistributedSettings.WorldSizeVariable] = processes.ToString(CultureInfo.InvariantCulture);
         env[DistributedSettings.MasterAddrVariable] = "127.0.0.1";
         env[DistributedSettings.MasterPortVariable] = port.ToString(CultureInfo.InvariantCulture);
-        env["PIPELINE_TORCH_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        env[Pipeline.Vision.TorchThreads.Variable] = threads.ToString(CultureInfo.InvariantCulture);
         env[OutputVariable] = Path.GetFullPath(output);
         env[LauncherPidVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         var process = new Process { StartInfo = psi };

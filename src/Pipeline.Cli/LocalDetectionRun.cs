@@ -54,7 +54,7 @@ public sealed class LocalDetectionRun(LocalTrainingOptions options, TextWriter s
         };
         using var trainer = new DetectionTrainer(recipe, train, validation, trainerOptions);
         LocalRunFolder.ResumeIfAsked(trainer, options, primary ? stderr : null);
-        var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each)";
+        var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each, {TorchSharp.torch.get_num_threads()} intra-op threads each)";
         if (primary)
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"training FCOS ({recipe.Model.Name}) on {train.Count} images with {train.BoxCount} boxes at {height}x{width} ({validation.Count} for validation), {trainer.TotalSteps} steps{ranks}, run folder {options.Output}"));

@@ -50,7 +50,7 @@ public sealed class LocalTrainingRun(LocalTrainingOptions options, TextWriter st
         var trainerOptions = new TrainerOptions { OutputDirectory = options.Output, Sinks = sinks, Parallel = (IDataParallel?)parallel ?? SingleProcess.Instance };
         using var trainer = new Trainer(recipe, train, validation, trainerOptions);
         LocalRunFolder.ResumeIfAsked(trainer, options, primary ? stderr : null);
-        var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each)";
+        var ranks = parallel is null ? "" : $" on {parallel.WorldSize} ranks (batch {recipe.BatchSize / parallel.WorldSize} each, {torch.get_num_threads()} intra-op threads each)";
         if (primary) stderr.WriteLine($"training {recipe.Model.Name} on {train.Count} images ({validation.Count} for validation), {trainer.TotalSteps} steps{ranks}, run folder {options.Output}");
 
         var summary = interactive ? FitWithProgressBar(trainer, sinks, cancellation) : trainer.Fit(cancellation);

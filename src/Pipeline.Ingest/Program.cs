@@ -4,6 +4,7 @@ using Pipeline.Ingest;
 using Pipeline.Ingest.Api;
 using Pipeline.Ingest.Consumers;
 using Pipeline.Ingest.Registry;
+using Pipeline.Ingest.Sweeps;
 using Pipeline.ServiceDefaults;
 using Pipeline.ServiceDefaults.Messaging;
 using Pipeline.ServiceDefaults.Security;
@@ -16,6 +17,7 @@ builder.AddPipelineBus(bus =>
 {
     bus.AddConsumer<SubmitDatasetConsumer>().Endpoint(e => e.Name = "ingest");
     bus.AddConsumer<JobEventsConsumer>().Endpoint(e => e.Name = "job-registry");
+    bus.AddConsumer<SweepCoordinator>().Endpoint(e => e.Name = "sweeps");
 });
 
 // The registry: SQLite in the service's data folder (PIPELINE_DATA_DIR, set by the AppHost) so jobs survive restarts.
@@ -24,6 +26,9 @@ Directory.CreateDirectory(dataDir);
 builder.Services.AddDbContextFactory<JobRegistryDbContext>(options => options.UseSqlite($"Data Source={Path.Combine(dataDir, "jobs.db")}"));
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<JobRegistry>();
+builder.Services.AddDbContextFactory<SweepRegistryDbContext>(options => options.UseSqlite($"Data Source={Path.Combine(dataDir, "sweeps.db")}"));
+builder.Services.AddSingleton<SweepRegistry>();
+builder.Services.AddHostedService<SweepResumer>();
 builder.Services.AddSingleton(DatasetRoots.FromConfiguration(builder.Configuration));
 builder.Services.AddSingleton<DatasetIngestor>();
 builder.Services.AddHostedService<UploadExpiry>();
@@ -52,9 +57,11 @@ builder.AddApiKey();
 
 var app = builder.Build();
 await app.Services.GetRequiredService<JobRegistry>().InitializeAsync(app.Lifetime.ApplicationStopping).ConfigureAwait(false);
+await app.Services.GetRequiredService<SweepRegistry>().InitializeAsync(app.Lifetime.ApplicationStopping).ConfigureAwait(false);
 app.UseApiKey();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
+app.MapSweepsApi();
 app.MapPredictProxy();
 app.MapUploadsApi(builder.Configuration.GetValue(UploadsApi.MaxBytesVariable, 8L << 30), builder.Configuration.GetValue(UploadsApi.QuotaVariable, 32L << 30));
 await app.RunAsync().ConfigureAwait(false);

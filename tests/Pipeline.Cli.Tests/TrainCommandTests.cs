@@ -81,7 +81,8 @@ public sealed class TrainCommandTests : IDisposable
         using var one = JsonDocument.Parse(single.Stdout.TrimEnd().Split('\n')[^1]);
         using var two = JsonDocument.Parse(lines[0]);
         Assert.Contains("launched 2 ranks", pair.Stderr, StringComparison.Ordinal);
-        Assert.Contains("on 2 ranks (batch 32 each)", pair.Stderr, StringComparison.Ordinal);
+        // Each rank takes its share of the cores (PIPELINE_TORCH_THREADS), not libtorch's default of all of them.
+        Assert.Contains($"on 2 ranks (batch 32 each, {Math.Max(1, Environment.ProcessorCount / 2)} intra-op threads each)", pair.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("[rank 1]", pair.Stderr, StringComparison.Ordinal);
         Assert.Equal(one.RootElement.GetProperty("steps").GetInt64(), two.RootElement.GetProperty("steps").GetInt64());
         Assert.Equal(4000, two.RootElement.GetProperty("test_images").GetInt64());

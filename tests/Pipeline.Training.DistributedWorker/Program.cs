@@ -20,6 +20,8 @@ using Pipeline.Training.Detection;
 // folder's train and val splits) as one rank of a ProcessGroupParallel; prints
 // key=value lines (rank 0 also "step=N" after each logged optimizer step); on a failure prints "error: <message>" on
 // stderr and exits with 3.
+// Each rank takes the thread count its launcher gives it (2 ranks on 2 cores: 1 each).
+TorchThreads.Apply();
 var split = Array.IndexOf(args, "--");
 var head = split < 0 ? args : args[..split];
 var overrides = split < 0 ? [] : args[(split + 1)..];

@@ -45,28 +45,10 @@ public static class JobsApi
         api.MapPost("/", async (SubmitRequest request, IPublishEndpoint bus, JobRegistry registry, DatasetRoots roots, IArtifactStore store,
             IConfiguration configuration, CancellationToken cancellationToken) =>
         {
-            string source;
-            if (request.Source is { Length: > 0 } given)
-            {
-                // Refused now: a source ingest cannot open would only fail the job after its retries.
-                if (!UploadsApi.IsUploadSource(given))
-                    return Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}<id>/<name>, as POST /api/uploads returns it)", statusCode: 400);
-                if (await store.GetPropertiesAsync(UploadsApi.Container, given[UploadsApi.SourcePrefix.Length..], cancellationToken).ConfigureAwait(false) is null)
-                    return Results.Problem($"source '{given}': no such upload (upload the archive with POST /api/uploads first; an upload is deleted once a job has ingested it, or after a day unused)", statusCode: 400);
-                source = given;
-            }
-            else if (string.IsNullOrWhiteSpace(request.Path))
-                return Results.Problem("give 'source' (an upload, as POST /api/uploads returns it) or 'path' (a folder or archive under the service's dataset folders)", statusCode: 400);
-            else if (roots.Refusal(request.Path) is { } refusal)
-                return Results.Problem(refusal, statusCode: 400);
-            else source = "path:" + request.Path;
+            var (source, problem) = await CheckSourceAsync(request.Path, request.Source, roots, store, cancellationToken).ConfigureAwait(false);
+            if (problem is not null) return problem;
             var trainers = request.Trainers ?? 1;
-            if (trainers is < 1 or > MaxTrainers) return Results.Problem($"trainers must be between 1 and {MaxTrainers}, got {trainers}", statusCode: 400);
-            // A group larger than the trainer replicas can never form: its leader would wait for members that do not exist.
-            if (configuration.GetValue<int?>(TrainerReplicasVariable) is { } replicas && trainers > replicas)
-                return Results.Problem($"trainers {trainers} is more than the {replicas} trainer replicas this system runs (at most {replicas})", statusCode: 400);
-            if (request.Format is { } format && !DatasetLoader.Formats.Any(f => f.Name.Equals(format, StringComparison.OrdinalIgnoreCase)))
-                return Results.Problem($"format '{format}' is unknown (known: {string.Join(", ", DatasetLoader.Formats.Select(f => f.Name))}, or leave it out to recognise it)", statusCode: 400);
+            if ((CheckTrainers(trainers, configuration) ?? CheckFormat(request.Format)) is { } refused) return refused;
             var task = request.Task ?? SubmitDataset.AutoTask;
             if (task is not ("classify" or "detect" or SubmitDataset.AutoTask))
                 return Results.Problem($"task '{task}' is unknown (known: classify, detect, {SubmitDataset.AutoTask})", statusCode: 400);
@@ -81,7 +63,7 @@ public static class JobsApi
             {
                 return Results.Problem(e.Message, statusCode: 400);
             }
-            var submission = new SubmitDataset(Guid.NewGuid(), source, task, request.Format, request.RecipeYaml, trainers, DateTimeOffset.UtcNow);
+            var submission = new SubmitDataset(Guid.NewGuid(), source!, task, request.Format, request.RecipeYaml, trainers, DateTimeOffset.UtcNow);
             var job = await registry.CreateAsync(submission, cancellationToken).ConfigureAwait(false);
             await bus.Publish(submission, cancellationToken).ConfigureAwait(false);
             return Results.Accepted($"/api/jobs/{job.Id}", View(job));
@@ -104,10 +86,7 @@ public static class JobsApi
             var job = await registry.GetAsync(id, withHistory: false, cancellationToken).ConfigureAwait(false);
             if (job is null) return NoSuchJob(id);
             if (job.State.IsTerminal()) return Results.Conflict(new { error = $"job {id} is already {job.State}" });
-            await artifacts.MarkCancelledAsync(id, "cancelled by the user", cancellationToken).ConfigureAwait(false);
-            await bus.Publish(new CancelJob(id, "cancelled by the user"), cancellationToken).ConfigureAwait(false);
-            var change = await registry.TransitionAsync(id, JobState.Cancelled, "cancelled by the user", null, cancellationToken).ConfigureAwait(false);
-            if (change is not null) await bus.Publish(change, cancellationToken).ConfigureAwait(false);
+            await CancelAsync(id, "cancelled by the user", registry, bus, artifacts, cancellationToken).ConfigureAwait(false);
             return Results.Accepted($"/api/jobs/{id}");
         });
 
@@ -136,6 +115,57 @@ public static class JobsApi
             return Results.Stream(content, properties.ContentType ?? "application/octet-stream", Path.GetFileName(name), properties.LastModified);
         });
     }
+
+    /// <summary>Cancels a job: marked in the store first (so no stage starts it again), then the trainers are told and the
+    /// registry records it.</summary>
+    public static async Task CancelAsync(Guid id, string reason, JobRegistry registry, IPublishEndpoint bus, JobArtifacts artifacts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(artifacts);
+        await artifacts.MarkCancelledAsync(id, reason, cancellationToken).ConfigureAwait(false);
+        await bus.Publish(new CancelJob(id, reason), cancellationToken).ConfigureAwait(false);
+        var change = await registry.TransitionAsync(id, JobState.Cancelled, reason, null, cancellationToken).ConfigureAwait(false);
+        if (change is not null) await bus.Publish(change, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The source a submission names (<c>path:</c> a dataset under the service's dataset folders, or an upload
+    /// that exists), or the problem to answer with. Refused now: a source ingest cannot open would only fail the job after
+    /// its retries.</summary>
+    public static async Task<(string? Source, IResult? Problem)> CheckSourceAsync(string? path, string? upload, DatasetRoots roots, IArtifactStore store,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(roots);
+        ArgumentNullException.ThrowIfNull(store);
+        if (upload is { Length: > 0 } given)
+        {
+            if (!UploadsApi.IsUploadSource(given))
+                return (null, Results.Problem($"source '{given}' is not an upload (expected {UploadsApi.SourcePrefix}<id>/<name>, as POST /api/uploads returns it)", statusCode: 400));
+            if (await store.GetPropertiesAsync(UploadsApi.Container, given[UploadsApi.SourcePrefix.Length..], cancellationToken).ConfigureAwait(false) is null)
+                return (null, Results.Problem($"source '{given}': no such upload (upload the archive with POST /api/uploads first; an upload is deleted once a job has ingested it, or after a day unused)", statusCode: 400));
+            return (given, null);
+        }
+        if (string.IsNullOrWhiteSpace(path))
+            return (null, Results.Problem("give 'source' (an upload, as POST /api/uploads returns it) or 'path' (a folder or archive under the service's dataset folders)", statusCode: 400));
+        if (roots.Refusal(path) is { } refusal) return (null, Results.Problem(refusal, statusCode: 400));
+        return ("path:" + path, null);
+    }
+
+    /// <summary>The problem with a group of <paramref name="trainers"/>, or null.</summary>
+    public static IResult? CheckTrainers(int trainers, IConfiguration configuration)
+    {
+        if (trainers is < 1 or > MaxTrainers) return Results.Problem($"trainers must be between 1 and {MaxTrainers}, got {trainers}", statusCode: 400);
+        // A group larger than the trainer replicas can never form: its leader would wait for members that do not exist.
+        if (configuration.GetValue<int?>(TrainerReplicasVariable) is { } replicas && trainers > replicas)
+            return Results.Problem($"trainers {trainers} is more than the {replicas} trainer replicas this system runs (at most {replicas})", statusCode: 400);
+        return null;
+    }
+
+    /// <summary>The problem with a named dataset format, or null (none named: ingest recognises it).</summary>
+    public static IResult? CheckFormat(string? format) =>
+        format is not null && !DatasetLoader.Formats.Any(f => f.Name.Equals(format, StringComparison.OrdinalIgnoreCase))
+            ? Results.Problem($"format '{format}' is unknown (known: {string.Join(", ", DatasetLoader.Formats.Select(f => f.Name))}, or leave it out to recognise it)", statusCode: 400)
+            : null;
 
     private static IResult NoSuchJob(Guid id) => Results.Problem($"job {id} does not exist", statusCode: 404);
 

@@ -35,7 +35,7 @@ public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor 
             // A dataset that was read but refused still tells what task the job was (one left to the dataset's format).
             await Announce(context, await registry.TransitionAsync(job.Id, JobState.Failed, e.Message, e.Task is { } task ? j => j.Task = task : null,
                 context.CancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
-            await UploadsApi.DeleteAsync(store, submission.Source, context.CancellationToken).ConfigureAwait(false);
+            await DeleteUploadUnlessNeededAsync(submission, context.CancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -43,7 +43,15 @@ public sealed class SubmitDatasetConsumer(JobRegistry registry, DatasetIngestor 
         await registry.TransitionAsync(job.Id, JobState.Ingested, null, j => (j.DatasetId, j.Task) = (ingested.DatasetId, ingested.Task), context.CancellationToken).ConfigureAwait(false);
         await context.Publish(ingested, context.CancellationToken).ConfigureAwait(false);
         // Only now, with the raw copy stored and the job past Ingesting, is the upload it came from no longer needed.
-        await UploadsApi.DeleteAsync(store, submission.Source, context.CancellationToken).ConfigureAwait(false);
+        await DeleteUploadUnlessNeededAsync(submission, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    // The trials of a sweep share one upload: it goes once no other job still waits to ingest it.
+    private async Task DeleteUploadUnlessNeededAsync(SubmitDataset submission, CancellationToken cancellationToken)
+    {
+        if (!UploadsApi.IsUploadSource(submission.Source) || await registry.AwaitsSourceAsync(submission.Source, submission.JobId, cancellationToken).ConfigureAwait(false))
+            return;
+        await UploadsApi.DeleteAsync(store, submission.Source, cancellationToken).ConfigureAwait(false);
     }
 
     internal static Task Announce(IPublishEndpoint bus, JobStatusChanged? change) => change is null ? Task.CompletedTask : bus.Publish(change);

@@ -11,7 +11,7 @@ namespace Pipeline.Ingest.Registry;
 public sealed class JobRegistry(IDbContextFactory<JobRegistryDbContext> contexts, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly SemaphoreSlim writer = new(1, 1);
+    private readonly SerialWriter<JobRegistryDbContext> writer = new(contexts);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -31,6 +31,14 @@ public sealed class JobRegistry(IDbContextFactory<JobRegistryDbContext> contexts
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         return await db.Jobs.AsNoTracking().OrderByDescending(j => j.CreatedAt).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether a job other than <paramref name="except"/> has yet to ingest <paramref name="source"/>.</summary>
+    public async Task<bool> AwaitsSourceAsync(string source, Guid except, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Jobs.AnyAsync(j => j.Id != except && j.Source == source && (j.State == JobState.Submitted || j.State == JobState.Ingesting),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Creates the job unless it exists (a redelivered submission); returns the stored record.</summary>
@@ -126,17 +134,5 @@ public sealed class JobRegistry(IDbContextFactory<JobRegistryDbContext> contexts
     private static JobEventRecord Event(Guid id, DateTime at, string kind, object payload) =>
         new() { JobId = id, At = at, Kind = kind, PayloadJson = JsonSerializer.Serialize(payload, Json) };
 
-    private async Task<T> WriteAsync<T>(Func<JobRegistryDbContext, Task<T>> write, CancellationToken cancellationToken)
-    {
-        await writer.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-            return await write(db).ConfigureAwait(false);
-        }
-        finally
-        {
-            writer.Release();
-        }
-    }
+    private Task<T> WriteAsync<T>(Func<JobRegistryDbContext, Task<T>> write, CancellationToken cancellationToken) => writer.WriteAsync(write, cancellationToken);
 }

@@ -18,6 +18,13 @@ public static class Asha
     /// trials had at the same rung.</summary>
     public static AshaDecision? Judge(AshaSettings settings, SweepPlan plan, int epochs, int epoch, double value, IEnumerable<double> recorded)
     {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Judge(settings, plan.Ranking, epochs, epoch, value, recorded);
+    }
+
+    /// <inheritdoc cref="Judge(AshaSettings, SweepPlan, int, int, double, IEnumerable{double})"/>
+    public static AshaDecision? Judge(AshaSettings settings, SweepRanking plan, int epochs, int epoch, double value, IEnumerable<double> recorded)
+    {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(recorded);

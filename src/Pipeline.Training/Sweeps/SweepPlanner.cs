@@ -12,11 +12,20 @@ public sealed record SweepTrialPlan(int Number, IReadOnlyDictionary<string, Json
     public string Describe() => SweepPlanner.Describe(Values);
 }
 
-/// <summary>A sweep ready to run: what it ranks trials by, and every trial's recipe (each one checked).</summary>
-public sealed record SweepPlan(SweepSpec Spec, string Task, string Metric, MetricMode Mode, IReadOnlyList<SweepTrialPlan> Trials)
+/// <summary>What trials are ranked by: a validation metric, and whether more or less is better.</summary>
+public sealed record SweepRanking(string Metric, MetricMode Mode)
 {
     /// <summary>Whether <paramref name="a"/> is a better metric value than <paramref name="b"/> (NaN is never better).</summary>
     public bool Better(double a, double b) => !double.IsNaN(a) && (double.IsNaN(b) || (Mode == MetricMode.Max ? a > b : a < b));
+}
+
+/// <summary>A sweep ready to run: what it ranks trials by, and every trial's recipe (each one checked).</summary>
+public sealed record SweepPlan(SweepSpec Spec, string Task, string Metric, MetricMode Mode, IReadOnlyList<SweepTrialPlan> Trials)
+{
+    public SweepRanking Ranking => new(Metric, Mode);
+
+    /// <summary>Whether <paramref name="a"/> is a better metric value than <paramref name="b"/> (NaN is never better).</summary>
+    public bool Better(double a, double b) => Ranking.Better(a, b);
 }
 
 /// <summary>
