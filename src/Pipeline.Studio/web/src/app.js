@@ -573,7 +573,7 @@ function trialsTable(detail) {
         h("td", { class: "num" }, t.bestValue != null ? fmt(t.bestValue) : "–", t.bestEpoch ? h("span", { class: "muted" }, ` @${t.bestEpoch}`) : null),
         anyTest ? h("td", { class: "num" }, t.test ? fmt(testValue(t)) : "–") : null,
         sweep.asha ? h("td", { class: "asha" }, t.stoppedEarly
-          ? h("span", { class: "stopped-by-asha", title: t.stopReason ?? "" }, `stopped after epoch ${t.epochsDone}`, h("div", { class: "reason" }, t.stopReason ?? ""))
+          ? h("span", { class: "stopped-by-asha", title: t.stopReason ?? "" }, "stopped", h("div", { class: "reason" }, t.stopReason ?? ""))
           : "") : null);
     })));
 }
