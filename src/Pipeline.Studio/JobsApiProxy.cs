@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace Pipeline.Studio;
 
-/// <summary>The ingest service's jobs API, called server-side with the API key: the browser only ever holds the
+/// <summary>The ingest service's jobs and sweeps API, called server-side with the API key: the browser only ever holds the
 /// studio's token. Requests pass through as they are (an upload streams, however long it takes); answers pass back
 /// with their status and body, an error's body with the key blanked out.</summary>
 public sealed class JobsApiProxy(StudioSettings settings, IHttpClientFactory clients)
@@ -34,8 +34,13 @@ public sealed class JobsApiProxy(StudioSettings settings, IHttpClientFactory cli
         routes.MapGet("/api/jobs/{id:guid}/artifacts", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}/artifacts"));
         routes.MapGet("/api/jobs/{id:guid}/artifacts/{**name}", (HttpContext c, Guid id, string name) =>
             ProxyAsync(c, HttpMethod.Get, $"api/jobs/{id}/artifacts/{string.Join('/', name.Split('/').Select(Uri.EscapeDataString))}"));
+        routes.MapGet("/api/sweeps", (HttpContext c) => ProxyAsync(c, HttpMethod.Get, "api/sweeps"));
+        routes.MapPost("/api/sweeps", (HttpContext c) => ProxyAsync(c, HttpMethod.Post, "api/sweeps"));
+        routes.MapGet("/api/sweeps/{id:guid}", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Get, $"api/sweeps/{id}"));
+        routes.MapPost("/api/sweeps/{id:guid}/cancel", (HttpContext c, Guid id) => ProxyAsync(c, HttpMethod.Post, $"api/sweeps/{id}/cancel"));
         routes.MapGet("/api/events", EventsAsync);
-        routes.MapGet("/api/jobs/{id:guid}/events", JobEventsAsync);
+        routes.MapGet("/api/jobs/{id:guid}/events", (HttpContext c, Guid id) => DetailEventsAsync(c, $"api/jobs/{id}", "job"));
+        routes.MapGet("/api/sweeps/{id:guid}/events", (HttpContext c, Guid id) => DetailEventsAsync(c, $"api/sweeps/{id}", "sweep"));
     }
 
     private HttpRequestMessage Request(HttpMethod method, Uri baseUri, string pathAndQuery)
@@ -226,8 +231,9 @@ public sealed class JobsApiProxy(StudioSettings settings, IHttpClientFactory cli
         }
     }
 
-    /// <summary>One job's detail (state, events, metrics history) each time it changes.</summary>
-    private async Task JobEventsAsync(HttpContext context, Guid id)
+    /// <summary>One job's detail (state, events, metrics history) or one sweep's (its trials and their curves), sent as
+    /// a <paramref name="kind"/> event each time it changes.</summary>
+    private async Task DetailEventsAsync(HttpContext context, string path, string kind)
     {
         if (settings.JobsApi is null)
         {
@@ -241,10 +247,10 @@ public sealed class JobsApiProxy(StudioSettings settings, IHttpClientFactory cli
         {
             while (true)
             {
-                if (await GetAsync($"api/jobs/{id}", stop.Token).ConfigureAwait(false) is { } detail && detail != last)
+                if (await GetAsync(path, stop.Token).ConfigureAwait(false) is { } detail && detail != last)
                 {
                     last = detail;
-                    await SendAsync(context, "job", detail, stop.Token).ConfigureAwait(false);
+                    await SendAsync(context, kind, detail, stop.Token).ConfigureAwait(false);
                 }
                 await Task.Delay(TimeSpan.FromSeconds(1.5), stop.Token).ConfigureAwait(false);
             }

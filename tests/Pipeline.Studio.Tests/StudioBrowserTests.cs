@@ -123,7 +123,7 @@ public sealed class StudioBrowserTests
     }
 
     /// <summary>An ImageFolder archive of two classes anyone tells apart (reddish and bluish 16 x 16 noise), 24 images each.</summary>
-    private static string ColoursZip()
+    internal static string ColoursZip()
     {
         var path = Path.Combine(Screenshots, "colours.zip");
         File.Delete(path);

@@ -33,6 +33,7 @@ function errorText(status, body) {
   try {
     const p = JSON.parse(body);
     if (p.detail || p.title) return `${status}: ${p.detail ?? p.title}`;
+    if (typeof p.error === "string") return `${status}: ${p.error}`;
   } catch { /* not JSON */ }
   return `${status}: ${body.slice(0, 400)}`;
 }
@@ -286,6 +287,347 @@ function jobPage(id) {
   onCleanup(() => es.close());
 }
 
+// --- Sweeps ------------------------------------------------------------------------------------------
+
+// A searched value as the trials table shows it: numbers to 4 digits, words as they are.
+function valueText(v) {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "number") return fmt(v, 4);
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}
+
+const describeValues = (keys, values) => keys.map((k) => `${k}=${valueText(values[k])}`).join("  ");
+const metricLabel = (s) => `${s.metric} (${s.mode === "min" ? "lower" : "higher"} is better)`;
+const searchLabel = (s) => `${s.search}${s.asha ? " + ASHA" : ""}`;
+// One colour per trial, far apart for neighbours (golden-angle hues), the same in the chart and the table.
+const trialColor = (number) => `hsl(${Math.round((number * 137.508) % 360)} 62% 42%)`;
+
+function cancelSweep(id, button) {
+  button.disabled = true;
+  api(`/api/sweeps/${id}/cancel`, { method: "POST" }).catch((e) => { alert(e.message ?? e); button.disabled = false; });
+}
+
+function sweepsPage() {
+  if (!state.config?.jobs) {
+    main.replaceChildren(h("h1", {}, "Sweeps"), h("p", { class: "muted" }, "The studio has no jobs API to call (services:ingest:http:0 is not set)."));
+    return;
+  }
+  const tbody = h("tbody");
+  const failure = h("div", { class: "error" });
+  main.replaceChildren(h("h1", {}, "Sweeps"),
+    h("p", { class: "muted" }, "Hyper-parameter sweeps: each trial is a job; the best trial's job holds the sweep's model. Start one from Submit with a sweep file."),
+    failure,
+    h("table", { id: "sweeps" },
+      h("thead", {}, h("tr", {}, ["Sweep", "State", "Task", "Dataset", "Metric", "Search", "Trials done", "Stopped by ASHA", "Best", "Updated"]
+        .map((t, i) => h("th", { class: i >= 6 && i <= 8 ? "num" : "" }, t)))),
+      tbody));
+  const render = (sweeps) => {
+    if (sweeps.length === 0) {
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No sweeps yet: submit one with a sweep file.")));
+      return;
+    }
+    tbody.replaceChildren(...sweeps.map((s) =>
+      h("tr", { class: "clickable", "data-sweep": s.id, onclick: () => (location.hash = `#/sweeps/${s.id}`) },
+        h("td", {}, h("a", { href: `#/sweeps/${s.id}` }, s.id.slice(0, 8))),
+        h("td", {}, stateBadge(s.state)),
+        h("td", {}, s.task),
+        h("td", { class: "muted" }, s.source),
+        h("td", {}, `${s.metric} (${s.mode})`),
+        h("td", {}, searchLabel(s)),
+        h("td", { class: "num" }, `${s.finished} / ${s.trials}`,
+          h("div", { class: "progress" }, h("div", { style: `width:${s.trials ? (100 * s.finished) / s.trials : 0}%` }))),
+        h("td", { class: "num" }, s.asha ? s.stoppedEarly : "–"),
+        h("td", { class: "num" }, s.bestValue != null ? h("span", {}, fmt(s.bestValue), h("span", { class: "muted" }, ` #${s.bestTrial}`)) : "–"),
+        h("td", {}, when(s.updatedAt)))));
+  };
+  const load = async () => {
+    try {
+      render(await api("/api/sweeps"));
+      failure.textContent = "";
+    } catch (e) {
+      failure.textContent = String(e.message ?? e);
+    }
+  };
+  load();
+  const timer = setInterval(load, 3000);
+  onCleanup(() => clearInterval(timer));
+}
+
+// The validation metric against epoch, a line per trial: a trial ASHA stopped ends early (and is dashed) on an
+// x axis as long as the longest trial's plan, the best trial drawn thickest.
+function sweepCurves() {
+  const holder = h("div");
+  const empty = h("div", { class: "muted" }, "no epoch validated yet");
+  const heading = h("h2", {}, "Validation metric per epoch");
+  const box = h("div", { class: "card", id: "sweep-curves" }, heading, holder, empty);
+  let plot = null, key = "";
+  const range = { start: 1, end: 2 };
+  return {
+    el: box,
+    update(detail) {
+      const { sweep, trials } = detail;
+      heading.textContent = `Validation ${sweep.metric} per epoch, one line per trial`;
+      const xs = [...new Set(trials.flatMap((t) => t.curve.map((p) => p.epoch)))].sort((a, b) => a - b);
+      const points = trials.reduce((n, t) => n + t.curve.length, 0);
+      box.dataset.points = String(points);
+      box.dataset.lines = String(trials.filter((t) => t.curve.length > 0).length);
+      if (points === 0) return;
+      empty.remove();
+      const data = [xs, ...trials.map((t) => {
+        const byEpoch = new Map(t.curve.map((p) => [p.epoch, p.value]));
+        return xs.map((x) => byEpoch.get(x) ?? null);
+      })];
+      const planned = Math.max(...trials.map((t) => t.epochs), xs[xs.length - 1]);
+      range.start = Math.min(1, xs[0]);
+      range.end = Math.max(planned, range.start + 1);
+      const styleKey = `${planned}|${sweep.bestTrial}|` + trials.map((t) => `${t.number}${t.stoppedEarly ? "s" : ""}`).join(",");
+      if (!plot || styleKey !== key) {
+        plot?.destroy();
+        key = styleKey;
+        plot = new uPlot({
+          width: Math.max(320, holder.clientWidth || 560), height: 280,
+          legend: { show: trials.length <= 16 },
+          scales: { x: { time: false, range: () => [range.start, range.end] } },
+          axes: [{ label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100] }, { label: sweep.metric, size: 60 }],
+          series: [{ label: "epoch" }, ...trials.map((t) => {
+            const best = t.number === sweep.bestTrial;
+            return {
+              label: `#${t.number}${best ? " best" : ""}${t.stoppedEarly ? " stopped" : ""}`,
+              stroke: trialColor(t.number),
+              width: best ? 3.5 : 1.5,
+              dash: t.stoppedEarly ? [6, 4] : undefined,
+              points: { show: xs.length < 40, size: best ? 7 : 5 },
+            };
+          })],
+        }, data, holder);
+      } else {
+        plot.setData(data);
+      }
+    },
+    destroy() { plot?.destroy(); },
+  };
+}
+
+// --- the scatter picture: one small SVG per searched key, the trial's best validation value against the key's value.
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// Round steps (1, 2 or 5 times a power of ten) covering [min, max] in about `count` ticks.
+function linearTicks(min, max, count = 5) {
+  const span = max - min;
+  let step = 10 ** Math.floor(Math.log10(span / count));
+  const err = (count / span) * step;
+  if (err <= 0.15) step *= 10;
+  else if (err <= 0.35) step *= 5;
+  else if (err <= 0.75) step *= 2;
+  const ticks = [];
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+// Powers of ten inside [min, max]; with fewer than three, their 2 and 5 multiples too.
+function logTicks(min, max) {
+  const ticks = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    for (const m of [1, 2, 5]) ticks.push(Number((m * 10 ** e).toPrecision(12)));
+  }
+  const inside = ticks.filter((t) => t >= min * (1 - 1e-9) && t <= max * (1 + 1e-9));
+  const decades = inside.filter((t) => Number(t.toExponential().split("e")[0]) === 1);
+  return decades.length >= 3 ? decades : inside;
+}
+
+// A numeric axis over the values given: linear, or logarithmic when they are all positive and span more than two decades.
+function numericScale(values, from, to) {
+  let min = Math.min(...values), max = Math.max(...values);
+  const log = min > 0 && max / min > 100;
+  if (log) {
+    const [a, b] = [Math.log10(min), Math.log10(max)];
+    const pad = (b - a) * 0.06;
+    const lo = a - pad, hi = b + pad;
+    return { log, ticks: logTicks(10 ** lo, 10 ** hi), at: (v) => from + ((Math.log10(v) - lo) / (hi - lo)) * (to - from) };
+  }
+  if (min === max) {
+    const d = Math.abs(min) * 0.1 || 1;
+    min -= d;
+    max += d;
+  } else {
+    const pad = (max - min) * 0.06;
+    min -= pad;
+    max += pad;
+  }
+  return { log, ticks: linearTicks(min, max), at: (v) => from + ((v - min) / (max - min)) * (to - from) };
+}
+
+const tickText = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(0) : String(Number(v.toPrecision(3))));
+
+function scatterPanel(detail, key) {
+  const { sweep, trials } = detail;
+  const W = 320, H = 230, L = 56, R = 14, T = 12, B = 42;
+  const shown = trials.filter((t) => typeof t.bestValue === "number" && isFinite(t.bestValue) && t.values[key] !== undefined);
+  const numeric = shown.every((t) => typeof t.values[key] === "number");
+  const ys = numericScale(shown.map((t) => t.bestValue), H - B, T);
+  let xAt, xTicks, xLog = false;
+  if (numeric) {
+    const xs = numericScale(shown.map((t) => t.values[key]), L, W - R);
+    xAt = (v) => xs.at(v);
+    xLog = xs.log;
+    xTicks = xs.ticks.map((v) => [xs.at(v), tickText(v)]);
+  } else {
+    // Choices of words (or lists): one column per choice, in the order the trials first took them.
+    const categories = [...new Set(trials.map((t) => JSON.stringify(t.values[key] ?? null)))];
+    const slot = (W - L - R) / categories.length;
+    xAt = (v) => L + slot * (categories.indexOf(JSON.stringify(v ?? null)) + 0.5);
+    xTicks = categories.map((c) => [xAt(JSON.parse(c)), valueText(JSON.parse(c))]);
+  }
+  const plot = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "scatter", "data-key": key, "data-points": shown.length, "data-log": xLog });
+  // Grid and axes.
+  for (const v of ys.ticks) {
+    const y = ys.at(v);
+    plot.append(svg("line", { x1: L, x2: W - R, y1: y, y2: y, class: "grid" }),
+      svg("text", { x: L - 6, y: y + 4, "text-anchor": "end", class: "tick" }, tickText(v)));
+  }
+  for (const [x, text] of xTicks) {
+    plot.append(svg("line", { x1: x, x2: x, y1: T, y2: H - B, class: "grid" }),
+      svg("text", { x, y: H - B + 15, "text-anchor": "middle", class: "tick" }, text));
+  }
+  plot.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }),
+    svg("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }),
+    svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle", class: "label" }, `${key}${xLog ? " (log)" : ""}`),
+    svg("text", { x: 12, y: (T + H - B) / 2, "text-anchor": "middle", class: "label", transform: `rotate(-90 12 ${(T + H - B) / 2})` }, `best val ${sweep.metric}`));
+  // The best trial last, so nothing covers it.
+  const ordered = [...shown].sort((a, b) => (a.number === sweep.bestTrial) - (b.number === sweep.bestTrial));
+  for (const t of ordered) {
+    const best = t.number === sweep.bestTrial;
+    const x = xAt(t.values[key]), y = ys.at(t.bestValue);
+    const title = svg("title", {}, `trial #${t.number}${best ? " (best)" : ""}: ${describeValues(detail.keys, t.values)} → ${sweep.metric} ${fmt(t.bestValue)}` +
+      (t.stoppedEarly ? ` — stopped by ASHA after ${t.epochsDone} of ${t.epochs} epochs` : ""));
+    const go = () => (location.hash = `#/jobs/${t.jobId}`);
+    plot.append(best
+      ? svg("g", { class: "point best", "data-trial": t.number, onclick: go },
+          svg("circle", { cx: x, cy: y, r: 9, class: "ring" }), svg("circle", { cx: x, cy: y, r: 5 }), title)
+      : svg("circle", { cx: x, cy: y, r: 4.5, class: `point${t.stoppedEarly ? " stopped" : ""}`, "data-trial": t.number, onclick: go }, title));
+  }
+  return h("figure", { class: "scatter-panel" }, plot);
+}
+
+function scatterPicture(detail) {
+  const shown = detail.trials.filter((t) => typeof t.bestValue === "number" && isFinite(t.bestValue));
+  return h("div", { class: "card", id: "sweep-scatter", "data-points": shown.length },
+    h("h2", {}, `Best validation ${detail.sweep.metric} against each searched key`),
+    shown.length === 0 ? h("div", { class: "muted" }, "no trial validated yet") : [
+      h("div", { class: "muted" }, "one dot per trial; ", h("span", { class: "legend-best" }, "◉ best trial"), ", hollow: stopped by ASHA; log axis where a key's values span more than two decades"),
+      h("div", { class: "scatter-grid" }, detail.keys.map((k) => scatterPanel(detail, k))),
+    ]);
+}
+
+function bestTrialBlock(detail) {
+  const best = detail.best, sweep = detail.sweep;
+  if (!best) {
+    return h("div", { class: "card", id: "best-trial" }, h("h2", {}, "Best trial"),
+      h("div", { class: "muted" }, terminal(sweep.state) ? "no trial reported a validation value" : "none yet: no trial has validated an epoch"));
+  }
+  const trial = detail.trials.find((t) => t.number === best.number);
+  return h("div", { class: "card best", id: "best-trial", "data-trial": best.number, "data-job": best.jobId },
+    h("h2", {}, `Best trial: #${best.number}${terminal(sweep.state) ? " — the sweep's result" : " so far"}`),
+    h("dl", { class: "kv" },
+      h("dt", {}, `Validation ${sweep.metric}`), h("dd", { class: "best-value" }, fmt(best.value), trial?.bestEpoch ? h("span", { class: "muted" }, ` at epoch ${trial.bestEpoch}`) : null),
+      detail.keys.flatMap((k) => [h("dt", {}, k), h("dd", {}, valueText(best.values[k]))]),
+      trial?.test ? [h("dt", {}, "Test"), h("dd", {}, Object.entries(trial.test).map(([k, v]) => `${k} ${fmt(v)}`).join(", "))] : null,
+      h("dt", {}, "Model"), h("dd", {}, h("a", { href: `#/jobs/${best.jobId}`, id: "best-job" }, `job ${best.jobId.slice(0, 8)}`),
+        h("span", { class: "muted" }, " — its model and artifacts are the sweep's result"))),
+    h("details", {}, h("summary", {}, "Recipe"), h("pre", { class: "json" }, best.recipeJson)));
+}
+
+function trialsTable(detail) {
+  const { sweep, keys, trials } = detail;
+  const anyTest = trials.some((t) => t.test);
+  const testValue = (t) => t.test?.[sweep.metric] ?? t.test?.accuracy ?? t.test?.map50;
+  const head = ["#", ...keys, "State", "Epochs", `Best val ${sweep.metric}`, ...(anyTest ? ["Test"] : []), ...(sweep.asha ? ["ASHA"] : [])];
+  const numeric = (k) => trials.every((t) => typeof t.values[k] === "number" || t.values[k] == null);
+  return h("table", { id: "trials", class: "trials" },
+    h("thead", {}, h("tr", {}, head.map((t, i) => h("th", { class: i === 0 || (i <= keys.length && numeric(keys[i - 1])) ? "num" : "" }, t)))),
+    h("tbody", {}, trials.map((t) => {
+      const best = t.number === sweep.bestTrial;
+      return h("tr", { class: `clickable${best ? " best" : ""}${t.stoppedEarly ? " stopped" : ""}`, "data-trial": t.number, "data-job": t.jobId,
+        onclick: () => (location.hash = `#/jobs/${t.jobId}`) },
+        h("td", { class: "num" }, h("span", { class: "swatch", style: `background:${trialColor(t.number)}` }),
+          h("a", { href: `#/jobs/${t.jobId}` }, `#${t.number}`), best ? h("span", { class: "best-mark", title: "the best trial" }, " ★") : null),
+        keys.map((k) => h("td", { class: typeof t.values[k] === "number" ? "num" : "" }, valueText(t.values[k]))),
+        h("td", {}, stateBadge(t.state)),
+        h("td", { class: "num" }, `${t.epochsDone} / ${t.epochs}`,
+          h("div", { class: "progress" }, h("div", { style: `width:${t.epochs ? (100 * t.epochsDone) / t.epochs : 0}%` }))),
+        h("td", { class: "num" }, t.bestValue != null ? fmt(t.bestValue) : "–", t.bestEpoch ? h("span", { class: "muted" }, ` @${t.bestEpoch}`) : null),
+        anyTest ? h("td", { class: "num" }, t.test ? fmt(testValue(t)) : "–") : null,
+        sweep.asha ? h("td", { class: "asha" }, t.stoppedEarly
+          ? h("span", { class: "stopped-by-asha", title: t.stopReason ?? "" }, "stopped", h("div", { class: "reason" }, t.stopReason ?? ""))
+          : "") : null);
+    })));
+}
+
+function sweepPage(id) {
+  const header = h("div");
+  const best = h("div");
+  const curves = sweepCurves();
+  const scatter = h("div");
+  const trials = h("div");
+  const events = h("tbody");
+  const failure = h("div", { class: "error" });
+  main.replaceChildren(h("h1", {}, `Sweep ${id}`), failure, header,
+    h("div", { class: "grid" }, best, curves.el),
+    h("h2", {}, "Trials"), trials, scatter,
+    h("h2", {}, "Events"), h("table", { id: "sweep-events" }, h("thead", {}, h("tr", {}, h("th", {}, "At"), h("th", {}, "Event"), h("th", {}, "What happened"))), events));
+  onCleanup(() => curves.destroy());
+
+  const render = (detail) => {
+    const s = detail.sweep;
+    failure.textContent = "";
+    const cancel = h("button", { id: "cancel-sweep", onclick: () => cancelSweep(id, cancel) }, "Cancel sweep");
+    header.replaceChildren(h("div", { class: "card" }, h("dl", { class: "kv" },
+      h("dt", {}, "State"), h("dd", { id: "sweep-state" }, stateBadge(s.state), s.reason ? h("span", { class: s.state === "Failed" ? "error" : "muted" }, `  ${s.reason}`) : null),
+      h("dt", {}, "Task"), h("dd", {}, s.task),
+      h("dt", {}, "Dataset"), h("dd", {}, s.source),
+      h("dt", {}, "Ranked by"), h("dd", {}, `validation ${metricLabel(s)}`),
+      h("dt", {}, "Search"), h("dd", {}, `${searchLabel(s)} over ${detail.keys.join(", ")}`),
+      h("dt", {}, "Trials"), h("dd", {}, `${s.finished} of ${s.trials} finished${s.asha ? `, ${s.stoppedEarly} stopped early by ASHA` : ""}`,
+        h("div", { class: "progress" }, h("div", { style: `width:${s.trials ? (100 * s.finished) / s.trials : 0}%` }))),
+      h("dt", {}, ""), h("dd", {}, s.state === "Running" ? cancel : ""))));
+    // A redraw keeps the recipe open if it was.
+    const recipeOpen = best.querySelector("details")?.open;
+    best.replaceChildren(bestTrialBlock(detail));
+    if (recipeOpen) best.querySelector("details").open = true;
+    trials.replaceChildren(trialsTable(detail));
+    curves.update(detail);
+    scatter.replaceChildren(scatterPicture(detail));
+    events.replaceChildren(...detail.events.slice().reverse().map((e) =>
+      h("tr", { "data-kind": e.kind }, h("td", {}, when(e.at)), h("td", {}, e.kind), h("td", { class: "muted" }, e.text))));
+  };
+
+  // The first answer directly, so that an unknown sweep says so; then every change through the studio's stream (until
+  // the page is left, which may happen before the first answer).
+  let es = null, left = false;
+  onCleanup(() => { left = true; es?.close(); });
+  api(`/api/sweeps/${id}`).then((detail) => {
+    if (left) return;
+    render(detail);
+    es = new EventSource(`/api/sweeps/${id}/events`);
+    es.addEventListener("sweep", (e) => render(JSON.parse(e.data)));
+  }).catch((e) => { failure.textContent = String(e.message ?? e); });
+}
+
 // --- Submit ------------------------------------------------------------------------------------------
 
 const defaultRecipe = `# a quick run: a small CNN, one epoch
@@ -293,6 +635,17 @@ model: { name: small_cnn, width: 8 }
 epochs: 1
 batch_size: 64
 `;
+
+// Shown in the empty sweep box: what a sweep file holds (SweepSpec's keys).
+const exampleSweep = `# optional: a sweep runs several trials of the recipe above, each with other values, e.g.
+# trials: 4
+# search: random            # or grid (every combination of choices)
+# scheduler: asha           # stop weak trials early
+# asha: { min_epochs: 1, reduction: 2 }
+# metric: accuracy
+# space:
+#   optimizer.lr: { log_uniform: [0.001, 0.1] }
+#   model.width: { choice: [4, 8, 16] }`;
 
 const FOLDER = "#folder", UPLOAD = "#upload";
 
@@ -333,8 +686,16 @@ function submitPage() {
     h("option", { value: "auto" }, "as the dataset's format says (detect for COCO, YOLO, PaliGemma)"));
   const recipe = h("textarea", { id: "recipe" }, defaultRecipe);
   const trainers = h("input", { type: "number", id: "trainers", min: 1, max: 64, value: 1 });
+  const sweep = h("textarea", { id: "sweep", placeholder: exampleSweep });
   const error = h("div", { class: "error", id: "submit-error" });
   const button = h("button", { type: "submit", id: "submit" }, "Submit job");
+  const trainersLabel = h("label", { for: "trainers" }, "Trainers");
+  // A sweep file makes the submission a sweep: the button and the trainers' label say so.
+  const isSweep = () => sweep.value.trim() !== "";
+  sweep.addEventListener("input", () => {
+    button.textContent = isSweep() ? "Submit sweep" : "Submit job";
+    trainersLabel.textContent = isSweep() ? "Trainers (per trial)" : "Trainers";
+  });
   const form = h("form", { id: "submit-form", onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = "";
@@ -351,8 +712,18 @@ function submitPage() {
       } else {
         request.path = source.value === FOLDER ? path.value.trim() : source.value;
       }
-      const job = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
-      location.hash = `#/jobs/${job.id}`;
+      if (isSweep()) {
+        request.sweepYaml = sweep.value;
+        // A sweep's task is known before its dataset is read: "auto" leaves it to the recipe's task key.
+        if (request.task === "auto") delete request.task;
+        // A sweep with its own top-level recipe: map starts its trials from that; the API takes the recipe once.
+        if (/^recipe[ \t]*:/m.test(sweep.value)) delete request.recipeYaml;
+        const created = await api("/api/sweeps", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
+        location.hash = `#/sweeps/${created.id}`;
+      } else {
+        const job = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
+        location.hash = `#/jobs/${job.id}`;
+      }
     } catch (err) {
       error.textContent = String(err.message ?? err);
     } finally {
@@ -363,9 +734,11 @@ function submitPage() {
     h("p", { class: "muted" }, "Any layout the ingest service reads: ImageFolder, COCO, YOLO, PaliGemma JSONL or IDX; an archive is uploaded to the system's store first."),
     h("label", { for: "task" }, "Task"), task,
     h("label", { for: "recipe" }, "Recipe (YAML; any key not given takes the task's default)"), recipe,
-    h("label", { for: "trainers" }, "Trainers"), trainers,
+    h("label", { for: "sweep" }, "Sweep (optional, YAML): several trials of the recipe, each with other values of the keys in space"), sweep,
+    h("p", { class: "muted" }, "Every trial starts from the recipe above (or from the sweep's own recipe: map, which then replaces it) and is a job of its own; the best trial's job is the sweep's result."),
+    trainersLabel, trainers,
     h("div", {}, button), error);
-  main.replaceChildren(h("h1", {}, "Submit a job"), form);
+  main.replaceChildren(h("h1", {}, "Submit a job or a sweep"), form);
   sync();
 }
 
@@ -485,6 +858,8 @@ function route() {
   document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === page));
   if (page === "jobs" && parts[1]) jobPage(parts[1]);
   else if (page === "jobs") jobsPage();
+  else if (page === "sweeps" && parts[1]) sweepPage(parts[1]);
+  else if (page === "sweeps") sweepsPage();
   else if (page === "submit") submitPage();
   else if (page === "metrics") metricsPage();
   else jobsPage();
