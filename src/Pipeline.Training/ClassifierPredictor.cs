@@ -5,7 +5,6 @@ using Pipeline.Vision.Data;
 using Pipeline.Vision.Imaging;
 using Pipeline.Vision;
 using Pipeline.Vision.Export;
-using Google.Protobuf;
 using static TorchSharp.torch;
 
 namespace Pipeline.Training;
@@ -55,21 +54,7 @@ public sealed class ClassifierPredictor : IDisposable
         this.device = CPU;
         using var source = ClassifierEvaluation.LoadModel(recipe, channels, classes.Count, weightsFile, CPU);
         source.eval();
-        var exported = OnnxExporter.Export(source, channels).ToByteArray();
-        onnx = new OnnxModelSession(exported, $"{weightsFile} (exported to ONNX)");
-        try
-        {
-            using var scope = NewDisposeScope();
-            var check = OnnxVerification.Compare(onnx, source, randn(2, channels, height, width));
-            if (check.MaxAbsDiff > OnnxVerification.Tolerance)
-                throw new OnnxMismatchException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"{weightsFile}: the model's ONNX export differs from it by up to {check.MaxAbsDiff:G3} on a random batch"));
-        }
-        catch
-        {
-            onnx.Dispose();
-            throw;
-        }
+        onnx = OnnxVerification.LoadChecked(source, channels, height, width, weightsFile);
     }
 
     /// <summary>What computes this predictor's logits.</summary>

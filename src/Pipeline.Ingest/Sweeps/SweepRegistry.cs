@@ -236,7 +236,7 @@ public sealed class SweepRegistry(IDbContextFactory<SweepRegistryDbContext> cont
     {
         ArgumentNullException.ThrowIfNull(trial);
         var values = JsonNode.Parse(trial.ValuesJson) as JsonObject ?? [];
-        return string.Join(' ', values.Select(kv => $"{kv.Key}={kv.Value?.ToJsonString() ?? "null"}"));
+        return SweepPlanner.Describe(values.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
     }
 
     private static SweepEventRecord Event(Guid id, DateTime at, string kind, string text) => new() { SweepId = id, At = at, Kind = kind, Text = text };

@@ -87,6 +87,32 @@ public static class OnnxVerification
     }
 
     /// <summary>
+    /// Exports <paramref name="model"/> in memory, loads the export in ONNX Runtime and checks it against the model on a
+    /// random batch of 2 at <paramref name="height"/> x <paramref name="width"/>: the session to serve it with, or an
+    /// <see cref="OnnxMismatchException"/> naming <paramref name="source"/> when any output differs by more than
+    /// <see cref="Tolerance"/>.
+    /// </summary>
+    public static OnnxModelSession LoadChecked(nn.Module model, long channels, long height, long width, string source)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var onnx = new OnnxModelSession(Google.Protobuf.MessageExtensions.ToByteArray(OnnxExporter.Export(model, channels)), $"{source} (exported to ONNX)");
+        try
+        {
+            using var scope = NewDisposeScope();
+            var check = Compare(onnx, model, randn(2, channels, height, width));
+            if (check.MaxAbsDiff > Tolerance)
+                throw new OnnxMismatchException(string.Create(CultureInfo.InvariantCulture,
+                    $"{source}: the model's ONNX export differs from it by up to {check.MaxAbsDiff:G3} on a random batch"));
+            return onnx;
+        }
+        catch
+        {
+            onnx.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Loads the file in ONNX Runtime and compares it with <paramref name="model"/> on <paramref name="input"/>; throws
     /// naming the file and the output when any value differs by more than <see cref="Tolerance"/>.
     /// </summary>
