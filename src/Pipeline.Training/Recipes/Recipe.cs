@@ -4,7 +4,8 @@ namespace Pipeline.Training.Recipes;
 
 // Everything about a run. Files spell keys in snake_case (batch_size, early_stopping.patience); enums too
 // (multi_step, class_balanced). Every default here is the default classify recipe, so no file is needed: on
-// Fashion-MNIST, ResNet-20 for 12 epochs (bench fashion: 93.5% test accuracy) takes about 29 minutes on 2 CPU cores.
+// Fashion-MNIST, ResNet-20 for 12 epochs reached 93.5% test accuracy on the engine before TorchSharp (bench fashion); on
+// TorchSharp it trains at 370 images/s on 2 CPU cores (PyTorch's own speed), about 29 minutes for the 12 epochs.
 
 public enum OptimizerKind { Sgd, Adamw }
 public enum ScheduleKind { Constant, Cosine, MultiStep, Plateau }
