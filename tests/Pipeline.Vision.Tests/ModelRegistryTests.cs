@@ -17,6 +17,23 @@ public class ModelRegistryTests
     }
 
     [Fact]
+    public void Cnn6_is_small_cnn_with_a_third_stage_of_twice_the_channels()
+    {
+        using var scope = NewDisposeScope();
+        using var small = ModelRegistry.Create("small_cnn", new ModelSpec(1, 10));
+        using var model = ModelRegistry.Create("cnn6", new ModelSpec(1, 10));
+        Assert.Equal([4L, 10], model.call(randn(4, 1, 28, 28)).shape);
+        var shapes = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        // Stage by stage: conv/BN/ReLU, conv/BN/ReLU, max-pool; the first two stages are small_cnn's, names included.
+        foreach (var (name, parameter) in small.named_parameters().Where(p => p.name.StartsWith("features.", StringComparison.Ordinal)))
+            Assert.Equal(parameter.shape, shapes[name]);
+        Assert.Equal([128L, 64, 3, 3], shapes["features.6.0.weight"]);
+        Assert.Equal([128L, 128, 3, 3], shapes["features.7.0.weight"]);
+        Assert.Equal([10L, 128], shapes["head.1.weight"]);
+        Assert.Equal(6, shapes.Keys.Count(n => n.EndsWith(".0.weight", StringComparison.Ordinal) && n.StartsWith("features.", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void Resnet20_has_the_papers_layout_with_projection_shortcuts()
     {
         using var scope = NewDisposeScope();

@@ -77,11 +77,13 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([OnnxExporter.LogitsName], ExportAndCompare(model, 3, 64, 64));
     }
 
-    [Fact]
-    public void The_default_classifier_gives_our_logits_in_onnx_runtime()
+    [Theory]
+    [InlineData("cnn6")]
+    [InlineData("small_cnn")]
+    public void The_default_and_the_baseline_classifier_give_our_logits_in_onnx_runtime(string name)
     {
         manual_seed(1);
-        using var model = ModelRegistry.Create("small_cnn", new ModelSpec(1, 10));
+        using var model = ModelRegistry.Create(name, new ModelSpec(1, 10));
         RandomiseNorms(model);
         model.eval();
         Assert.Equal([OnnxExporter.LogitsName], ExportAndCompare(model, 1, 28, 28));

@@ -16,6 +16,7 @@ public static class ModelRegistry
     private static readonly Dictionary<string, Func<ModelSpec, nn.Module<Tensor, Tensor>>> Factories = new(StringComparer.Ordinal)
     {
         ["small_cnn"] = s => new SmallCnn(s.InChannels, s.Classes, s.Width ?? 32),
+        ["cnn6"] = s => new SmallCnn(s.InChannels, s.Classes, s.Width ?? 32, stages: 3),
         ["resnet20"] = s => new CifarResNet(20, s.InChannels, s.Classes, s.Width ?? 16),
         ["resnet32"] = s => new CifarResNet(32, s.InChannels, s.Classes, s.Width ?? 16),
         ["resnet44"] = s => new CifarResNet(44, s.InChannels, s.Classes, s.Width ?? 16),
