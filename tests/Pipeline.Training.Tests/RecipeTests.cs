@@ -22,8 +22,8 @@ public sealed class RecipeTests : IDisposable
     {
         var r = RecipeLoader.Load();
         Assert.Equal(TaskKind.Classify, r.Task);
-        Assert.Equal("cnn6", r.Model.Name);
-        Assert.Equal(16, r.Epochs);
+        Assert.Equal("resnet20", r.Model.Name);
+        Assert.Equal(12, r.Epochs);
         Assert.Equal(OptimizerKind.Sgd, r.Optimizer.Name);
         Assert.Equal(ScheduleKind.Cosine, r.Schedule.Name);
         Assert.Equal("accuracy", r.EarlyStopping.Metric);

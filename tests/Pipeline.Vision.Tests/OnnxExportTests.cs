@@ -80,7 +80,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
     [Theory]
     [InlineData("cnn6")]
     [InlineData("small_cnn")]
-    public void The_default_and_the_baseline_classifier_give_our_logits_in_onnx_runtime(string name)
+    public void Small_cnn_and_cnn6_give_our_logits_in_onnx_runtime(string name)
     {
         manual_seed(1);
         using var model = ModelRegistry.Create(name, new ModelSpec(1, 10));
