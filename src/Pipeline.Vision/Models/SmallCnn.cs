@@ -17,7 +17,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
 
     /// <param name="inChannels">image channels (1 for grey, 3 for colour)</param>
     /// <param name="classes">output logits</param>
-    /// <param name="width">channels of the first stage; the second has twice as many</param>
+    /// <param name="width">channels of the first stage; each next stage has twice as many</param>
     /// <param name="dropout">dropout before the head (0 disables it)</param>
     /// <param name="stages">conv stages (1 to 5); each halves the image side</param>
     public SmallCnn(long inChannels = 1, long classes = 10, long width = 32, double dropout = 0.1, int stages = 2) : base(nameof(SmallCnn))
