@@ -4,8 +4,8 @@ namespace Pipeline.Training.Recipes;
 
 // Everything about a run. Files spell keys in snake_case (batch_size, early_stopping.patience); enums too
 // (multi_step, class_balanced). Every default here is the default classify recipe, so no file is needed: on
-// Fashion-MNIST, ResNet-20 for 12 epochs reaches 93.5% test accuracy in 10.0 minutes on 2 CPU cores (bench fashion);
-// cnn6 for 16 epochs reaches 93.9% in 12.2 minutes on the same machine (machines of this kind vary: see the README).
+// Fashion-MNIST, ResNet-20 for 12 epochs reaches 93.5% test accuracy in 10.0 minutes on 2 CPU cores (bench fashion;
+// machines of this kind vary, see the README).
 
 public enum OptimizerKind { Sgd, Adamw }
 public enum ScheduleKind { Constant, Cosine, MultiStep, Plateau }
